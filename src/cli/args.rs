@@ -1,0 +1,130 @@
+//! Flags and subcommands, as clap sees them. Values are checked as they are parsed, so a bad
+//! one is reported by name with exit code 2.
+
+use crate::http::TrustedProxies;
+use crate::throttle::{RateLimit, DEFAULT_RATE_LIMIT};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+const ABOUT: &str = "Collects the results of workshop installation-test scripts and shows \
+which packages, versions and operating systems fail most.";
+
+const AFTER_HELP: &str = "\
+Without a subcommand it serves, as `serve` does. Every flag can also be set through the \
+environment variable shown with it, so a systemd EnvironmentFile can configure the service.
+
+Examples:
+  result-aggregation-server                          # http://127.0.0.1:8080, ./result-aggregation.db
+  result-aggregation-server --listen 0.0.0.0:8080 --rate-limit 20/minute
+  result-aggregation-server --trusted-proxy 127.0.0.1,::1   # behind nginx on this host
+  result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "result-aggregation-server",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+impl Cli {
+    /// The subcommand to run; none means `serve` with the top-level flags.
+    pub fn command(self) -> Command {
+        self.command.unwrap_or(Command::Serve(self.serve))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API and the statistics (the default)
+    Serve(ServeArgs),
+    /// Delete a learner and, by cascade, all their attempts and packages
+    DeleteUser(DeleteUserArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address and port to listen on, e.g. 127.0.0.1:8080 or [::]:8080
+    #[arg(
+        long,
+        env = "RAS_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: SocketAddr,
+
+    /// SQLite database file, created if missing; `:memory:` keeps everything in memory
+    #[arg(
+        long,
+        env = "RAS_DB",
+        value_name = "PATH",
+        default_value = "result-aggregation.db"
+    )]
+    pub db: String,
+
+    /// Submissions allowed per client address: N/minute, N/hour, N/day, or `off`
+    #[arg(
+        long,
+        env = "RAS_RATE_LIMIT",
+        value_name = "SPEC",
+        default_value_t = RateLimitSpec(Some(DEFAULT_RATE_LIMIT)),
+        value_parser = parse_rate_limit
+    )]
+    pub rate_limit: RateLimitSpec,
+
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For and
+    /// X-Real-IP name the client; from any other peer those headers are ignored
+    #[arg(
+        long = "trusted-proxy",
+        env = "RAS_TRUSTED_PROXIES",
+        value_name = "ADDR[,ADDR...]",
+        value_parser = parse_trusted_proxies
+    )]
+    pub trusted_proxies: Option<TrustedProxies>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteUserArgs {
+    /// The learner's key (the uuid their check script keeps)
+    pub key: String,
+
+    /// SQLite database file
+    #[arg(
+        long,
+        env = "RAS_DB",
+        value_name = "PATH",
+        default_value = "result-aggregation.db"
+    )]
+    pub db: String,
+}
+
+/// A rate limit, or none (`off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSpec(pub Option<RateLimit>);
+
+impl std::fmt::Display for RateLimitSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(limit) => limit.fmt(f),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+fn parse_rate_limit(spec: &str) -> Result<RateLimitSpec, String> {
+    if spec.trim().eq_ignore_ascii_case("off") {
+        return Ok(RateLimitSpec(None));
+    }
+    spec.parse().map(|limit| RateLimitSpec(Some(limit)))
+}
+
+fn parse_trusted_proxies(list: &str) -> Result<TrustedProxies, String> {
+    list.parse()
+}

@@ -1,0 +1,128 @@
+//! The request error, and the single place where each kind becomes a status and a JSON body.
+
+use super::response::{self, Body};
+use crate::ingest::{Rejection, RejectionKind, MAX_BODY_BYTES};
+use crate::storage::StorageError;
+use crate::throttle::Decision;
+use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+
+#[derive(Debug)]
+pub enum RequestError {
+    NotFound(String),
+    MethodNotAllowed(&'static str),
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    BodyTooLarge,
+    /// The body could not be read (the client went away mid-body, say).
+    BodyUnreadable(String),
+    BadInput(Rejection),
+    RateLimited(Decision),
+    Storage(StorageError),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    detail: &'a str,
+}
+
+impl From<StorageError> for RequestError {
+    fn from(e: StorageError) -> Self {
+        RequestError::Storage(e)
+    }
+}
+
+impl From<Rejection> for RequestError {
+    fn from(e: Rejection) -> Self {
+        RequestError::BadInput(e)
+    }
+}
+
+impl RequestError {
+    pub fn into_response(self) -> Response<Body> {
+        let (status, error, detail) = match &self {
+            RequestError::NotFound(path) => (
+                StatusCode::NOT_FOUND,
+                "not found",
+                format!("nothing is served at {path}"),
+            ),
+            RequestError::MethodNotAllowed(allow) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed",
+                format!("use {allow}"),
+            ),
+            RequestError::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body too large",
+                format!("a report may be at most {MAX_BODY_BYTES} bytes"),
+            ),
+            RequestError::BodyUnreadable(why) => {
+                (StatusCode::BAD_REQUEST, "body unreadable", why.clone())
+            }
+            RequestError::BadInput(rejection) => match rejection.kind {
+                RejectionKind::Malformed => (
+                    StatusCode::BAD_REQUEST,
+                    "malformed JSON",
+                    rejection.detail.clone(),
+                ),
+                RejectionKind::WrongShape => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not an installation report",
+                    rejection.detail.clone(),
+                ),
+                RejectionKind::TooLarge => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "over a limit",
+                    rejection.detail.clone(),
+                ),
+            },
+            RequestError::RateLimited(decision) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate limit exceeded",
+                format!(
+                    "at most {} submissions per address; try again in {} s",
+                    decision.limit,
+                    decision.retry_after_secs()
+                ),
+            ),
+            RequestError::Storage(e) => match e {
+                StorageError::NotFound => (StatusCode::NOT_FOUND, "not found", e.to_string()),
+                StorageError::Busy | StorageError::Full | StorageError::Closed => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily unavailable",
+                    e.to_string(),
+                ),
+                StorageError::Corrupt(_) | StorageError::Other(_) => {
+                    log::error!("storage failed: {e}");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error",
+                        "the server could not store or read data; see its log".to_string(),
+                    )
+                }
+            },
+        };
+        let mut response = response::json(
+            status,
+            &ErrorBody {
+                error,
+                detail: &detail,
+            },
+        );
+        let headers = response.headers_mut();
+        match self {
+            RequestError::MethodNotAllowed(allow) => {
+                headers.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            RequestError::RateLimited(decision) => {
+                headers.insert(RETRY_AFTER, decision.retry_after_secs().into());
+            }
+            RequestError::Storage(StorageError::Busy | StorageError::Closed) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,347 @@
+//! The JSON the original clients send, parsed strictly (wrong types are refused, nulls are
+//! accepted wherever the original clients send them) and checked against the limits.
+
+use super::{
+    Failure, Package, Report, SystemInfo, MAX_DEPTH, MAX_ERROR_CHARS, MAX_NAME_CHARS,
+    MAX_PACKAGES_PER_LIST, MAX_SYSTEM_FIELD_CHARS,
+};
+use serde::Deserialize;
+use std::fmt;
+
+/// Why a body is not a report we store; `detail` names the field and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub kind: RejectionKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// Not JSON at all: syntax, invalid UTF-8, nesting too deep.
+    Malformed,
+    /// JSON, but not the shape of a report.
+    WrongShape,
+    /// A list or a string over its limit.
+    TooLarge,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+#[derive(Deserialize)]
+struct Submission {
+    #[serde(default)]
+    user_system_info: Option<WireSystemInfo>,
+    #[serde(default)]
+    successful_installs: Option<Vec<WirePackage>>,
+    #[serde(default)]
+    failed_installs: Option<Vec<WireFailure>>,
+    #[serde(default)]
+    unique_user_id: Option<String>,
+}
+
+/// Unknown fields are ignored here: later clients may report more about the machine.
+#[derive(Deserialize, Default)]
+struct WireSystemInfo {
+    #[serde(default)]
+    distribution_name: Option<String>,
+    #[serde(default)]
+    distribution_version: Option<String>,
+    #[serde(default)]
+    system: Option<String>,
+    #[serde(default)]
+    system_version: Option<String>,
+    #[serde(default)]
+    machine: Option<String>,
+    #[serde(default)]
+    system_platform: Option<String>,
+    #[serde(default)]
+    python_version: Option<String>,
+    #[serde(default)]
+    workshop_id: Option<String>,
+    #[serde(default)]
+    email_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WirePackage {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireFailure {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// Parses and checks one POSTed body.
+pub fn parse_report(body: &[u8]) -> Result<Report, Rejection> {
+    check_depth(body)?;
+    if body.trim_ascii_start().starts_with(b"[") {
+        // serde would read a struct from an array of its fields; a report is an object.
+        return Err(Rejection {
+            kind: RejectionKind::WrongShape,
+            detail: "expected a JSON object, found an array".into(),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let submission: Submission = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let kind = if e.inner().is_data() {
+            RejectionKind::WrongShape
+        } else {
+            RejectionKind::Malformed
+        };
+        let path = e.path().to_string();
+        let detail = if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        };
+        Rejection { kind, detail }
+    })?;
+    de.end().map_err(|e| Rejection {
+        kind: RejectionKind::Malformed,
+        detail: e.to_string(),
+    })?;
+    submission.into_report()
+}
+
+/// Refuses nesting deeper than [`MAX_DEPTH`] anywhere, unknown fields included (serde skips
+/// those without its recursion limit). A real report nests three levels.
+fn check_depth(body: &[u8]) -> Result<(), Rejection> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in body {
+        match (in_string, escaped, byte) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'[' | b'{') => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(Rejection {
+                        kind: RejectionKind::Malformed,
+                        detail: format!("nested deeper than {MAX_DEPTH} levels"),
+                    });
+                }
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            (false, _, _) => {}
+        }
+    }
+    Ok(())
+}
+
+impl Submission {
+    fn into_report(self) -> Result<Report, Rejection> {
+        let successes = self.successful_installs.unwrap_or_default();
+        let failures = self.failed_installs.unwrap_or_default();
+        check_count("successful_installs", successes.len())?;
+        check_count("failed_installs", failures.len())?;
+        let successes = successes
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let at = |field| format!("successful_installs[{i}].{field}");
+                Ok(Package {
+                    name: text(&at("name"), p.name, MAX_NAME_CHARS)?,
+                    version: version(&at("version"), p.version)?,
+                })
+            })
+            .collect::<Result<_, Rejection>>()?;
+        let failures = failures
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let at = |field| format!("failed_installs[{i}].{field}");
+                Ok(Failure {
+                    name: text(&at("name"), p.name, MAX_NAME_CHARS)?,
+                    version: version(&at("version"), p.version)?,
+                    error_description: optional_text(
+                        &at("error_description"),
+                        p.error_description,
+                        MAX_ERROR_CHARS,
+                    )?,
+                })
+            })
+            .collect::<Result<_, Rejection>>()?;
+        Ok(Report {
+            // A key that is not a UUID is treated as absent: the learner gets a fresh one.
+            key: self
+                .unique_user_id
+                .and_then(|k| uuid::Uuid::parse_str(k.trim()).ok()),
+            system: self.user_system_info.unwrap_or_default().into_system()?,
+            successes,
+            failures,
+        })
+    }
+}
+
+impl WireSystemInfo {
+    fn into_system(self) -> Result<SystemInfo, Rejection> {
+        let field = |name: &str, value| {
+            optional_text(
+                &format!("user_system_info.{name}"),
+                value,
+                MAX_SYSTEM_FIELD_CHARS,
+            )
+        };
+        Ok(SystemInfo {
+            distribution_name: field("distribution_name", self.distribution_name)?,
+            distribution_version: field("distribution_version", self.distribution_version)?,
+            system: field("system", self.system)?,
+            system_version: field("system_version", self.system_version)?,
+            machine: field("machine", self.machine)?,
+            system_platform: field("system_platform", self.system_platform)?,
+            python_version: field("python_version", self.python_version)?,
+            workshop_id: field("workshop_id", self.workshop_id)?,
+            email_id: field("email_id", self.email_id)?,
+        })
+    }
+}
+
+fn check_count(list: &str, count: usize) -> Result<(), Rejection> {
+    if count > MAX_PACKAGES_PER_LIST {
+        return Err(Rejection {
+            kind: RejectionKind::TooLarge,
+            detail: format!("{list}: {count} entries, at most {MAX_PACKAGES_PER_LIST} allowed"),
+        });
+    }
+    Ok(())
+}
+
+fn text(at: &str, value: String, limit: usize) -> Result<String, Rejection> {
+    let chars = value.chars().count();
+    if chars > limit {
+        return Err(Rejection {
+            kind: RejectionKind::TooLarge,
+            detail: format!("{at}: {chars} characters, at most {limit} allowed"),
+        });
+    }
+    Ok(value)
+}
+
+/// An empty string counts as absent, as the original clients send "" for "unknown".
+fn optional_text(
+    at: &str,
+    value: Option<String>,
+    limit: usize,
+) -> Result<Option<String>, Rejection> {
+    match value {
+        Some(v) if !v.is_empty() => text(at, v, limit).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Versions come from a command's output and often end in a newline, which the original
+/// clients did not strip.
+fn version(at: &str, value: Option<String>) -> Result<Option<String>, Rejection> {
+    let trimmed = value.map(|v| v.trim_end_matches(['\n', '\r']).to_owned());
+    optional_text(at, trimmed, MAX_NAME_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_design_example_parses() {
+        let body = br##"{
+          "user_system_info": {"distribution_name": "Ubuntu", "distribution_version": "16.04",
+            "system": "Linux", "system_version": "#50-Ubuntu SMP", "machine": "x86_64",
+            "system_platform": "Linux-4.4.0-31-generic-x86_64-with-Ubuntu-16.04-xenial",
+            "python_version": "3.5.1", "workshop_id": "2016-08-13-place", "email_id": null},
+          "successful_installs": [{"name": "Git (git)", "version": "2.7.4\n"}],
+          "failed_installs": [{"name": "EasyMercurial", "version": null,
+                               "error_description": "errors finding EasyMercurial version"}],
+          "unique_user_id": null
+        }"##;
+        let report = parse_report(body).unwrap();
+        assert_eq!(report.key, None);
+        assert_eq!(
+            report.system.workshop_id.as_deref(),
+            Some("2016-08-13-place")
+        );
+        assert_eq!(report.system.email_id, None);
+        assert_eq!(report.successes[0].version.as_deref(), Some("2.7.4"));
+        assert_eq!(report.failures[0].version, None);
+    }
+
+    #[test]
+    fn a_malformed_key_is_dropped_and_a_uuid_kept() {
+        let report = parse_report(br#"{"unique_user_id": "not-a-uuid"}"#).unwrap();
+        assert_eq!(report.key, None);
+        let key = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+        let report = parse_report(format!(r#"{{"unique_user_id": "{key}"}}"#).as_bytes()).unwrap();
+        assert_eq!(report.key.unwrap().to_string(), key);
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err = parse_report(br#"{"successful_installs": [{"name": 5}]}"#).unwrap_err();
+        assert_eq!(err.kind, RejectionKind::WrongShape);
+        assert!(
+            err.detail.starts_with("successful_installs[0].name:"),
+            "{}",
+            err.detail
+        );
+        let err = parse_report(br#"{"failed_installs": {"name": "x"}}"#).unwrap_err();
+        assert!(err.detail.starts_with("failed_installs:"), "{}", err.detail);
+        let err = parse_report(br#"[1, 2]"#).unwrap_err();
+        assert_eq!(err.kind, RejectionKind::WrongShape);
+    }
+
+    #[test]
+    fn syntax_utf8_and_nesting_are_malformed() {
+        for body in [
+            &b"{\"successful_installs\": ["[..],
+            &b"{\"unique_user_id\": \"\xff\xfe\"}"[..],
+            &b"{} trailing"[..],
+            &b""[..],
+        ] {
+            let err = parse_report(body).unwrap_err();
+            assert_eq!(err.kind, RejectionKind::Malformed, "{body:?}: {err}");
+        }
+        let deep = format!(
+            r#"{{"user_system_info": {{"extra": {}{}}}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        assert_eq!(
+            parse_report(deep.as_bytes()).unwrap_err().kind,
+            RejectionKind::Malformed
+        );
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let many = format!(
+            r#"{{"failed_installs": [{}]}}"#,
+            vec![r#"{"name": "x"}"#; MAX_PACKAGES_PER_LIST + 1].join(",")
+        );
+        assert_eq!(
+            parse_report(many.as_bytes()).unwrap_err().kind,
+            RejectionKind::TooLarge
+        );
+        let long = format!(
+            r#"{{"successful_installs": [{{"name": "{}"}}]}}"#,
+            "n".repeat(MAX_NAME_CHARS + 1)
+        );
+        let err = parse_report(long.as_bytes()).unwrap_err();
+        assert_eq!(err.kind, RejectionKind::TooLarge);
+        assert!(
+            err.detail.contains("successful_installs[0].name"),
+            "{}",
+            err.detail
+        );
+    }
+}

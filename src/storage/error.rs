@@ -1,0 +1,46 @@
+//! What went wrong in storage, in terms a handler can turn into an answer.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageError {
+    /// The thing asked for does not exist (a learner's key, say).
+    NotFound,
+    /// Locked by another process for longer than the busy timeout.
+    Busy,
+    /// The disk or the database is full.
+    Full,
+    /// The file is not a database we can read, or it is damaged.
+    Corrupt(String),
+    /// The writer has stopped: the server is shutting down.
+    Closed,
+    Other(String),
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::NotFound => f.write_str("not found"),
+            StorageError::Busy => f.write_str("database is busy"),
+            StorageError::Full => f.write_str("database or disk is full"),
+            StorageError::Corrupt(why) => write!(f, "database is unreadable: {why}"),
+            StorageError::Closed => f.write_str("database is closed"),
+            StorageError::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::*;
+        match e.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked) => StorageError::Busy,
+            Some(DiskFull) => StorageError::Full,
+            Some(DatabaseCorrupt | NotADatabase) => StorageError::Corrupt(e.to_string()),
+            _ if matches!(e, rusqlite::Error::QueryReturnedNoRows) => StorageError::NotFound,
+            _ => StorageError::Other(e.to_string()),
+        }
+    }
+}

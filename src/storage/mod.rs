@@ -1,0 +1,178 @@
+//! Storage: the one module that speaks SQL. A single [`Writer`] thread owns the only writing
+//! connection and commits waiting submissions together (group commit); a pool of read-only
+//! connections answers statistics. Handlers see [`Store`] and plain Rust types, never rusqlite.
+
+mod error;
+mod record;
+mod schema;
+mod writer;
+
+pub use error::StorageError;
+pub use record::{Deleted, Receipt};
+pub use schema::SCHEMA_VERSION;
+
+use crate::ingest::Report;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+use std::path::PathBuf;
+use std::time::Duration;
+use writer::Writer;
+
+/// How long a connection waits for a lock before it reports [`StorageError::Busy`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read-only connections for statistics; the machine this runs on has a few cores.
+const READERS: u32 = 4;
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    /// A private in-memory database (tests, demos): gone when the store closes.
+    Memory,
+}
+
+impl Location {
+    /// `:memory:` is the in-memory database, as in sqlite3; anything else is a file path.
+    pub fn parse(text: &str) -> Location {
+        if text == ":memory:" {
+            Location::Memory
+        } else {
+            Location::File(PathBuf::from(text))
+        }
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::Memory => f.write_str(":memory:"),
+        }
+    }
+}
+
+/// The database: one writer, a pool of readers.
+pub struct Store {
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    writer: Writer,
+}
+
+/// Row counts of the four tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub learners: i64,
+    pub attempts: i64,
+    pub successful_installs: i64,
+    pub failed_installs: i64,
+}
+
+/// What a connection is for; each role gets its pragmas in [`configure`].
+#[derive(Clone, Copy)]
+enum Role {
+    Writer,
+    Reader,
+}
+
+/// The per-connection settings, in one place for every connection we open.
+fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    match role {
+        // FULL: a commit is on disk, WAL included, before we acknowledge it.
+        Role::Writer => conn.pragma_update(None, "synchronous", "FULL"),
+        Role::Reader => conn.pragma_update(None, "query_only", true),
+    }
+}
+
+impl Store {
+    /// Opens (creating or migrating) the database and starts the writer thread.
+    pub fn open(location: &Location) -> Result<Store, StorageError> {
+        // Every connection of one in-memory store shares one memdb database by name.
+        let path = match location {
+            Location::File(path) => path.to_string_lossy().into_owned(),
+            Location::Memory => format!("file:/ras-{}?vfs=memdb", uuid::Uuid::new_v4()),
+        };
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, Role::Writer)?;
+        if let Location::File(_) = location {
+            let mode: String =
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                log::warn!(
+                    "database is in journal mode {mode}, not WAL: readers will wait for writes"
+                );
+            }
+        }
+        schema::migrate(&mut conn)?;
+        let manager =
+            SqliteConnectionManager::file(&path).with_init(|c| configure(c, Role::Reader));
+        let readers = r2d2::Pool::builder()
+            .max_size(READERS)
+            .min_idle(Some(1))
+            .build(manager)
+            .map_err(|e| StorageError::Other(format!("opening readers: {e}")))?;
+        Ok(Store {
+            readers,
+            writer: Writer::start(conn)?,
+        })
+    }
+
+    /// Stores one report; resolves once it is committed (durable), with the learner's key.
+    pub async fn record(&self, report: Report) -> Result<Receipt, StorageError> {
+        self.writer
+            .write(move |conn| record::record_attempt(conn, &report))
+            .await
+    }
+
+    /// Deletes a learner and, by the foreign keys' cascade, their attempts and packages.
+    pub async fn delete_user(&self, key: String) -> Result<Deleted, StorageError> {
+        self.writer
+            .write(move |conn| record::delete_user(conn, &key))
+            .await
+    }
+
+    /// Runs a read-only query on a pooled connection, off the async threads.
+    pub(crate) async fn read<T, F>(&self, query: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool
+                .get()
+                .map_err(|e| StorageError::Other(format!("no reader available: {e}")))?;
+            query(&conn)
+        })
+        .await
+        .map_err(|e| StorageError::Other(format!("reader task failed: {e}")))?
+    }
+
+    /// How many rows each table holds.
+    pub async fn totals(&self) -> Result<Totals, StorageError> {
+        self.read(|conn| {
+            let count = |table: &str| {
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            };
+            Ok(Totals {
+                learners: count("user_system_info")?,
+                attempts: count("attempts")?,
+                successful_installs: count("successful_installs")?,
+                failed_installs: count("failed_installs")?,
+            })
+        })
+        .await
+    }
+
+    /// Checks that a reader can reach the database (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    /// Stops taking writes, commits what is queued, and closes the writing connection.
+    /// Blocks until the writer thread is done.
+    pub fn close(&self) {
+        self.writer.close();
+    }
+}

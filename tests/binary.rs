@@ -1,0 +1,299 @@
+//! The real binary over a real socket: start-up, a report posted like curl does, the
+//! subcommands, bad flags, and a graceful shutdown that loses nothing acknowledged.
+
+use crate::support::sample;
+use result_aggregation_server::cli::Config;
+use rusqlite::Connection;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+const BIN: &str = env!("CARGO_BIN_EXE_result-aggregation-server");
+
+/// A running server binary on a free loopback port.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// Everything it logged so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start(db: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .env_remove("RAS_RATE_LIMIT")
+            .env_remove("RAS_TRUSTED_PROXIES")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server logs before it exits")
+                .unwrap();
+            log.lock().unwrap().push_str(&line);
+            log.lock().unwrap().push('\n');
+            if let Some(at) = line.find("listening on ") {
+                break line[at + "listening on ".len()..].trim().to_owned();
+            }
+        };
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Server { child, base, log }
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// POSTs a body; returns the status and the body as text.
+pub fn post_json(agent: &ureq::Agent, url: &str, body: &str) -> (u16, String) {
+    let mut response = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body)
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn count(db: &Path, table: &str) -> i64 {
+    Connection::open(db)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_report_posted_over_http_is_stored_and_the_user_can_be_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let mut server = Server::start(&db, &[]);
+    let agent = agent();
+    let url = format!("{}/installation_data/", server.base);
+    let body = sample(None, Some("someone@example.org"), Some("2026-11-27-test")).to_string();
+    let (status, text) = post_json(&agent, &url, &body);
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let key = answer["key"].as_str().unwrap().to_owned();
+    let (status, _) = post_json(&agent, &url, "{not json");
+    assert_eq!(status, 400);
+    let health = agent
+        .get(format!("{}/healthz", server.base))
+        .call()
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(server.terminate().success());
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.contains("ras.db"),
+        "start-up names the database:\n{log}"
+    );
+    assert!(
+        log.contains("POST /installation_data/ 200"),
+        "one line per request:\n{log}"
+    );
+    assert!(
+        !log.contains("someone@example.org"),
+        "emails never reach the log"
+    );
+    assert_eq!(count(&db, "attempts"), 1);
+
+    let deleted = Command::new(BIN)
+        .args(["delete-user", &key, "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&deleted.stdout).contains("1 attempts"));
+    for table in [
+        "user_system_info",
+        "attempts",
+        "successful_installs",
+        "failed_installs",
+    ] {
+        assert_eq!(count(&db, table), 0, "{table}");
+    }
+    let again = Command::new(BIN)
+        .args(["delete-user", &key, "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no learner"));
+}
+
+#[test]
+fn graceful_shutdown_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let mut server = Server::start(&db, &["--rate-limit", "off"]);
+    let url = format!("{}/installation_data/", server.base);
+    let acknowledged = Arc::new(Mutex::new(0));
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, acknowledged) = (url.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let body = sample(None, None, None).to_string();
+                for _ in 0..400 {
+                    match agent
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .send(&body)
+                    {
+                        Ok(r) if r.status().as_u16() == 200 => *acknowledged.lock().unwrap() += 1,
+                        // Refused or cut off by the shutdown: not acknowledged, nothing owed.
+                        _ => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    while *acknowledged.lock().unwrap() < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = server.terminate();
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert!(status.success(), "exit status {status}");
+    let acknowledged = *acknowledged.lock().unwrap();
+    let stored = count(&db, "attempts");
+    assert!(
+        stored >= acknowledged,
+        "{stored} stored < {acknowledged} acknowledged"
+    );
+    assert!(
+        acknowledged < 16 * 400,
+        "the shutdown came before the clients finished"
+    );
+    // The file is complete without its WAL: the writer checkpointed and closed.
+    let wal = db.with_extension("db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("database closed"), "{log}");
+}
+
+#[test]
+fn help_explains_every_flag_and_bad_values_exit_2() {
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--listen",
+        "RAS_LISTEN",
+        "--db",
+        "RAS_DB",
+        "--rate-limit",
+        "RAS_RATE_LIMIT",
+        "--trusted-proxy",
+        "RAS_TRUSTED_PROXIES",
+        "delete-user",
+    ] {
+        assert!(text.contains(flag), "--help mentions {flag}:\n{text}");
+    }
+    for bad in [
+        &["--rate-limit", "lots"][..],
+        &["--listen", "not-an-address"],
+        &["--trusted-proxy", "10.0.0.0/99"],
+        &["serve", "--rate-limit", "0/hour"],
+        &["--no-such-flag"],
+    ] {
+        let out = Command::new(BIN).args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{bad:?}: one line, got:\n{err}"
+        );
+    }
+    let env = Command::new(BIN)
+        .env("RAS_RATE_LIMIT", "often")
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(
+        env.status.success(),
+        "--help works whatever the environment says"
+    );
+    let env = Command::new(BIN)
+        .env("RAS_RATE_LIMIT", "often")
+        .args(["--db", ":memory:"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        env.status.code(),
+        Some(2),
+        "a bad environment value is refused too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_in_process_on_a_bound_listener() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(result_aggregation_server::serve(
+        listener,
+        Config::in_memory(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let body = sample(None, None, None).to_string();
+    let (status, text) = tokio::task::spawn_blocking(move || {
+        post_json(
+            &agent(),
+            &format!("http://{addr}/installation_data/"),
+            &body,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}

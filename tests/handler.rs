@@ -1,0 +1,270 @@
+//! Handlers in-process: hand-built requests from chosen peer addresses.
+
+use crate::support::{answer, app, get, header, peer, post, sample};
+use result_aggregation_server::ingest::{MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_PACKAGES_PER_LIST};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_report_gets_a_key_and_the_same_key_is_recognised() {
+    let app = app(None, "");
+    let first = answer(
+        app.handle(
+            post("/installation_data/", sample(None, None, None).to_string()),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    assert_eq!(header(&first, "content-type"), "application/json");
+    let key = first.json["key"].as_str().unwrap().to_owned();
+    assert_eq!(uuid::Uuid::parse_str(&key).unwrap().get_version_num(), 4);
+    assert_eq!(
+        first.json["summary"],
+        json!({"status": "Successful", "message": "new id generated"})
+    );
+    let second = answer(
+        app.handle(
+            post(
+                "/installation_data/",
+                sample(Some(&key), None, None).to_string(),
+            ),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(second.json["key"], key);
+    assert_eq!(
+        second.json["summary"]["message"],
+        "pushed data with same id"
+    );
+    let modified = format!("{}0", &key[..35]);
+    let third = answer(
+        app.handle(
+            post(
+                "/installation_data/",
+                sample(Some(&modified), None, None).to_string(),
+            ),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(third.json["summary"]["message"], "new id generated");
+    assert_ne!(third.json["key"], modified);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_json_error_and_nothing_is_stored() {
+    let app = app(None, "");
+    let too_many =
+        json!({"failed_installs": vec![json!({"name": "x"}); MAX_PACKAGES_PER_LIST + 1]});
+    let too_long = json!({"successful_installs": [{"name": "n".repeat(MAX_NAME_CHARS + 1)}]});
+    let deep = format!(
+        r#"{{"user_system_info": {{"x": {}{}}}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("not JSON", b"hello".to_vec(), 400),
+        ("truncated", br#"{"successful_installs": ["#.to_vec(), 400),
+        (
+            "invalid UTF-8",
+            b"{\"unique_user_id\": \"\xc3\x28\"}".to_vec(),
+            400,
+        ),
+        ("deep nesting", deep.into_bytes(), 400),
+        ("not an object", b"[]".to_vec(), 422),
+        (
+            "wrong type",
+            br#"{"successful_installs": "git"}"#.to_vec(),
+            422,
+        ),
+        (
+            "name missing",
+            br#"{"failed_installs": [{"version": "1"}]}"#.to_vec(),
+            422,
+        ),
+        ("too many packages", too_many.to_string().into_bytes(), 422),
+        ("string too long", too_long.to_string().into_bytes(), 422),
+        ("body too large", vec![b' '; MAX_BODY_BYTES + 1], 413),
+    ];
+    for (what, body, status) in cases {
+        let refused = answer(
+            app.handle(post("/installation_data/", body), peer("192.0.2.1"))
+                .await,
+        )
+        .await;
+        assert_eq!(refused.status, status, "{what}: {}", refused.json);
+        assert!(
+            refused.json["error"].is_string(),
+            "{what}: {}",
+            refused.json
+        );
+        assert!(
+            refused.json["detail"].is_string(),
+            "{what}: {}",
+            refused.json
+        );
+    }
+    assert_eq!(app.store.totals().await.unwrap().attempts, 0);
+    // And it keeps serving.
+    let ok = answer(
+        app.handle(
+            post("/installation_data/", sample(None, None, None).to_string()),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+}
+
+#[tokio::test]
+async fn a_too_large_body_is_refused_by_its_declared_length() {
+    let app = app(None, "");
+    let mut request = post("/installation_data/", "{}");
+    request
+        .headers_mut()
+        .insert("content-length", (MAX_BODY_BYTES + 1).into());
+    let refused = answer(app.handle(request, peer("192.0.2.1")).await).await;
+    assert_eq!(refused.status, 413);
+}
+
+#[tokio::test]
+async fn the_field_at_fault_is_named() {
+    let app = app(None, "");
+    let body = json!({"successful_installs": [{"name": "git", "version": 2}]}).to_string();
+    let refused = answer(
+        app.handle(post("/installation_data/", body), peer("192.0.2.1"))
+            .await,
+    )
+    .await;
+    let detail = refused.json["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("successful_installs[0].version"),
+        "{detail}"
+    );
+}
+
+async fn submit(
+    app: &result_aggregation_server::http::App,
+    from: &str,
+    headers: &[(&str, &str)],
+) -> crate::support::Answer {
+    let mut request = post("/installation_data/", sample(None, None, None).to_string());
+    for (name, value) in headers {
+        let name = hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    answer(app.handle(request, peer(from)).await).await
+}
+
+#[tokio::test]
+async fn the_101st_submission_in_an_hour_is_throttled() {
+    let app = app(Some("100/hour"), "");
+    for n in 1..=100u32 {
+        let ok = submit(&app, "192.0.2.1", &[]).await;
+        assert_eq!(ok.status, 200, "submission {n}");
+        assert_eq!(header(&ok, "x-ratelimit-limit"), "100");
+        assert_eq!(header(&ok, "x-ratelimit-remaining"), (100 - n).to_string());
+    }
+    let throttled = submit(&app, "192.0.2.1", &[]).await;
+    assert_eq!(throttled.status, 429);
+    assert_eq!(throttled.json["error"], "rate limit exceeded");
+    let retry: u64 = header(&throttled, "retry-after").parse().unwrap();
+    assert!((3500..=3600).contains(&retry), "{retry}");
+    let reset: u64 = header(&throttled, "x-ratelimit-reset").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(reset > now && reset <= now + 3601, "{reset} vs {now}");
+    assert_eq!(header(&throttled, "x-ratelimit-remaining"), "0");
+    assert_eq!(
+        app.store.totals().await.unwrap().attempts,
+        100,
+        "the 101st was not stored"
+    );
+    // Another address has its own budget.
+    assert_eq!(submit(&app, "192.0.2.2", &[]).await.status, 200);
+    // A forged X-Forwarded-For from a peer that is not a trusted proxy changes nothing.
+    let forged = submit(
+        &app,
+        "192.0.2.1",
+        &[
+            ("x-forwarded-for", "198.51.100.77"),
+            ("x-real-ip", "198.51.100.78"),
+        ],
+    )
+    .await;
+    assert_eq!(forged.status, 429);
+}
+
+#[tokio::test]
+async fn a_trusted_proxys_forwarded_address_is_the_client() {
+    let app = app(Some("2/hour"), "127.0.0.1");
+    let via = |client: &'static str| [("x-forwarded-for", client)];
+    assert_eq!(
+        submit(&app, "127.0.0.1", &via("203.0.113.5")).await.status,
+        200
+    );
+    assert_eq!(
+        submit(&app, "127.0.0.1", &via("203.0.113.5")).await.status,
+        200
+    );
+    assert_eq!(
+        submit(&app, "127.0.0.1", &via("203.0.113.5")).await.status,
+        429
+    );
+    // Another learner behind the same proxy is not in the first one's bucket.
+    assert_eq!(
+        submit(&app, "127.0.0.1", &via("203.0.113.6")).await.status,
+        200
+    );
+    // X-Real-IP alone (nginx's usual header) is honoured too.
+    assert_eq!(
+        submit(&app, "127.0.0.1", &[("x-real-ip", "203.0.113.7")])
+            .await
+            .status,
+        200
+    );
+    // A client can prepend whatever it likes; the hop nginx appended is what counts.
+    assert_eq!(
+        submit(
+            &app,
+            "127.0.0.1",
+            &[("x-forwarded-for", "10.9.9.9, 203.0.113.5")]
+        )
+        .await
+        .status,
+        429
+    );
+}
+
+#[tokio::test]
+async fn other_routes_answer_sensibly() {
+    let app = app(None, "");
+    let health = answer(app.handle(get("/healthz"), peer("192.0.2.1")).await).await;
+    assert_eq!(health.status, 200);
+    let wrong_method = answer(
+        app.handle(get("/installation_data/"), peer("192.0.2.1"))
+            .await,
+    )
+    .await;
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(header(&wrong_method, "allow"), "POST");
+    let missing = answer(app.handle(get("/no/such/page"), peer("192.0.2.1")).await).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json["error"], "not found");
+    let no_slash = answer(
+        app.handle(
+            post("/installation_data", sample(None, None, None).to_string()),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(no_slash.status, 200);
+}

@@ -1,0 +1,7 @@
+//! Every integration test, built as one binary: storage on in-memory SQLite, handlers called
+//! in-process with hand-built requests, and the real binary over a socket.
+
+mod binary;
+mod handler;
+mod storage;
+mod support;
