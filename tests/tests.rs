@@ -2,6 +2,7 @@
 //! in-process with hand-built requests, and the real binary over a socket.
 
 mod binary;
+mod check_script;
 mod handler;
 mod storage;
 mod support;

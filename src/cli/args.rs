@@ -1,6 +1,7 @@
 //! Flags and subcommands, as clap sees them. Values are checked as they are parsed, so a bad
 //! one is reported by name with exit code 2.
 
+use crate::check_script::Checks;
 use crate::http::TrustedProxies;
 use crate::throttle::{RateLimit, DEFAULT_RATE_LIMIT};
 use clap::{Args, Parser, Subcommand};
@@ -88,6 +89,17 @@ pub struct ServeArgs {
         value_parser = parse_trusted_proxies
     )]
     pub trusted_proxies: Option<TrustedProxies>,
+
+    /// The URL learners reach this server at, e.g. https://checks.example.org; written into
+    /// the served check script and the landing page (default: from each request's Host)
+    #[arg(long, env = "RAS_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Checks the served check script runs, comma-separated: NAME, NAME>=VERSION, and a
+    /// trailing ? for optional, e.g. "shell,git>=2.30,python>=3.10,numpy,make?"
+    /// (default: the script's own list; `python3 check.py --list` shows every name)
+    #[arg(long, env = "RAS_CHECKS", value_name = "LIST", value_parser = parse_checks)]
+    pub checks: Option<Checks>,
 }
 
 #[derive(Args, Debug)]
@@ -127,4 +139,21 @@ fn parse_rate_limit(spec: &str) -> Result<RateLimitSpec, String> {
 
 fn parse_trusted_proxies(list: &str) -> Result<TrustedProxies, String> {
     list.parse()
+}
+
+fn parse_checks(list: &str) -> Result<Checks, String> {
+    list.parse()
+}
+
+/// An http(s) URL without a trailing slash, so paths can be appended to it.
+fn parse_public_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("'{url}' must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\') {
+        return Err(format!("'{url}' is not a URL"));
+    }
+    Ok(url.to_owned())
 }

@@ -5,6 +5,7 @@ mod args;
 
 pub use args::{Cli, Command, DeleteUserArgs, ServeArgs};
 
+use crate::check_script::Checks;
 use crate::http::TrustedProxies;
 use crate::storage::{Location, StorageError, Store};
 use crate::throttle::{RateLimit, DEFAULT_RATE_LIMIT};
@@ -20,6 +21,10 @@ pub struct Config {
     /// `None`: throttling is off.
     pub rate_limit: Option<RateLimit>,
     pub trusted_proxies: TrustedProxies,
+    /// How learners reach us (`https://checks.example.org`), for the served script and pages.
+    pub public_url: Option<String>,
+    /// The checks the served script runs.
+    pub checks: Checks,
 }
 
 impl Config {
@@ -30,6 +35,8 @@ impl Config {
             db: Location::Memory,
             rate_limit: Some(DEFAULT_RATE_LIMIT),
             trusted_proxies: TrustedProxies::default(),
+            public_url: None,
+            checks: Checks::default(),
         }
     }
 }
@@ -41,6 +48,8 @@ impl ServeArgs {
             db: Location::parse(&self.db),
             rate_limit: self.rate_limit.0,
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
+            public_url: self.public_url,
+            checks: self.checks.unwrap_or_default(),
         }
     }
 }

@@ -3,11 +3,13 @@
 use super::error::RequestError;
 use super::response::{self, Body};
 use super::TrustedProxies;
+use crate::check_script::{self, Checks};
 use crate::ingest;
 use crate::storage::Store;
 use crate::throttle::Throttle;
 use hyper::body::Bytes;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::HOST;
+use hyper::{HeaderMap, Method, Request, Response, StatusCode};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -16,6 +18,11 @@ pub struct App {
     pub store: Store,
     pub throttle: Throttle,
     pub proxies: TrustedProxies,
+    /// The address learners reach us at, when the Host header cannot be trusted to say it
+    /// (behind a proxy that rewrites it, or to pin https).
+    pub public_url: Option<String>,
+    /// The checks the served script runs.
+    pub checks: Checks,
 }
 
 impl App {
@@ -24,7 +31,28 @@ impl App {
             store,
             throttle,
             proxies,
+            public_url: None,
+            checks: Checks::default(),
         }
+    }
+
+    /// The base URL learners use to reach this server: `--public-url` when set, otherwise
+    /// what the request's Host header says (if it looks like a host), as http.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let host = headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                !h.is_empty()
+                    && h.len() <= 255
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
+            })
+            .unwrap_or("127.0.0.1:8080");
+        format!("http://{host}")
     }
 
     /// Answers one request from `peer`. Generic over the body so tests can hand-build one.
@@ -76,6 +104,14 @@ impl App {
                         "ok\n",
                     ))
                 }
+                _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
+            },
+            "/check.py" => match *method {
+                Method::GET | Method::HEAD => check_script::serve(
+                    &self.base_url(request.headers()),
+                    request.uri().query(),
+                    &self.checks,
+                ),
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
             _ => Err(RequestError::NotFound(path.to_owned())),

@@ -17,6 +17,8 @@ pub enum RequestError {
     /// The body could not be read (the client went away mid-body, say).
     BodyUnreadable(String),
     BadInput(Rejection),
+    /// A query-string value we cannot use.
+    BadQuery(String),
     RateLimited(Decision),
     Storage(StorageError),
 }
@@ -77,6 +79,7 @@ impl RequestError {
                     rejection.detail.clone(),
                 ),
             },
+            RequestError::BadQuery(why) => (StatusCode::BAD_REQUEST, "bad query", why.clone()),
             RequestError::RateLimited(decision) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate limit exceeded",

@@ -82,7 +82,11 @@ pub async fn serve(
             config.trusted_proxies.to_string()
         }
     );
-    let app = Arc::new(App::new(store, throttle, config.trusted_proxies.clone()));
+    let mut app = App::new(store, throttle, config.trusted_proxies.clone());
+    app.public_url = config.public_url.clone();
+    app.checks = config.checks.clone();
+    log::info!("the served check script runs checks: {}", app.checks);
+    let app = Arc::new(app);
     run(listener, app.clone(), shutdown).await;
     tokio::task::spawn_blocking(move || app.store.close())
         .await

@@ -1,0 +1,835 @@
+"""Unit tests for check.py (standard library only).
+
+Run from the repository root:  python3 -m unittest discover -s contrib/check -v
+
+Nothing here uses the network beyond 127.0.0.1, and the key is only ever
+stored in temporary folders (SWC_CHECK_CONFIG_DIR).
+"""
+
+import contextlib
+import http.server
+import io
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+import uuid
+from unittest import mock
+
+import check
+
+POSIX_ONLY = unittest.skipIf(os.name == "nt", "fake executables are shell scripts")
+KEY_1 = "0b2f9a9e-6a39-4c43-9a3e-1d3c2f0e6a11"
+KEY_2 = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+
+
+class FakeTerminal(io.StringIO):
+    """Standard input that claims to be a terminal and answers with canned lines."""
+
+    def isatty(self):
+        """Pretend to be interactive."""
+        return True
+
+
+class FakeServer(object):
+    """A result-aggregation-server stand-in on 127.0.0.1 that records what it receives."""
+
+    def __init__(self, status=200, answer=None, headers=None):
+        self.status = status
+        self.answer = answer
+        self.headers = headers or {}
+        self.requests = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            """Record each POST and reply with the configured answer."""
+
+            def do_POST(self):
+                """Store path, content type and body; answer like the real server."""
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("utf-8")
+                server.requests.append((self.path, self.headers.get("Content-Type"), body))
+                reply = json.dumps(server.reply_for(body)).encode("utf-8")
+                self.send_response(server.status)
+                for name, value in server.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                """Keep the test output quiet."""
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reply_for(self, body):
+        """Return the configured answer, or the real server's: same key if sent, else a new one."""
+        if self.answer is not None:
+            return self.answer
+        sent = json.loads(body).get("unique_user_id")
+        message = "pushed data with same id" if sent else "new id generated"
+        return {"key": sent or str(uuid.uuid4()), "summary": {"status": "Successful", "message": message}}
+
+    def close(self):
+        """Stop serving and free the port."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def run_main(args, stdin=None):
+    """Run check.main(args) and return (exit code, stdout text, stderr text)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            mock.patch.object(sys, "stdin", stdin if stdin is not None else io.StringIO("")):
+        code = check.main(args)
+    return code, out.getvalue(), err.getvalue()
+
+
+def shown_json(output):
+    """Return the JSON text the script printed as "exactly what would be sent"."""
+    start = output.index("{", output.index("This is exactly what would be sent to"))
+    _, end = json.JSONDecoder().raw_decode(output, start)
+    return output[start:end]
+
+
+class VersionTests(unittest.TestCase):
+    """Version extraction and comparison."""
+
+    def test_version_tuple_finds_first_dotted_version(self):
+        """Real-world version strings give their numeric components."""
+        cases = {
+            "2.39.2.windows.1": (2, 39, 2),
+            "1.26.4": (1, 26, 4),
+            "3.11.7+": (3, 11, 7),
+            "R version 4.3.1 (2023-06-16) -- \"Beagle Scouts\"": (4, 3, 1),
+            "git version 2.7.4": (2, 7, 4),
+            "v1.2.3rc1": (1, 2, 3),
+            "zsh 5.9 (x86_64-pc-linux-gnu)": (5, 9),
+            "GNU bash, version 5.2.15(1)-release": (5, 2, 15),
+            "2023.06.1+524": (2023, 6, 1),
+            "2": (2,),
+        }
+        for text, expected in cases.items():
+            with self.subTest(text=text):
+                self.assertEqual(check.version_tuple(text), expected)
+
+    def test_version_tuple_without_digits_is_none(self):
+        """No number, no version."""
+        for text in ("", None, "unknown", "pico"):
+            with self.subTest(text=text):
+                self.assertIsNone(check.version_tuple(text))
+
+    def test_version_at_least_compares_numerically(self):
+        """Components compare as numbers and missing ones count as zero."""
+        self.assertTrue(check.version_at_least("2.10", "2.9"))
+        self.assertTrue(check.version_at_least("2.0", "2"))
+        self.assertTrue(check.version_at_least("2", "2.0.0"))
+        self.assertTrue(check.version_at_least("3.11.7+", "3.11.7"))
+        self.assertTrue(check.version_at_least("git version 2.7.4", "2.7"))
+        self.assertFalse(check.version_at_least("1.8.3", "2.0"))
+        self.assertFalse(check.version_at_least("2.39.2.windows.1", "2.39.3"))
+        self.assertFalse(check.version_at_least("R version 3.6.3 (2020-02-29)", "4.0"))
+
+    def test_version_at_least_rejects_unparsable(self):
+        """A version without digits cannot be compared."""
+        with self.assertRaises(ValueError):
+            check.version_at_least("unknown", "1.0")
+
+
+class SpecTests(unittest.TestCase):
+    """The check spec grammar shared with the server."""
+
+    def test_good_specs(self):
+        """NAME, NAME>=VERSION and the optional marker parse into their parts."""
+        cases = {
+            "git": ("git", None, False),
+            "git>=2.0": ("git", "2.0", False),
+            "rstudio?": ("rstudio", None, True),
+            "python>=3.8?": ("python", "3.8", True),
+            "scikit-learn>=1.0.post1": ("scikit-learn", "1.0.post1", False),
+            "a_b.c-d>=2.0+local-1": ("a_b.c-d", "2.0+local-1", False),
+            "7zip": ("7zip", None, False),
+        }
+        for spec, expected in cases.items():
+            with self.subTest(spec=spec):
+                self.assertEqual(check.parse_check_spec(spec), expected)
+
+    def test_bad_specs(self):
+        """Anything outside the grammar raises ValueError."""
+        for spec in ["", "Git", "git>=", "git>=x1", "git >=2", "git>2", "git?>=2", "-git",
+                     "git\n", "git??", "git>=2.0 ", "git==2", "_git", None, 3]:
+            with self.subTest(spec=spec):
+                with self.assertRaises(ValueError):
+                    check.parse_check_spec(spec)
+
+    def test_every_default_and_table_name_is_a_valid_spec(self):
+        """The built-in names obey the grammar the server validates."""
+        for spec in check.DEFAULT_CHECKS + list(check.CHECK_TABLE):
+            name = check.parse_check_spec(spec)[0]
+            self.assertIn(name, check.CHECK_TABLE)
+
+
+class SandboxTestCase(unittest.TestCase):
+    """Give each test an empty PATH folder, a temporary config folder and no proxies."""
+
+    def setUp(self):
+        """Create the temporary folders and point the environment at them."""
+        self.tmp = tempfile.mkdtemp(prefix="swc-check-test-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.bin = os.path.join(self.tmp, "bin")
+        self.pylib = os.path.join(self.tmp, "pylib")
+        self.config = os.path.join(self.tmp, "config")
+        os.makedirs(self.bin)
+        os.makedirs(self.pylib)
+        environ = mock.patch.dict(os.environ)
+        environ.start()
+        self.addCleanup(environ.stop)
+        for name in list(os.environ):
+            if name.lower().endswith("_proxy"):
+                del os.environ[name]
+        os.environ["PATH"] = self.bin
+        os.environ["PYTHONPATH"] = self.pylib
+        os.environ[check.CONFIG_DIR_ENV] = self.config
+        for name, value in [("CHECKS", None), ("WORKSHOP_ID", None)]:
+            patcher = mock.patch.object(check, name, value)
+            patcher.start()
+            self.addCleanup(patcher.stop)
+
+    def make_tool(self, name, script, mode=0o755):
+        """Write a fake executable shell script into the PATH folder."""
+        path = os.path.join(self.bin, name)
+        with open(path, "w") as stream:
+            stream.write("#!/bin/sh\n" + textwrap.dedent(script))
+        os.chmod(path, mode)
+        return path
+
+    def make_module(self, name, source):
+        """Write a fake Python module that the checks' child interpreter can import."""
+        with open(os.path.join(self.pylib, name + ".py"), "w") as stream:
+            stream.write(textwrap.dedent(source))
+
+    def add_check(self, definition):
+        """Make a test-only check definition available under its name."""
+        patcher = mock.patch.dict(check.CHECK_TABLE, {definition.name: definition})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        return definition
+
+    def stored_key(self):
+        """Return the text of the key file, or None if there is none."""
+        try:
+            with open(os.path.join(self.config, check.KEY_FILE)) as stream:
+                return stream.read()
+        except FileNotFoundError:
+            return None
+
+
+@POSIX_ONLY
+class CommandCheckTests(SandboxTestCase):
+    """Command checks against fake executables on PATH."""
+
+    def git(self, minimum="2.0"):
+        """Run the real git check definition with the given minimum."""
+        return check.run_check(check.CHECK_TABLE["git"], minimum)
+
+    def test_too_old_version_fails_with_found_and_needed(self):
+        """git 1.8.3 is reported with its own version and a fix."""
+        self.make_tool("git", 'echo "git version 1.8.3"\n')
+        result = self.git()
+        self.assertFalse(result.passed)
+        self.assertEqual(result.version, "1.8.3")
+        self.assertEqual(result.error, "version 1.8.3 < required 2.0")
+        self.assertEqual(result.problem, "Git 1.8.3 found, 2.0 or newer needed")
+        self.assertIn("https://git-scm.com/downloads", result.hint)
+
+    def test_new_enough_version_passes_with_full_version(self):
+        """A vendor suffix is kept in the reported version but ignored in comparisons."""
+        self.make_tool("git", 'echo "git version 2.39.2.windows.1"\n')
+        result = self.git("2.39")
+        self.assertTrue(result.passed)
+        self.assertEqual(result.version, "2.39.2.windows.1")
+        self.assertEqual(result.found, os.path.join(self.bin, "git"))
+
+    def test_missing_command_is_not_found(self):
+        """No executable on PATH means "not found" and no version."""
+        result = self.git()
+        self.assertFalse(result.passed)
+        self.assertIsNone(result.version)
+        self.assertEqual(result.error, "not found")
+        self.assertIn("not found on PATH", result.problem)
+
+    def test_file_that_is_not_executable_is_not_found(self):
+        """A file without execute permission does not count."""
+        self.make_tool("git", 'echo "git version 2.40.0"\n', mode=0o644)
+        self.assertEqual(self.git().error, "not found")
+
+    def test_output_without_version_fails(self):
+        """A program that prints no version is a failure that quotes its output."""
+        self.make_tool("git", 'echo "something went wrong" >&2\nexit 3\n')
+        result = self.git()
+        self.assertFalse(result.passed)
+        self.assertIsNone(result.version)
+        self.assertIn("exit code 3", result.error)
+        self.assertIn("something went wrong", result.error)
+
+    def test_version_on_stderr_with_failing_exit_code_still_counts(self):
+        """Some tools print their version on stderr or exit non-zero; the version is what matters."""
+        self.make_tool("make", 'echo "GNU Make 4.3" >&2\nexit 2\n')
+        result = check.run_check(check.CHECK_TABLE["make"], "4.0")
+        self.assertTrue(result.passed)
+        self.assertEqual(result.version, "4.3")
+
+    def test_hanging_command_times_out(self):
+        """A command that never ends (even via a child process) fails quickly instead of hanging."""
+        sleep = shutil.which("sleep", path="/bin:/usr/bin")
+        self.make_tool("git", f'{sleep} 30\necho "git version 2.40.0"\n')
+        started = time.monotonic()
+        with mock.patch.object(check, "COMMAND_TIMEOUT", 1):
+            result = self.git()
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertEqual(result.error, "timed out")
+        self.assertIsNone(result.version)
+
+    def test_later_candidate_used_when_first_reports_no_version(self):
+        """PowerShell falls back from a broken pwsh to a working powershell."""
+        self.make_tool("pwsh", "exit 1\n")
+        self.make_tool("powershell", 'echo "5.1.19041.3803"\n')
+        result = check.run_check(check.CHECK_TABLE["powershell"], None)
+        self.assertTrue(result.passed)
+        self.assertEqual(result.version, "5.1.19041.3803")
+
+    def test_presence_only_check(self):
+        """RStudio is found without running it; a minimum then cannot be confirmed."""
+        self.make_tool("rstudio", "exit 99\n")
+        found = check.run_check(check.CHECK_TABLE["rstudio"], None)
+        self.assertTrue(found.passed)
+        self.assertIsNone(found.version)
+        needs_version = check.run_check(check.CHECK_TABLE["rstudio"], "2023.06")
+        self.assertFalse(needs_version.passed)
+        self.assertEqual(needs_version.error, "version unknown")
+
+    def test_each_result_reports_its_own_version(self):
+        """A failed check after a passing one reports no version (the original client's bug)."""
+        self.make_tool("git", 'echo "git version 2.7.4"\n')
+        plan = check.plan_checks(["git", "make", "r"])
+        with contextlib.redirect_stdout(io.StringIO()):
+            results = check.run_checks(plan, verbose=False)
+        self.assertEqual([r.version for r in results], ["2.7.4", None, None])
+        self.assertEqual([r.passed for r in results], [True, False, False])
+
+
+class ModuleCheckTests(SandboxTestCase):
+    """Python module checks, importing fake modules in a child interpreter."""
+
+    def module(self, name, minimum=None):
+        """Run a module check for the fake module called name."""
+        return check.run_check(check.module_check(name, "Fake", name), minimum)
+
+    def test_module_version_found(self):
+        """__version__ is reported as is."""
+        self.make_module("swc_fake_good", '__version__ = "1.26.4"\n')
+        result = self.module("swc_fake_good", "1.16")
+        self.assertTrue(result.passed)
+        self.assertEqual(result.version, "1.26.4")
+
+    def test_module_too_old(self):
+        """An old module fails with its version and an upgrade hint."""
+        self.make_module("swc_fake_old", '__version__ = "1.2.3"\n')
+        result = self.module("swc_fake_old", "2.0")
+        self.assertFalse(result.passed)
+        self.assertEqual(result.version, "1.2.3")
+        self.assertEqual(result.error, "version 1.2.3 < required 2.0")
+        self.assertIn("pip install --upgrade swc_fake_old", result.hint)
+
+    def test_missing_module_is_not_found(self):
+        """A module that is not installed is "not found" with an install hint."""
+        result = self.module("swc_fake_missing")
+        self.assertFalse(result.passed)
+        self.assertIsNone(result.version)
+        self.assertEqual(result.error, "not found")
+        self.assertIn("pip install swc_fake_missing", result.hint)
+
+    def test_module_that_fails_to_import(self):
+        """An import error inside the module is reported with its message."""
+        self.make_module("swc_fake_broken", 'raise RuntimeError("boom")\n')
+        result = self.module("swc_fake_broken")
+        self.assertFalse(result.passed)
+        self.assertEqual(result.error, "import failed: RuntimeError: boom")
+
+    def test_module_without_version(self):
+        """No version attribute or metadata gives a null version: fine without a minimum only."""
+        self.make_module("swc_fake_noversion", 'print("noise on import")\n')
+        self.assertTrue(self.module("swc_fake_noversion").passed)
+        self.assertIsNone(self.module("swc_fake_noversion").version)
+        self.assertEqual(self.module("swc_fake_noversion", "1.0").error, "version unknown")
+
+    def test_real_sqlite3_module(self):
+        """The Python sqlite3 check reports the SQLite library version."""
+        result = check.run_check(check.CHECK_TABLE["python-sqlite3"], None)
+        self.assertTrue(result.passed, result.problem)
+        self.assertRegex(result.version, r"^3\.\d+")
+
+
+@POSIX_ONLY
+class VirtualCheckTests(SandboxTestCase):
+    """Checks that pass when any alternative passes."""
+
+    def test_passes_when_any_alternative_passes(self):
+        """zsh alone satisfies the shell check."""
+        self.make_tool("zsh", 'echo "zsh 5.9 (x86_64-pc-linux-gnu)"\n')
+        result = check.run_check(check.CHECK_TABLE["shell"], None)
+        self.assertTrue(result.passed)
+        self.assertEqual(result.version, "5.9")
+        self.assertEqual(result.found, "Zsh")
+        self.assertEqual(result.check.label, "Shell (shell)")
+
+    def test_fails_when_no_alternative_passes(self):
+        """With no shell at all the check fails and lists each alternative's problem."""
+        result = check.run_check(check.CHECK_TABLE["shell"], None)
+        self.assertFalse(result.passed)
+        self.assertIsNone(result.version)
+        self.assertTrue(result.error.startswith("none found: "))
+        for name in ("bash", "zsh", "powershell"):
+            self.assertIn(name + ": not found", result.error)
+
+    def test_alternative_too_old_does_not_count(self):
+        """An alternative failing its own minimum does not satisfy the group."""
+        self.make_tool("git", 'echo "git version 1.8.3"\n')
+        self.add_check(check.any_of("vcs", "Version control", ["git"], "https://example.org"))
+        result = check.run_check(check.CHECK_TABLE["vcs"], None)
+        self.assertFalse(result.passed)
+        self.assertIn("git: version 1.8.3 < required 2.0", result.error)
+
+
+class MainTests(SandboxTestCase):
+    """The command line: exit codes, selection of checks, warnings."""
+
+    def setUp(self):
+        """Provide a fake module check that passes and one that is too old."""
+        super().setUp()
+        self.make_module("swc_fake_new", '__version__ = "2.5"\n')
+        self.make_module("swc_fake_old", '__version__ = "0.9"\n')
+        self.add_check(check.module_check("fake-new", "Fake New", "swc_fake_new", minimum="2.0"))
+        self.add_check(check.module_check("fake-old", "Fake Old", "swc_fake_old", minimum="2.0"))
+
+    def test_required_failure_exits_1(self):
+        """A required check failing gives exit code 1 and a FAIL line with a fix."""
+        code, out, _ = run_main(["-n", "fake-new", "fake-old"])
+        self.assertEqual(code, 1)
+        self.assertIn("[ OK ] Fake New (fake-new): 2.5", out)
+        self.assertIn("[FAIL] Fake Old (fake-old): Fake Old 0.9 found, 2.0 or newer needed", out)
+        self.assertIn("Fix: Upgrade it:", out)
+
+    def test_optional_failure_is_a_warning_and_exits_0(self):
+        """An optional check failing is only a warning."""
+        code, out, _ = run_main(["-n", "fake-new", "fake-old?"])
+        self.assertEqual(code, 0)
+        self.assertIn("[WARN] Fake Old (fake-old)", out)
+        self.assertIn("(optional)", out)
+
+    def test_explicit_minimum_overrides_default(self):
+        """NAME>=VERSION on the command line replaces the default minimum."""
+        self.assertEqual(run_main(["-n", "fake-old>=0.5"])[0], 0)
+        self.assertEqual(run_main(["-n", "fake-new>=3"])[0], 1)
+
+    def test_unknown_check_name_exits_2(self):
+        """An unknown name is a usage error that points to --list."""
+        code, out, err = run_main(["-n", "nosuchtool"])
+        self.assertEqual(code, 2)
+        self.assertIn("unknown check 'nosuchtool'", err)
+        self.assertIn("--list", err)
+
+    def test_bad_spec_exits_2(self):
+        """A malformed spec is a usage error."""
+        self.assertEqual(run_main(["-n", "Git>2"])[0], 2)
+
+    def test_bad_host_exits_2(self):
+        """-H must be an http(s) URL."""
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit) as raised:
+            check.main(["-n", "-H", "ftp://example.org", "fake-new"])
+        self.assertEqual(raised.exception.code, 2)
+
+    def test_list(self):
+        """--list shows names with default minimums and exits 0."""
+        code, out, _ = run_main(["--list"])
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"\n  git +Git +>=2\.0 +required")
+        self.assertRegex(out, r"\n  make +GNU Make +- +optional")
+        self.assertRegex(out, r"\n  rstudio +RStudio +- +- ")
+
+    def test_served_checks_with_unknown_and_bad_entries(self):
+        """The server's list is used; unknown or malformed entries warn and are skipped."""
+        with mock.patch.object(check, "CHECKS", ["fake-new>=2.1", "nosuchtool", "Bad Spec", "fake-old?"]):
+            code, out, err = run_main(["-n"])
+        self.assertEqual(code, 0)
+        self.assertIn("unknown check 'nosuchtool'", err)
+        self.assertIn("bad check 'Bad Spec'", err)
+        self.assertIn("[ OK ] Fake New (fake-new)", out)
+        self.assertIn("[WARN] Fake Old (fake-old)", out)
+        self.assertIn("Checking 2 item(s)", out)
+
+    def test_bare_name_keeps_served_minimum(self):
+        """Re-testing a listed check by name uses the workshop's minimum for it."""
+        with mock.patch.object(check, "CHECKS", ["fake-new>=3.0"]):
+            self.assertEqual(run_main(["-n", "fake-new"])[0], 1)
+
+    def test_default_list_is_known(self):
+        """With no server list, the documented default checks are planned."""
+        names = [item.check.name for item in check.plan_checks(check.configured_specs())]
+        self.assertEqual(names, [check.parse_check_spec(s)[0] for s in check.DEFAULT_CHECKS])
+        self.assertIn("make", [i.check.name for i in check.plan_checks(check.DEFAULT_CHECKS) if i.optional])
+
+
+class PayloadTests(SandboxTestCase):
+    """The JSON document sent to the server."""
+
+    def results(self):
+        """Return one passing and two failing results (one without a version)."""
+        self.make_module("swc_fake_new", '__version__ = "2.5"\n')
+        self.make_module("swc_fake_old", '__version__ = "0.9"\n')
+        definitions = [check.module_check("fake-new", "Fake New", "swc_fake_new"),
+                       check.module_check("fake-old", "Fake Old", "swc_fake_old"),
+                       check.module_check("fake-gone", "Fake Gone", "swc_fake_gone")]
+        return [check.run_check(d, "2.0") for d in definitions]
+
+    def test_payload_fields(self):
+        """All wire fields are present, with nulls for what is missing."""
+        payload = check.build_payload(self.results(), None, None, None)
+        self.assertEqual(list(payload), ["user_system_info", "successful_installs",
+                                         "failed_installs", "unique_user_id"])
+        info = payload["user_system_info"]
+        self.assertEqual(set(info), {"distribution_name", "distribution_version", "system",
+                                     "system_version", "machine", "system_platform",
+                                     "python_version", "workshop_id", "email_id"})
+        self.assertIsNone(info["workshop_id"])
+        self.assertIsNone(info["email_id"])
+        self.assertIsNone(payload["unique_user_id"])
+        self.assertEqual(payload["successful_installs"], [{"name": "Fake New (fake-new)", "version": "2.5"}])
+        self.assertEqual(payload["failed_installs"], [
+            {"name": "Fake Old (fake-old)", "version": "0.9", "error_description": "version 0.9 < required 2.0"},
+            {"name": "Fake Gone (fake-gone)", "version": None, "error_description": "not found"},
+        ])
+
+    def test_payload_with_workshop_email_and_key(self):
+        """Given values are sent as given."""
+        payload = check.build_payload([], "2016-08-13-place", "a@example.org", KEY_1)
+        self.assertEqual(payload["user_system_info"]["workshop_id"], "2016-08-13-place")
+        self.assertEqual(payload["user_system_info"]["email_id"], "a@example.org")
+        self.assertEqual(payload["unique_user_id"], KEY_1)
+
+    @POSIX_ONLY
+    def test_no_trailing_newlines(self):
+        """No string in the payload ends with a newline or has surrounding blanks."""
+        self.make_tool("git", 'printf "git version 2.7.4\\r\\n\\n"\n')
+        results = self.results() + [check.run_check(check.CHECK_TABLE["git"], None)]
+        payload = check.build_payload(results, None, None, None)
+
+        def strings(value):
+            """Yield every string inside a JSON value."""
+            if isinstance(value, str):
+                yield value
+            elif isinstance(value, dict):
+                for item in value.values():
+                    yield from strings(item)
+            elif isinstance(value, list):
+                for item in value:
+                    yield from strings(item)
+
+        for text in strings(payload):
+            self.assertEqual(text, text.strip())
+        self.assertIn({"name": "Git (git)", "version": "2.7.4"}, payload["successful_installs"])
+
+    def test_os_release(self):
+        """NAME and VERSION_ID are read, unquoted, from the first readable os-release file."""
+        first = os.path.join(self.tmp, "missing-os-release")
+        second = os.path.join(self.tmp, "os-release")
+        with open(second, "w") as stream:
+            stream.write('# comment\nPRETTY_NAME="Ubuntu 16.04.7 LTS"\nNAME="Ubuntu"\n'
+                         "VERSION_ID='16.04'\nID=ubuntu\n")
+        self.assertEqual(check.read_os_release((first, second)), ("Ubuntu", "16.04"))
+        with open(second, "w") as stream:
+            stream.write("NAME=Arch Linux\nID=arch\n")
+        self.assertEqual(check.read_os_release((second,)), ("Arch Linux", None))
+        self.assertEqual(check.read_os_release((first,)), (None, None))
+
+    def test_distribution_per_platform(self):
+        """macOS and Windows are named explicitly with their own version sources."""
+        with mock.patch("platform.system", return_value="Darwin"), \
+                mock.patch("platform.mac_ver", return_value=("14.2.1", ("", "", ""), "arm64")):
+            self.assertEqual(check.distribution(), ("macOS", "14.2.1"))
+        with mock.patch("platform.system", return_value="Windows"), \
+                mock.patch("platform.win32_ver", return_value=("10", "10.0.19045", "SP0", "")):
+            self.assertEqual(check.distribution(), ("Windows", "10"))
+        with mock.patch("platform.system", return_value="Linux"), \
+                mock.patch.object(check, "read_os_release", return_value=("Debian GNU/Linux", "12")):
+            self.assertEqual(check.distribution(), ("Debian GNU/Linux", "12"))
+
+
+class KeyStorageTests(SandboxTestCase):
+    """Where and how the server's key is kept."""
+
+    def test_config_dir_per_platform(self):
+        """The env override wins; otherwise each platform's usual config folder is used."""
+        self.assertEqual(check.config_dir(), self.config)
+        del os.environ[check.CONFIG_DIR_ENV]
+        home = os.path.expanduser("~")
+        os.environ["XDG_CONFIG_HOME"] = os.path.join(self.tmp, "xdg")
+        with mock.patch.object(sys, "platform", "linux"):
+            self.assertEqual(check.config_dir(), os.path.join(self.tmp, "xdg", "swc-installation-test"))
+            os.environ["XDG_CONFIG_HOME"] = "relative/ignored"
+            self.assertEqual(check.config_dir(), os.path.join(home, ".config", "swc-installation-test"))
+        with mock.patch.object(sys, "platform", "darwin"):
+            self.assertEqual(check.config_dir(), os.path.join(
+                home, "Library", "Application Support", "swc-installation-test"))
+        os.environ["APPDATA"] = os.path.join(self.tmp, "Roaming")
+        with mock.patch.object(sys, "platform", "win32"):
+            self.assertEqual(check.config_dir(), os.path.join(self.tmp, "Roaming", "swc-installation-test"))
+
+    def test_save_load_forget(self):
+        """A saved key is just the uuid in the key file, read back and deleted on request."""
+        self.assertIsNone(check.load_key())
+        self.assertTrue(check.save_key(KEY_1))
+        self.assertEqual(self.stored_key(), KEY_1)
+        self.assertEqual(check.load_key(), KEY_1)
+        with contextlib.redirect_stdout(io.StringIO()):
+            check.forget_key()
+        self.assertIsNone(check.load_key())
+
+    def test_garbage_key_file_is_ignored(self):
+        """A key file that is not a uuid is treated as no key."""
+        os.makedirs(self.config)
+        with open(os.path.join(self.config, check.KEY_FILE), "w") as stream:
+            stream.write("not a key\n")
+        self.assertIsNone(check.load_key())
+
+    def test_reset_key_flag(self):
+        """--reset-key forgets the stored key even without reporting."""
+        self.make_module("swc_fake_new", '__version__ = "2.5"\n')
+        self.add_check(check.module_check("fake-new", "Fake New", "swc_fake_new"))
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["-n", "--reset-key", "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertIsNone(self.stored_key())
+        self.assertIn("Forgot the stored key", out)
+
+
+class ReportTests(SandboxTestCase):
+    """Consent and sending to a fake server on 127.0.0.1."""
+
+    def setUp(self):
+        """Provide a passing and a failing fake module check."""
+        super().setUp()
+        self.make_module("swc_fake_new", '__version__ = "2.5"\n')
+        self.make_module("swc_fake_old", '__version__ = "0.9"\n')
+        self.add_check(check.module_check("fake-new", "Fake New", "swc_fake_new", minimum="2.0"))
+        self.add_check(check.module_check("fake-old", "Fake Old", "swc_fake_old", minimum="2.0"))
+
+    def server(self, **options):
+        """Start a fake server for this test."""
+        server = FakeServer(**options)
+        self.addCleanup(server.close)
+        return server
+
+    def test_sends_exactly_the_shown_json_and_stores_key(self):
+        """--yes --workshop sends the printed JSON verbatim and keeps the returned key."""
+        server = self.server()
+        code, out, _ = run_main(["--yes", "--workshop", "2016-08-13-place", "-H", server.url,
+                                 "fake-new", "fake-old"])
+        self.assertEqual(code, 1)
+        self.assertEqual(len(server.requests), 1)
+        path, content_type, body = server.requests[0]
+        self.assertEqual(path, "/installation_data/")
+        self.assertEqual(content_type, "application/json")
+        self.assertEqual(body, shown_json(out))
+        sent = json.loads(body)
+        self.assertEqual(sent["user_system_info"]["workshop_id"], "2016-08-13-place")
+        self.assertIsNone(sent["user_system_info"]["email_id"])
+        self.assertIsNone(sent["unique_user_id"])
+        self.assertEqual(sent["failed_installs"][0]["name"], "Fake Old (fake-old)")
+        key = self.stored_key()
+        self.assertTrue(check.UUID_PATTERN.fullmatch(key))
+        self.assertIn("Thank you", out)
+
+    def test_key_is_reused(self):
+        """A stored key is sent as unique_user_id and kept when the server confirms it."""
+        server = self.server()
+        check.save_key(KEY_1)
+        run_main(["--yes", "--email", "a@example.org", "-H", server.url, "fake-new"])
+        sent = json.loads(server.requests[0][2])
+        self.assertEqual(sent["unique_user_id"], KEY_1)
+        self.assertEqual(sent["user_system_info"]["email_id"], "a@example.org")
+        self.assertEqual(self.stored_key(), KEY_1)
+
+    def test_key_replaced_when_server_returns_another(self):
+        """An unknown key is replaced by the one the server returns."""
+        server = self.server(answer={"key": KEY_2, "summary": {"status": "Successful",
+                                                               "message": "new id generated"}})
+        check.save_key(KEY_1)
+        run_main(["--yes", "-H", server.url, "fake-new"])
+        self.assertEqual(self.stored_key(), KEY_2)
+
+    def test_reset_key_sends_null_and_stores_new_key(self):
+        """--reset-key starts a new identity."""
+        server = self.server()
+        check.save_key(KEY_1)
+        run_main(["--yes", "--reset-key", "-H", server.url, "fake-new"])
+        self.assertIsNone(json.loads(server.requests[0][2])["unique_user_id"])
+        self.assertNotIn(self.stored_key(), (None, KEY_1))
+
+    def test_bad_answer_key_is_not_stored(self):
+        """Only a uuid returned by the server is stored."""
+        server = self.server(answer={"key": "../../etc/passwd"})
+        code, out, _ = run_main(["--yes", "-H", server.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertIsNone(self.stored_key())
+        self.assertIn("unexpected answer", out)
+
+    def test_server_error_shows_error_and_detail(self):
+        """A 4xx answer prints its error and detail; the exit code still reflects the checks."""
+        server = self.server(status=400, answer={"error": "invalid payload", "detail": "email_id: bad address"})
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--yes", "--email", "nope", "-H", server.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertIn("HTTP 400, invalid payload: email_id: bad address", out)
+        self.assertEqual(self.stored_key(), KEY_1)
+
+    def test_rate_limited_shows_retry_after(self):
+        """429 tells the learner when to try again."""
+        server = self.server(status=429, answer={"error": "rate limited", "detail": ""},
+                             headers={"Retry-After": "30"})
+        code, out, _ = run_main(["--yes", "-H", server.url, "fake-old"])
+        self.assertEqual(code, 1)
+        self.assertIn("try again in 30 seconds", out)
+
+    def test_unreachable_server(self):
+        """A closed port gives a friendly message at once and leaves the exit code alone."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            url = "http://127.0.0.1:%d" % probe.getsockname()[1]
+        for args, expected in ([["fake-new"], 0], [["fake-old"], 1]):
+            started = time.monotonic()
+            code, out, _ = run_main(["--yes", "-H", url] + args)
+            self.assertLess(time.monotonic() - started, 15)
+            self.assertEqual(code, expected)
+            self.assertIn(f"Could not reach the server at {url}/installation_data/", out)
+            self.assertIn("your results above are still valid", out)
+        self.assertIsNone(self.stored_key())
+
+    def test_silent_server_times_out(self):
+        """A server that accepts but never answers cannot make the script hang."""
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(1)
+            url = "http://127.0.0.1:%d" % silent.getsockname()[1]
+            started = time.monotonic()
+            with mock.patch.object(check, "NETWORK_TIMEOUT", 1):
+                code, out, _ = run_main(["--yes", "-H", url, "fake-new"])
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertEqual(code, 0)
+        self.assertIn("Could not reach the server", out)
+
+    def test_no_terminal_without_yes_sends_nothing(self):
+        """Without a terminal to ask, nothing is sent and --yes is suggested."""
+        server = self.server()
+        code, out, _ = run_main(["-H", server.url, "fake-new"], stdin=io.StringIO("y\n"))
+        self.assertEqual(code, 0)
+        self.assertEqual(server.requests, [])
+        self.assertIn("--yes", out)
+        self.assertNotIn("This is exactly what would be sent", out)
+
+    def test_no_report_sends_nothing(self):
+        """-n never sends, even with --yes."""
+        server = self.server()
+        run_main(["-n", "--yes", "-H", server.url, "fake-new"])
+        self.assertEqual(server.requests, [])
+
+    def test_interactive_prompts_and_consent(self):
+        """On a terminal it asks for workshop and email, shows the JSON, then asks before sending."""
+        server = self.server()
+        code, out, _ = run_main(["-H", server.url, "fake-new"], stdin=FakeTerminal("my-workshop\n\ny\n"))
+        self.assertEqual(code, 0)
+        self.assertIn("Workshop name", out)
+        self.assertIn("Send these results? [y/N]", out)
+        self.assertEqual(len(server.requests), 1)
+        body = server.requests[0][2]
+        self.assertEqual(body, shown_json(out))
+        self.assertEqual(json.loads(body)["user_system_info"]["workshop_id"], "my-workshop")
+        self.assertIsNone(json.loads(body)["user_system_info"]["email_id"])
+
+    def test_interactive_refusal_sends_nothing(self):
+        """Answering anything but yes (or nothing at all) sends nothing."""
+        server = self.server()
+        for answers in ("\n\nn\n", "\n\n\n", ""):
+            code, out, _ = run_main(["-H", server.url, "fake-new"], stdin=FakeTerminal(answers))
+            self.assertEqual(code, 0)
+            self.assertIn("Not sent.", out)
+        self.assertEqual(server.requests, [])
+
+    def test_served_workshop_id_and_override(self):
+        """The served WORKSHOP_ID is used without asking, and --workshop overrides it."""
+        server = self.server()
+        with mock.patch.object(check, "WORKSHOP_ID", "served-ws"):
+            run_main(["-H", server.url, "fake-new"], stdin=FakeTerminal("a@example.org\ny\n"))
+            run_main(["--yes", "--workshop", "flag-ws", "-H", server.url, "fake-new"])
+        first, second = (json.loads(r[2])["user_system_info"] for r in server.requests)
+        self.assertEqual((first["workshop_id"], first["email_id"]), ("served-ws", "a@example.org"))
+        self.assertEqual(second["workshop_id"], "flag-ws")
+
+    def test_key_never_written_to_working_directory(self):
+        """Sending from some folder leaves that folder untouched."""
+        server = self.server()
+        workdir = os.path.join(self.tmp, "workdir")
+        os.makedirs(workdir)
+        previous = os.getcwd()
+        os.chdir(workdir)
+        try:
+            run_main(["--yes", "-H", server.url, "fake-new"])
+        finally:
+            os.chdir(previous)
+        self.assertEqual(os.listdir(workdir), [])
+        self.assertIsNotNone(self.stored_key())
+
+
+class ServedSettingsTests(unittest.TestCase):
+    """The settings block the server rewrites."""
+
+    def test_marker_block_is_exact(self):
+        """The block between the markers is the documented one, one variable per line."""
+        with open(check.__file__, encoding="utf-8") as stream:
+            lines = stream.read().splitlines()
+        start = lines.index("# BEGIN SERVER SETTINGS")
+        end = lines.index("# END SERVER SETTINGS")
+        self.assertEqual(lines[start + 1:end], ['SERVER_URL = "http://127.0.0.1:8080"',
+                                                "WORKSHOP_ID = None", "CHECKS = None"])
+        self.assertEqual(lines.count("# BEGIN SERVER SETTINGS"), 1)
+
+    def test_rewritten_block_still_runs(self):
+        """JSON-encoded values written by the server are valid Python and are used."""
+        with open(check.__file__, encoding="utf-8") as stream:
+            source = stream.read()
+        served = source.replace(
+            'SERVER_URL = "http://127.0.0.1:8080"\nWORKSHOP_ID = None\nCHECKS = None\n',
+            "SERVER_URL = %s\nWORKSHOP_ID = %s\nCHECKS = %s\n" % (
+                json.dumps("https://example.org/aggregate"), json.dumps("2016-08-13-place"),
+                json.dumps(["git>=2.0", "python>=3.8", "rstudio?", "numpy"])))
+        namespace = {"__name__": "served_check"}
+        exec(compile(served, "served_check.py", "exec"), namespace)
+        self.assertEqual(namespace["SERVER_URL"], "https://example.org/aggregate")
+        self.assertEqual(namespace["WORKSHOP_ID"], "2016-08-13-place")
+        plan = namespace["plan_checks"](namespace["configured_specs"]())
+        self.assertEqual([(p.check.name, p.minimum, p.optional) for p in plan], [
+            ("git", "2.0", False), ("python", "3.8", False), ("rstudio", None, True), ("numpy", None, False)])
+
+
+if __name__ == "__main__":
+    unittest.main()
