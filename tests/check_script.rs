@@ -162,3 +162,17 @@ fn the_served_script_carries_the_workshop_and_the_hosts_checks() {
         .unwrap();
     assert!(compiled.success(), "the served script is valid Python");
 }
+
+#[test]
+fn the_scripts_own_unit_tests_pass() {
+    let Some(python) = python() else { return };
+    let run = Command::new(python)
+        .args(["-m", "unittest", "discover", "-s", "contrib/check"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "python3 -m unittest discover -s contrib/check:\n{report}");
+    eprintln!("{}", report.lines().rev().take(3).collect::<Vec<_>>().join(" | "));
+}

@@ -4,5 +4,6 @@
 mod binary;
 mod check_script;
 mod handler;
+mod nginx;
 mod storage;
 mod support;
