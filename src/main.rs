@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             }
         },
         Command::DeleteUser(args) => cli::delete_user(args),
+        Command::Generate(args) => cli::generate(args),
     }
 }
 

@@ -173,6 +173,12 @@ fn the_scripts_own_unit_tests_pass() {
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "python3 -m unittest discover -s contrib/check:\n{report}");
-    eprintln!("{}", report.lines().rev().take(3).collect::<Vec<_>>().join(" | "));
+    assert!(
+        run.status.success(),
+        "python3 -m unittest discover -s contrib/check:\n{report}"
+    );
+    eprintln!(
+        "{}",
+        report.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+    );
 }

@@ -2,7 +2,9 @@
 //! in-process with hand-built requests, and the real binary over a socket.
 
 mod binary;
+mod browser;
 mod check_script;
+mod dashboard;
 mod handler;
 mod nginx;
 mod storage;

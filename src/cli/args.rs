@@ -1,6 +1,7 @@
 //! Flags and subcommands, as clap sees them. Values are checked as they are parsed, so a bad
 //! one is reported by name with exit code 2.
 
+use super::generate::GenerateArgs;
 use crate::check_script::Checks;
 use crate::http::TrustedProxies;
 use crate::throttle::{RateLimit, DEFAULT_RATE_LIMIT};
@@ -48,6 +49,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Delete a learner and, by cascade, all their attempts and packages
     DeleteUser(DeleteUserArgs),
+    /// Fill a database with realistic synthetic reports (for benchmarks and demos)
+    Generate(GenerateArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,8 +2,10 @@
 //! the rest of the program trusts, and the subcommands that are not serving.
 
 mod args;
+mod generate;
 
 pub use args::{Cli, Command, DeleteUserArgs, ServeArgs};
+pub use generate::{generate, GenerateArgs};
 
 use crate::check_script::Checks;
 use crate::http::TrustedProxies;

@@ -55,6 +55,12 @@ impl App {
         format!("http://{host}")
     }
 
+    /// The dashboard's pages, exports and files; it shows learners this server's address.
+    async fn dashboard<B>(&self, request: Request<B>) -> Result<Response<Body>, RequestError> {
+        let base_url = self.base_url(request.headers());
+        crate::dashboard::route(self, request, &base_url).await
+    }
+
     /// Answers one request from `peer`. Generic over the body so tests can hand-build one.
     pub async fn handle<B>(&self, request: Request<B>, peer: SocketAddr) -> Response<Body>
     where
@@ -114,6 +120,10 @@ impl App {
                 ),
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
+            "/" | "/view" => self.dashboard(request).await,
+            p if p.starts_with("/view/") || p.starts_with("/static/") => {
+                self.dashboard(request).await
+            }
             _ => Err(RequestError::NotFound(path.to_owned())),
         }
     }

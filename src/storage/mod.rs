@@ -5,11 +5,16 @@
 mod error;
 mod record;
 mod schema;
+mod stats;
 mod writer;
 
 pub use error::StorageError;
 pub use record::{Deleted, Receipt};
 pub use schema::SCHEMA_VERSION;
+pub use stats::{
+    Breakdown, Comparison, NameFailures, Overview, Package, PackageDetail, Scope, SystemLearners,
+    SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
+};
 
 use crate::ingest::Report;
 use r2d2_sqlite::SqliteConnectionManager;
@@ -78,8 +83,13 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     match role {
-        // FULL: a commit is on disk, WAL included, before we acknowledge it.
-        Role::Writer => conn.pragma_update(None, "synchronous", "FULL"),
+        // FULL: a commit is on disk, WAL included, before we acknowledge it. Checkpoints
+        // every 10,000 pages (about 40 MiB of WAL) rather than 1,000: fewer, larger
+        // checkpoints made ingestion about 30% faster (bench/ingest.sh).
+        Role::Writer => {
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.pragma_update(None, "wal_autocheckpoint", 10_000)
+        }
         Role::Reader => conn.pragma_update(None, "query_only", true),
     }
 }
@@ -120,7 +130,23 @@ impl Store {
     /// Stores one report; resolves once it is committed (durable), with the learner's key.
     pub async fn record(&self, report: Report) -> Result<Receipt, StorageError> {
         self.writer
-            .write(move |conn| record::record_attempt(conn, &report))
+            .write(move |conn| record::record_attempt(conn, &report, None))
+            .await
+    }
+
+    /// Stores many reports in one transaction, each with the time it was received (for
+    /// importing or generating data; the server itself uses [`Store::record`]).
+    pub async fn record_batch(
+        &self,
+        reports: Vec<(Report, String)>,
+    ) -> Result<Vec<Receipt>, StorageError> {
+        self.writer
+            .write(move |conn| {
+                reports
+                    .iter()
+                    .map(|(report, at)| record::record_attempt(conn, report, Some(at)))
+                    .collect()
+            })
             .await
     }
 

@@ -23,9 +23,14 @@ pub struct Deleted {
 }
 
 /// Stores one report as a new attempt of its learner (creating the learner if the key is
-/// absent or unknown). System fields a report leaves out keep their stored values, so a later
-/// attempt without an email or workshop does not erase them.
-pub(super) fn record_attempt(conn: &Connection, report: &Report) -> Result<Receipt, StorageError> {
+/// absent or unknown), received `at` (`YYYY-MM-DD HH:MM:SS.SSS`, UTC; `None` for now).
+/// System fields a report leaves out keep their stored values, so a later attempt without
+/// an email or workshop does not erase them.
+pub(super) fn record_attempt(
+    conn: &Connection,
+    report: &Report,
+    at: Option<&str>,
+) -> Result<Receipt, StorageError> {
     let known = match report.key {
         Some(key) => conn
             .prepare_cached("SELECT id FROM user_system_info WHERE unique_user_id = ?1")?
@@ -42,8 +47,8 @@ pub(super) fn record_attempt(conn: &Connection, report: &Report) -> Result<Recei
             conn.prepare_cached(
                 "INSERT INTO user_system_info (unique_user_id, distribution_name,
                     distribution_version, system_version, system, machine, system_platform,
-                    python_version, workshop_id, email_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    python_version, workshop_id, email_id, create_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, coalesce(?11, strftime('%Y-%m-%d %H:%M:%f', 'now')))",
             )?
             .execute(params![
                 key.to_string(),
@@ -55,13 +60,16 @@ pub(super) fn record_attempt(conn: &Connection, report: &Report) -> Result<Recei
                 s.system_platform,
                 s.python_version,
                 s.workshop_id,
-                s.email_id
+                s.email_id,
+                at
             ])?;
             (conn.last_insert_rowid(), key)
         }
     };
-    conn.prepare_cached("INSERT INTO attempts (unique_user_id) VALUES (?1)")?
-        .execute([key.to_string()])?;
+    conn.prepare_cached(
+        "INSERT INTO attempts (unique_user_id, create_time) VALUES (?1, coalesce(?2, strftime('%Y-%m-%d %H:%M:%f', 'now')))"
+    )?
+    .execute(params![key.to_string(), at])?;
     let attempt_id = conn.last_insert_rowid();
     conn.prepare_cached(
         "UPDATE user_system_info SET
@@ -91,11 +99,11 @@ pub(super) fn record_attempt(conn: &Connection, report: &Report) -> Result<Recei
         attempt_id
     ])?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO successful_installs (name, version, user_id, attempt_id)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO successful_installs (name, version, user_id, attempt_id, create_time)
+         VALUES (?1, ?2, ?3, ?4, coalesce(?5, strftime('%Y-%m-%d %H:%M:%f', 'now')))",
     )?;
     for p in &report.successes {
-        insert.execute(params![p.name, p.version, user_id, attempt_id])?;
+        insert.execute(params![p.name, p.version, user_id, attempt_id, at])?;
     }
     let mut insert = conn.prepare_cached(
         "INSERT INTO failed_installs (name, version, error_description, user_id, attempt_id)

@@ -1,0 +1,609 @@
+//! The HTML pages: askama templates under `templates/` (which escape every value they print)
+//! and the view models built for them from what storage returns.
+
+use super::assets;
+use super::charts::{BarChart, Category, ColumnChart};
+use super::query::{
+    detail_href, landing_href, script_url, view_href, DetailQuery, Export, ViewQuery,
+};
+use crate::storage::{Comparison, Overview, Package, ValueCount, WorkshopSummary};
+use askama::Template;
+use std::collections::HashMap;
+
+/// Rows a table shows at most; the exports have them all.
+const MAX_TABLE_ROWS: usize = 50;
+/// Package names (columns) and systems (rows) the heat map shows at most.
+const HEAT_COLUMNS: usize = 8;
+const HEAT_ROWS: usize = 8;
+/// Shades of the heat map, zero excluded.
+const HEAT_LEVELS: i64 = 5;
+
+/// What the frame around every page needs.
+pub struct Layout {
+    pub title: String,
+    /// The navigation link to mark as current: "home" or "statistics".
+    pub section: &'static str,
+    pub stylesheet: String,
+    pub script: String,
+    pub icon: String,
+}
+
+impl Layout {
+    fn new(title: String, section: &'static str) -> Layout {
+        Layout {
+            title,
+            section,
+            stylesheet: assets::href("dashboard.css"),
+            script: assets::href("live.js"),
+            icon: assets::href("icon.svg"),
+        }
+    }
+}
+
+/// One workshop's line: learners, and how many of them pass.
+pub struct SummaryRow {
+    pub label: String,
+    /// `None` for learners who named no workshop: no page shows them alone.
+    pub href: Option<String>,
+    pub learners: i64,
+    pub passing: i64,
+    pub share: String,
+}
+
+impl SummaryRow {
+    fn new(summary: &WorkshopSummary, all_attempts: bool) -> SummaryRow {
+        SummaryRow {
+            label: summary
+                .workshop
+                .clone()
+                .unwrap_or_else(|| "(no workshop named)".into()),
+            href: summary
+                .workshop
+                .as_deref()
+                .map(|w| view_href(Some(w), all_attempts, Export::Html)),
+            learners: summary.learners,
+            passing: summary.passing,
+            share: share(summary.passing, summary.learners),
+        }
+    }
+}
+
+/// A whole percentage, rounded half up; a dash when there is nothing to divide.
+fn share(part: i64, whole: i64) -> String {
+    match whole {
+        0 => "–".into(),
+        _ => format!("{}%", (part * 100 + whole / 2) / whole),
+    }
+}
+
+/// An option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+fn workshop_choices(workshops: &[String], current: Option<&str>) -> Vec<Choice> {
+    std::iter::once(Choice {
+        value: String::new(),
+        label: "All workshops".into(),
+        selected: current.is_none(),
+    })
+    .chain(workshops.iter().map(|w| Choice {
+        value: w.clone(),
+        label: w.clone(),
+        selected: current == Some(w.as_str()),
+    }))
+    .collect()
+}
+
+/// What is counted, and the link that counts the other way.
+pub struct Counting {
+    pub all_attempts: bool,
+    pub switch_href: String,
+}
+
+/// `/`: what this server is, and the one line a learner runs to report to it.
+#[derive(Template)]
+#[template(path = "landing.html")]
+pub struct LandingPage {
+    pub layout: Layout,
+    pub workshop: Option<String>,
+    pub script_url: String,
+    /// The same script as a link on this page: a path, so the page links nowhere else.
+    pub script_path: String,
+    pub unix_command: String,
+    pub windows_command: String,
+    pub learners: i64,
+    pub summaries: Vec<SummaryRow>,
+}
+
+impl LandingPage {
+    pub fn new(base: &str, workshop: Option<String>, summaries: &[WorkshopSummary]) -> Self {
+        let url = script_url(base, workshop.as_deref());
+        LandingPage {
+            layout: Layout::new("Installation results".into(), "home"),
+            // Quoted: `?` and `&` mean something to shells.
+            unix_command: format!("curl -fsSL '{url}' -o check.py && python3 check.py"),
+            windows_command: format!(
+                "Invoke-WebRequest -UseBasicParsing -Uri '{url}' -OutFile check.py; python check.py"
+            ),
+            script_url: url,
+            script_path: script_url("", workshop.as_deref()),
+            workshop,
+            learners: summaries.iter().map(|s| s.learners).sum(),
+            summaries: summaries
+                .iter()
+                .map(|s| SummaryRow::new(s, false))
+                .collect(),
+        }
+    }
+}
+
+/// A row of the most-failed-packages table, linking to the package's detail.
+pub struct NameRow {
+    pub name: String,
+    pub count: i64,
+    pub href: String,
+}
+
+/// A row of the most-failed-versions table.
+pub struct VersionRow {
+    pub name: String,
+    /// `None` (shown as "none") when the script could not tell the version.
+    pub version: Option<String>,
+    pub count: i64,
+    pub href: String,
+}
+
+/// A row of the learners-per-system table; a system nobody could tell reads "Unknown".
+pub struct SystemRow {
+    pub system: String,
+    pub learners: i64,
+}
+
+/// A package across the top of the heat map.
+pub struct HeatColumn {
+    pub name: String,
+    pub href: String,
+}
+
+/// An operating system down the side of the heat map, with its cell for each package.
+pub struct HeatRow {
+    pub system: String,
+    pub cells: Vec<HeatCell>,
+}
+
+pub struct HeatCell {
+    pub count: i64,
+    /// 0 (none) to [`HEAT_LEVELS`]: the shade.
+    pub level: i64,
+    pub tooltip: String,
+}
+
+/// `/view/` and `/view/<workshop>/`: what fails most, on which systems, for whom.
+#[derive(Template)]
+#[template(path = "overview.html")]
+pub struct OverviewPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub workshop: Option<String>,
+    pub counting: Counting,
+    pub workshops: Vec<Choice>,
+    pub summaries: Vec<SummaryRow>,
+    pub learners: i64,
+    /// Learners, and the share whose latest attempt passed everything.
+    pub summary_line: String,
+    /// The landing page, with the commands for this workshop.
+    pub report_href: String,
+    pub names_chart: BarChart,
+    pub names: Vec<NameRow>,
+    pub names_more: usize,
+    pub versions_chart: BarChart,
+    pub versions: Vec<VersionRow>,
+    pub versions_more: usize,
+    pub systems_chart: BarChart,
+    pub systems: Vec<SystemRow>,
+    pub heat_columns: Vec<HeatColumn>,
+    pub heat_rows: Vec<HeatRow>,
+    pub json_href: String,
+    pub csv_href: String,
+    pub all_workshops_href: String,
+}
+
+/// A system the script could not tell reads "Unknown" rather than a blank.
+fn system_label(system: Option<&str>) -> String {
+    match system {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => "Unknown".into(),
+    }
+}
+
+fn version_label(name: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) if !v.is_empty() => format!("{name} {v}"),
+        _ => format!("{name} (no version)"),
+    }
+}
+
+impl OverviewPage {
+    pub fn new(overview: &Overview, workshop: Option<&str>, query: &ViewQuery) -> Self {
+        let all = query.all_attempts.all();
+        let unit = "failures";
+        let detail = |name: &str, version: Option<&str>| {
+            let package = Package {
+                name: name.to_owned(),
+                version: version.map(str::to_owned),
+            };
+            detail_href(&[&package], workshop, all, Export::Html)
+        };
+        let names_chart = BarChart::new(
+            "Most failed packages, all versions together",
+            &overview
+                .failed_names
+                .iter()
+                .map(|f| Category {
+                    label: f.name.clone(),
+                    counts: vec![f.count],
+                })
+                .collect::<Vec<_>>(),
+            &[],
+            unit,
+        );
+        let versions_chart = BarChart::new(
+            "Most failed package versions",
+            &overview
+                .failed_versions
+                .iter()
+                .map(|f| Category {
+                    label: version_label(&f.name, f.version.as_deref()),
+                    counts: vec![f.count],
+                })
+                .collect::<Vec<_>>(),
+            &[],
+            unit,
+        );
+        let systems_chart = BarChart::new(
+            "Learners per operating system",
+            &overview
+                .learners_by_system
+                .iter()
+                .map(|s| Category {
+                    label: system_label(s.system.as_deref()),
+                    counts: vec![s.learners],
+                })
+                .collect::<Vec<_>>(),
+            &[],
+            "learners",
+        );
+        let (heat_columns, heat_rows) = heat_map(overview, &detail);
+        let learners: i64 = overview.summaries.iter().map(|s| s.learners).sum();
+        let passing: i64 = overview.summaries.iter().map(|s| s.passing).sum();
+        OverviewPage {
+            layout: Layout::new(
+                workshop.map_or("All workshops".into(), |w| format!("Workshop {w}")),
+                "statistics",
+            ),
+            heading: workshop.map_or("All workshops".into(), str::to_owned),
+            workshop: workshop.map(str::to_owned),
+            counting: Counting {
+                all_attempts: all,
+                switch_href: view_href(workshop, !all, Export::Html),
+            },
+            workshops: workshop_choices(&overview.workshops, workshop),
+            summaries: overview
+                .summaries
+                .iter()
+                .map(|s| SummaryRow::new(s, all))
+                .collect(),
+            learners,
+            summary_line: format!(
+                "{learners} learner{}; {passing} ({}) passed everything in their latest attempt.",
+                if learners == 1 { "" } else { "s" },
+                share(passing, learners)
+            ),
+            report_href: landing_href(workshop),
+            names_chart,
+            names: overview
+                .failed_names
+                .iter()
+                .take(MAX_TABLE_ROWS)
+                .map(|f| NameRow {
+                    name: f.name.clone(),
+                    count: f.count,
+                    href: detail(&f.name, None),
+                })
+                .collect(),
+            names_more: overview.failed_names.len().saturating_sub(MAX_TABLE_ROWS),
+            versions_chart,
+            versions: overview
+                .failed_versions
+                .iter()
+                .take(MAX_TABLE_ROWS)
+                .map(|f| VersionRow {
+                    name: f.name.clone(),
+                    version: f.version.clone().filter(|v| !v.is_empty()),
+                    count: f.count,
+                    href: detail(&f.name, f.version.as_deref().filter(|v| !v.is_empty())),
+                })
+                .collect(),
+            versions_more: overview
+                .failed_versions
+                .len()
+                .saturating_sub(MAX_TABLE_ROWS),
+            systems_chart,
+            systems: overview
+                .learners_by_system
+                .iter()
+                .map(|s| SystemRow {
+                    system: system_label(s.system.as_deref()),
+                    learners: s.learners,
+                })
+                .collect(),
+            heat_columns,
+            heat_rows,
+            json_href: view_href(workshop, all, Export::Json),
+            csv_href: view_href(workshop, all, Export::Csv),
+            all_workshops_href: view_href(None, all, Export::Html),
+        }
+    }
+}
+
+/// The operating system × package table: the most failed names across, the systems with
+/// most failures down, each cell shaded by its share of the largest.
+fn heat_map(
+    overview: &Overview,
+    detail: &dyn Fn(&str, Option<&str>) -> String,
+) -> (Vec<HeatColumn>, Vec<HeatRow>) {
+    let names: Vec<&str> = overview
+        .failed_names
+        .iter()
+        .take(HEAT_COLUMNS)
+        .map(|f| f.name.as_str())
+        .collect();
+    let mut cells: HashMap<(Option<&str>, &str), i64> = HashMap::new();
+    let mut totals: HashMap<Option<&str>, i64> = HashMap::new();
+    for cell in &overview.failures_by_system {
+        let system = cell.system.as_deref();
+        cells.insert((system, cell.name.as_str()), cell.count);
+        *totals.entry(system).or_default() += cell.count;
+    }
+    // The systems with most failures first.
+    let mut systems: Vec<(Option<&str>, i64)> = totals.into_iter().collect();
+    systems.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    systems.truncate(HEAT_ROWS);
+    let count = |system: Option<&str>, name: &str| cells.get(&(system, name)).copied().unwrap_or(0);
+    let max = systems
+        .iter()
+        .flat_map(|(s, _)| names.iter().map(move |n| (s, n)))
+        .map(|(s, n)| count(*s, n))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let columns = names
+        .iter()
+        .map(|n| HeatColumn {
+            name: (*n).to_owned(),
+            href: detail(n, None),
+        })
+        .collect();
+    let rows = systems
+        .iter()
+        .map(|(system, _)| {
+            let label = system_label(*system);
+            HeatRow {
+                cells: names
+                    .iter()
+                    .map(|name| {
+                        let n = count(*system, name);
+                        HeatCell {
+                            count: n,
+                            level: if n == 0 {
+                                0
+                            } else {
+                                (n * HEAT_LEVELS + max - 1) / max
+                            },
+                            tooltip: format!("{name} on {label}: {n} failures"),
+                        }
+                    })
+                    .collect(),
+                system: label,
+            }
+        })
+        .collect();
+    (columns, rows)
+}
+
+/// One package being detailed, as its legend shows it.
+pub struct PackageKey {
+    pub label: String,
+    pub failures: i64,
+    pub series: usize,
+}
+
+/// One breakdown of the detail page: a chart and its table, a column per package.
+pub struct Section {
+    pub title: String,
+    pub chart: BarChart,
+    pub rows: Vec<CompareRow>,
+    pub more: usize,
+}
+
+/// A value of one breakdown, with its count for each package compared.
+pub struct CompareRow {
+    pub value: String,
+    pub counts: Vec<i64>,
+}
+
+/// The most frequent error messages of one package.
+pub struct ErrorList {
+    pub label: String,
+    pub rows: Vec<ValueCount>,
+}
+
+/// The values of the comparison form, as the visitor sent them.
+pub struct CompareForm {
+    pub first_name: String,
+    pub first_version: String,
+    pub second_name: String,
+    pub second_version: String,
+    pub workshops: Vec<Choice>,
+    pub all_attempts: bool,
+    /// Suggestions: every name that failed, and the versions of the packages shown.
+    pub names: Vec<String>,
+    pub versions: Vec<String>,
+}
+
+/// `/view/detail/`: where and when one package fails, or two side by side.
+#[derive(Template)]
+#[template(path = "detail.html")]
+pub struct DetailPage {
+    pub layout: Layout,
+    pub scope_label: String,
+    pub notice: Option<String>,
+    pub counting: Counting,
+    pub form: CompareForm,
+    pub packages: Vec<PackageKey>,
+    pub failures: i64,
+    pub sections: Vec<Section>,
+    pub timeline: ColumnChart,
+    pub timeline_rows: Vec<CompareRow>,
+    pub errors: Vec<ErrorList>,
+    pub overview_href: String,
+    pub json_href: String,
+    pub csv_href: String,
+}
+
+/// Values and their count in each list, ordered by total count (then value).
+fn merge(lists: &[&[ValueCount]]) -> Vec<CompareRow> {
+    let mut rows: Vec<CompareRow> = Vec::new();
+    let mut row_of: HashMap<&str, usize> = HashMap::new();
+    for (i, list) in lists.iter().enumerate() {
+        for vc in *list {
+            let row = *row_of.entry(vc.value.as_str()).or_insert_with(|| {
+                rows.push(CompareRow {
+                    value: vc.value.clone(),
+                    counts: vec![0; lists.len()],
+                });
+                rows.len() - 1
+            });
+            rows[row].counts[i] = vc.count;
+        }
+    }
+    rows.sort_by(|a, b| {
+        let total = |r: &CompareRow| r.counts.iter().sum::<i64>();
+        total(b).cmp(&total(a)).then_with(|| a.value.cmp(&b.value))
+    });
+    rows
+}
+
+fn categories(rows: &[CompareRow]) -> Vec<Category> {
+    rows.iter()
+        .map(|r| Category {
+            label: r.value.clone(),
+            counts: r.counts.clone(),
+        })
+        .collect()
+}
+
+impl DetailPage {
+    pub fn new(comparison: &Comparison, query: &DetailQuery) -> Self {
+        let all = query.all_attempts.all();
+        let workshop = query.workshop.as_deref();
+        let details = &comparison.details;
+        let labels: Vec<String> = details
+            .iter()
+            .map(|d| match &d.package.version {
+                Some(v) => format!("{} {v}", d.package.name),
+                None => format!("{} (all versions)", d.package.name),
+            })
+            .collect();
+        let section = |title: &str, pick: fn(&crate::storage::PackageDetail) -> &[ValueCount]| {
+            let lists: Vec<&[ValueCount]> = details.iter().map(pick).collect();
+            let rows = merge(&lists);
+            Section {
+                title: title.to_owned(),
+                chart: BarChart::new(title, &categories(&rows), &labels, "failures"),
+                more: rows.len().saturating_sub(MAX_TABLE_ROWS),
+                rows: rows.into_iter().take(MAX_TABLE_ROWS).collect(),
+            }
+        };
+        let sections = vec![
+            section("By operating system", |d| &d.system),
+            section("By distribution and version", |d| {
+                &d.distribution_name_version
+            }),
+            section("By Python version", |d| &d.python_version),
+            section("By machine", |d| &d.machine),
+            section("By platform", |d| &d.system_platform),
+        ];
+        let days: Vec<&[ValueCount]> = details.iter().map(|d| d.days.as_slice()).collect();
+        let mut timeline_rows = merge(&days);
+        timeline_rows.sort_by(|a, b| a.value.cmp(&b.value));
+        let timeline = ColumnChart::new(
+            "Failures per day",
+            &categories(&timeline_rows),
+            &labels,
+            "failures",
+        );
+        let scope_label = match workshop {
+            Some(w) => format!("workshop {w}"),
+            None => "all workshops".into(),
+        };
+        let value = |p: Option<&Package>, f: fn(&Package) -> Option<&str>| {
+            p.and_then(f).unwrap_or("").to_owned()
+        };
+        let packages = query.packages();
+        let package_refs: Vec<&Package> = packages.iter().collect();
+        DetailPage {
+            layout: Layout::new(labels.join(" vs "), "statistics"),
+            notice: query.same_twice.then(|| {
+                format!(
+                    "You asked to compare {} with itself, so it is shown once. \
+                     Choose a different package or version to compare.",
+                    labels[0]
+                )
+            }),
+            counting: Counting {
+                all_attempts: all,
+                switch_href: detail_href(&package_refs, workshop, !all, Export::Html),
+            },
+            form: CompareForm {
+                first_name: value(query.first.as_ref(), |p| Some(p.name.as_str())),
+                first_version: value(query.first.as_ref(), |p| p.version.as_deref()),
+                second_name: value(query.second.as_ref(), |p| Some(p.name.as_str())),
+                second_version: value(query.second.as_ref(), |p| p.version.as_deref()),
+                workshops: workshop_choices(&comparison.workshops, workshop),
+                all_attempts: all,
+                names: comparison.names.clone(),
+                versions: comparison.versions.clone(),
+            },
+            packages: details
+                .iter()
+                .zip(&labels)
+                .enumerate()
+                .map(|(series, (d, label))| PackageKey {
+                    label: label.clone(),
+                    failures: d.failures,
+                    series,
+                })
+                .collect(),
+            failures: details.iter().map(|d| d.failures).sum(),
+            sections,
+            timeline,
+            timeline_rows,
+            errors: details
+                .iter()
+                .zip(&labels)
+                .map(|(d, label)| ErrorList {
+                    label: label.clone(),
+                    rows: d.error_descriptions.iter().take(10).cloned().collect(),
+                })
+                .collect(),
+            overview_href: view_href(workshop, all, Export::Html),
+            json_href: detail_href(&package_refs, workshop, all, Export::Json),
+            csv_href: detail_href(&package_refs, workshop, all, Export::Csv),
+            scope_label,
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The dashboard's URLs: query strings read leniently (a value we cannot use means the
+//! default, never an error page), and links written back with every value percent-encoded.
+
+use crate::storage::{Package, Scope};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// What a path segment keeps as it is: RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The original's label for "no workshop chosen", which its selector sent as a value.
+pub const ALL_WORKSHOPS: &str = "All workshops";
+
+/// The form a view is answered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    Html,
+    Json,
+    Csv,
+}
+
+/// `all_attempts` as the client gave it: the JSON echoes it (0, 1 or null) as the
+/// original did, and anything but a non-zero number means "latest attempts".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttemptsParam(pub Option<u8>);
+
+impl AttemptsParam {
+    fn parse(value: &str) -> AttemptsParam {
+        match value.trim() {
+            "true" | "on" | "yes" => AttemptsParam(Some(1)),
+            other => AttemptsParam(other.parse::<i64>().ok().map(|n| u8::from(n != 0))),
+        }
+    }
+
+    pub fn all(self) -> bool {
+        self.0 == Some(1)
+    }
+}
+
+/// The query of `/view/` and `/view/<workshop>/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewQuery {
+    pub all_attempts: AttemptsParam,
+    pub export: Export,
+    /// `?workshop_id=` from the selector form, or for ids no path can carry.
+    pub workshop: Option<String>,
+}
+
+/// The query of `/view/detail/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailQuery {
+    /// `None`: no package was named, so there is nothing to detail.
+    pub first: Option<Package>,
+    pub second: Option<Package>,
+    /// The second package was the first one again, and was dropped.
+    pub same_twice: bool,
+    pub workshop: Option<String>,
+    pub all_attempts: AttemptsParam,
+    pub export: Export,
+}
+
+impl DetailQuery {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            workshop: self.workshop.clone(),
+            all_attempts: self.all_attempts.all(),
+        }
+    }
+
+    pub fn packages(&self) -> Vec<Package> {
+        self.first.iter().chain(&self.second).cloned().collect()
+    }
+}
+
+/// The query's pairs; a key given twice keeps its first value.
+fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if !seen.iter().any(|(k, _)| *k == key) {
+            seen.push((key.into_owned(), value.into_owned()));
+        }
+    }
+    seen
+}
+
+fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn export(pairs: &[(String, String)]) -> Export {
+    match value(pairs, "export") {
+        Some("json") => Export::Json,
+        Some("csv") => Export::Csv,
+        _ => Export::Html,
+    }
+}
+
+/// A workshop id from a form or link: empty and the original's "All workshops" mean none.
+fn workshop(value: Option<&str>) -> Option<String> {
+    value
+        .filter(|w| !w.is_empty() && *w != ALL_WORKSHOPS)
+        .map(str::to_owned)
+}
+
+impl ViewQuery {
+    pub fn parse(query: Option<&str>) -> ViewQuery {
+        let pairs = pairs(query);
+        ViewQuery {
+            all_attempts: value(&pairs, "all_attempts")
+                .map(AttemptsParam::parse)
+                .unwrap_or_default(),
+            export: export(&pairs),
+            workshop: workshop(value(&pairs, "workshop_id")),
+        }
+    }
+}
+
+impl DetailQuery {
+    pub fn parse(query: Option<&str>) -> DetailQuery {
+        let pairs = pairs(query);
+        // The original's selectors sent "All" for every version and "None" for no package.
+        let version = |key| {
+            value(&pairs, key)
+                .filter(|v| !v.is_empty() && *v != "All")
+                .map(str::to_owned)
+        };
+        let name = |key| {
+            value(&pairs, key)
+                .filter(|n| !n.trim().is_empty() && *n != "None")
+                .map(str::to_owned)
+        };
+        let first = name("package_one_name").map(|name| Package {
+            name,
+            version: version("package_one_version"),
+        });
+        let mut second = name("package_two_name").map(|name| Package {
+            name,
+            version: version("package_two_version"),
+        });
+        let same_twice = first.is_some() && second == first;
+        if same_twice {
+            second = None;
+        }
+        DetailQuery {
+            first,
+            second,
+            same_twice,
+            workshop: workshop(value(&pairs, "workshop_id")),
+            all_attempts: value(&pairs, "all_attempts")
+                .map(AttemptsParam::parse)
+                .unwrap_or_default(),
+            export: export(&pairs),
+        }
+    }
+}
+
+/// The workshop the landing page tailors its commands to (`/?workshop=`), if any.
+pub fn landing_workshop(query: Option<&str>) -> Option<String> {
+    workshop(value(&pairs(query), "workshop").map(str::trim))
+}
+
+/// The workshop a `/view/<segment>/` path names, decoded.
+pub fn workshop_from_segment(segment: &str) -> String {
+    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+/// Ids a path cannot carry: `/view/detail/` is the detail page, and browsers resolve
+/// dot segments (even encoded ones) before sending.
+fn needs_query(workshop: &str) -> bool {
+    matches!(workshop, "" | "detail" | "." | "..")
+}
+
+/// The link to an overview: all workshops or one, latest or all attempts, HTML or an export.
+pub fn view_href(workshop: Option<&str>, all_attempts: bool, export: Export) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let path = match workshop {
+        None => "/view/".to_owned(),
+        Some(w) if needs_query(w) => {
+            query.append_pair("workshop_id", w);
+            "/view/".to_owned()
+        }
+        Some(w) => format!("/view/{}/", utf8_percent_encode(w, SEGMENT)),
+    };
+    if all_attempts {
+        query.append_pair("all_attempts", "1");
+    }
+    append_export(&mut query, export);
+    with_query(path, query.finish())
+}
+
+/// The link to the detail page of one or two packages.
+pub fn detail_href(
+    packages: &[&Package],
+    workshop: Option<&str>,
+    all_attempts: bool,
+    export: Export,
+) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (package, (name_key, version_key)) in packages.iter().zip([
+        ("package_one_name", "package_one_version"),
+        ("package_two_name", "package_two_version"),
+    ]) {
+        query.append_pair(name_key, &package.name);
+        query.append_pair(version_key, package.version.as_deref().unwrap_or(""));
+    }
+    if let Some(workshop) = workshop {
+        query.append_pair("workshop_id", workshop);
+    }
+    if all_attempts {
+        query.append_pair("all_attempts", "1");
+    }
+    append_export(&mut query, export);
+    with_query("/view/detail/".to_owned(), query.finish())
+}
+
+fn append_export(query: &mut form_urlencoded::Serializer<'_, String>, export: Export) {
+    match export {
+        Export::Html => {}
+        Export::Json => {
+            query.append_pair("export", "json");
+        }
+        Export::Csv => {
+            query.append_pair("export", "csv");
+        }
+    }
+}
+
+fn with_query(path: String, query: String) -> String {
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// The landing page, its commands tailored to a workshop.
+pub fn landing_href(workshop: Option<&str>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(w) = workshop {
+        query.append_pair("workshop", w);
+    }
+    with_query("/".to_owned(), query.finish())
+}
+
+/// The check script's URL on this server, for one workshop or none.
+pub fn script_url(base: &str, workshop: Option<&str>) -> String {
+    match workshop {
+        Some(w) => format!(
+            "{base}/check.py?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("workshop", w)
+                .finish()
+        ),
+        None => format!("{base}/check.py"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_mean_the_defaults() {
+        let q = ViewQuery::parse(Some("all_attempts=abc&export=xml"));
+        assert_eq!(q.all_attempts, AttemptsParam(None));
+        assert!(!q.all_attempts.all());
+        assert_eq!(q.export, Export::Html);
+        assert_eq!(
+            ViewQuery::parse(Some("all_attempts=0")).all_attempts,
+            AttemptsParam(Some(0))
+        );
+        assert!(ViewQuery::parse(Some("all_attempts=2")).all_attempts.all());
+        assert_eq!(ViewQuery::parse(Some("%ZZ=%%")).export, Export::Html);
+    }
+
+    #[test]
+    fn the_originals_placeholders_mean_nothing_chosen() {
+        let q = DetailQuery::parse(Some(
+            "package_one_name=git&package_one_version=All&package_two_name=None&workshop_id=All+workshops",
+        ));
+        assert_eq!(
+            q.first,
+            Some(Package {
+                name: "git".into(),
+                version: None
+            })
+        );
+        assert_eq!(q.second, None);
+        assert_eq!(q.workshop, None);
+        let same = DetailQuery::parse(Some(
+            "package_one_name=git&package_one_version=&package_two_name=git&package_two_version=All",
+        ));
+        assert!(same.same_twice);
+        assert_eq!(same.packages().len(), 1);
+    }
+
+    #[test]
+    fn links_round_trip_odd_workshop_ids() {
+        for id in ["a b/c", "ünï", "<script>", "100%", "a+b", "x?y#z"] {
+            let href = view_href(Some(id), true, Export::Json);
+            let path = href.split('?').next().unwrap();
+            let segment = path
+                .strip_prefix("/view/")
+                .unwrap()
+                .strip_suffix('/')
+                .unwrap();
+            assert!(!segment.contains('/'), "{href}");
+            assert_eq!(workshop_from_segment(segment), id);
+            assert!(href.ends_with("?all_attempts=1&export=json"), "{href}");
+        }
+        assert_eq!(
+            view_href(Some("detail"), false, Export::Html),
+            "/view/?workshop_id=detail"
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! The dashboard in a real browser: headless Chromium (Debian's) loads every page of a
+//! populated server, takes screenshots into target/screenshots/, and finds no console error,
+//! no request to another host, and no script run from a learner's string.
+//!
+//! Needs /usr/bin/chromium (apt-get install chromium), node, and playwright-core
+//! (npm ci --prefix tests/browser). Without them it skips, except under CI=true.
+
+use crate::binary::{agent, post_json, Server};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const WORKSHOP: &str = "2016-08-13-place";
+const PACKAGE: &str = "Git (git)";
+/// Each string tries to run script, or to fetch from another host, if printed unescaped.
+const HOSTILE_WORKSHOP: &str = "<script>document.title='pwned'</script>";
+const HOSTILE_PACKAGE: &str = "<img src=x onerror=\"window.__xss=1;console.error('xss')\">";
+const HOSTILE_VERSION: &str = "\"><svg onload=\"window.__xss=2\">";
+const HOSTILE_SYSTEM: &str = "<script>window.__xss=3</script>";
+const HOSTILE_ERROR: &str = "<iframe src=\"http://evil.example/\"></iframe>";
+const HOSTILE_DISTRIBUTION: &str = "<img src=\"http://evil.example/pixel.png\">";
+
+/// What the browser test needs, or why it cannot run here.
+fn tools(dir: &Path) -> Result<(), String> {
+    if !Path::new(CHROMIUM).exists() {
+        return Err(format!("{CHROMIUM} is missing (apt-get install chromium)"));
+    }
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Err("node is missing (apt-get install nodejs)".into());
+    }
+    if !dir.join("node_modules/playwright-core").exists() {
+        return Err("playwright-core is missing (npm ci --prefix tests/browser)".into());
+    }
+    Ok(())
+}
+
+/// Reports that fill every chart: workshops, systems, versions, and a few attempts fixed.
+fn populate(base: &str) {
+    let agent = agent();
+    let url = format!("{base}/installation_data/");
+    let systems = [
+        ("Linux", "Ubuntu", "16.04", "x86_64"),
+        ("Linux", "Fedora", "24", "x86_64"),
+        ("Darwin", "", "", "x86_64"),
+        ("Windows", "", "", "AMD64"),
+        ("Darwin", "", "", "arm64"),
+    ];
+    let packages = [
+        (PACKAGE, "2.7.4"),
+        ("EasyMercurial", "2.5.0"),
+        ("Python (python)", "3.5.1"),
+        ("Nose (nosetests)", "1.3.7"),
+        ("Jupyter Notebook", "4.2.1"),
+        ("NumPy", "1.11.0"),
+        ("Make (make)", "4.1"),
+    ];
+    let workshops = [WORKSHOP, "2016-09-01-elsewhere", "Ünïcode workshop / 2"];
+    for learner in 0..36usize {
+        let (system, distribution, distribution_version, machine) = systems[learner % 5];
+        let failures: Vec<_> = packages
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (learner * 7 + i * 3) % 5 < 2)
+            .map(|(_, (name, version))| {
+                json!({"name": name, "version": version,
+                       "error_description": format!("errors finding {name} version")})
+            })
+            .collect();
+        let python = ["3.5.1", "3.4.3", "2.7.12"][learner % 3];
+        let report = json!({
+            "user_system_info": {"system": system, "distribution_name": distribution,
+                "distribution_version": distribution_version, "machine": machine,
+                "system_version": "#1 SMP", "system_platform": format!("{system}-{machine}"),
+                "python_version": python,
+                "workshop_id": workshops[learner % 3], "email_id": "learner@example.org"},
+            "successful_installs": [{"name": "Shell", "version": "4.3"}],
+            "failed_installs": failures,
+            "unique_user_id": null
+        });
+        let (status, text) = post_json(&agent, &url, &report.to_string());
+        assert_eq!(status, 200, "{text}");
+        // Every fourth learner fixes everything and reports again.
+        if learner % 4 == 0 {
+            let key: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut fixed = report.clone();
+            fixed["failed_installs"] = json!([]);
+            fixed["unique_user_id"] = key["key"].clone();
+            assert_eq!(post_json(&agent, &url, &fixed.to_string()).0, 200);
+        }
+    }
+    let hostile = json!({
+        "user_system_info": {"system": HOSTILE_SYSTEM, "distribution_name": HOSTILE_DISTRIBUTION,
+            "distribution_version": HOSTILE_VERSION, "machine": HOSTILE_PACKAGE,
+            "system_platform": HOSTILE_WORKSHOP, "python_version": HOSTILE_VERSION,
+            "workshop_id": HOSTILE_WORKSHOP, "email_id": "attacker@example.org"},
+        "successful_installs": [{"name": HOSTILE_PACKAGE, "version": HOSTILE_VERSION}],
+        "failed_installs": [
+            {"name": HOSTILE_PACKAGE, "version": HOSTILE_VERSION, "error_description": HOSTILE_ERROR},
+            {"name": PACKAGE, "version": HOSTILE_VERSION, "error_description": HOSTILE_ERROR}
+        ],
+        "unique_user_id": null
+    });
+    let (status, text) = post_json(&agent, &url, &hostile.to_string());
+    assert_eq!(status, 200, "{text}");
+}
+
+#[test]
+fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
+    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if let Err(why) = tools(&browser_dir) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must run the browser test: {why}"
+        );
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ras.db"), &["--rate-limit", "off"]);
+    populate(&server.base);
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    let run = Command::new("node")
+        .arg(browser_dir.join("check.mjs"))
+        .arg(&server.base)
+        .arg(&shots)
+        .arg(CHROMIUM)
+        .args([WORKSHOP, PACKAGE, HOSTILE_WORKSHOP, HOSTILE_PACKAGE])
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "the browser found problems:\n{stdout}\n{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(summary["problems"], json!([]));
+    assert!(summary["visited"].as_u64().unwrap() >= 18, "{summary}");
+    assert!(shots.join("overview.png").exists());
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        !log.contains(" 500 "),
+        "no request failed on the server:\n{log}"
+    );
+}
