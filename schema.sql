@@ -3,8 +3,10 @@
 -- Table and column names follow the original 2016 server, in its column order, so an original
 -- database migrates in place. What we add: real foreign keys with ON DELETE CASCADE (the
 -- original's cascade lived only in its ORM), an attempt's time and a learner's latest attempt
--- (the pointer every "latest attempt" statistic joins on, instead of an IN list of ids).
--- The version of this schema is PRAGMA user_version; the binary migrates older files forward.
+-- (the pointer every "latest attempt" statistic joins on, instead of an IN list of ids), and
+-- tallies of failures and learners that triggers keep exact, for the overview pages.
+-- The version of this schema (2) is PRAGMA user_version; the binary migrates older files
+-- forward (0: the original server's, 1: without the tallies).
 
 CREATE TABLE user_system_info (
     id                   INTEGER PRIMARY KEY,
@@ -69,4 +71,131 @@ BEGIN
        SET latest_attempt_id = (SELECT max(id) FROM attempts
                                  WHERE unique_user_id = OLD.unique_user_id)
      WHERE unique_user_id = OLD.unique_user_id AND latest_attempt_id = OLD.id;
+END;
+
+-- Tallies (schema version 2): the overview's counts, maintained by the triggers below on
+-- every write, so /view/ reads a few thousand rows instead of every failure. Keys are
+-- json_array(...) of the grouped columns, which tells NULL from '' where a UNIQUE column
+-- could not. Rows are never deleted; a count that reaches zero stays as a zero.
+
+CREATE TABLE failure_tally (
+    k           TEXT    PRIMARY KEY, -- json_array(workshop_id, system, name, version)
+    workshop_id TEXT,
+    system      TEXT,
+    name        TEXT    NOT NULL,
+    version     TEXT,
+    latest      INTEGER NOT NULL,    -- failures in learners' latest attempts
+    every       INTEGER NOT NULL     -- failures in all attempts
+) WITHOUT ROWID;
+
+CREATE TABLE learner_tally (
+    k           TEXT    PRIMARY KEY, -- json_array(workshop_id, system)
+    workshop_id TEXT,
+    system      TEXT,
+    learners    INTEGER NOT NULL,
+    passing     INTEGER NOT NULL     -- learners whose latest attempt reported no failure
+) WITHOUT ROWID;
+
+-- A learner arrives (their latest attempt is set by the update that follows).
+CREATE TRIGGER user_tally_insert AFTER INSERT ON user_system_info
+BEGIN
+    INSERT INTO learner_tally (k, workshop_id, system, learners, passing)
+    VALUES (json_array(NEW.workshop_id, NEW.system), NEW.workshop_id, NEW.system, 1,
+            NEW.latest_attempt_id IS NOT NULL AND NOT EXISTS
+                (SELECT 1 FROM failed_installs f WHERE f.attempt_id = NEW.latest_attempt_id))
+    ON CONFLICT (k) DO UPDATE SET learners = learners + 1, passing = passing + excluded.passing;
+END;
+
+-- A new latest attempt, or a learner who moved workshop or system: take them out under
+-- what they were and in under what they are.
+CREATE TRIGGER user_tally_update
+AFTER UPDATE OF latest_attempt_id, workshop_id, system ON user_system_info
+WHEN OLD.latest_attempt_id IS NOT NEW.latest_attempt_id
+  OR OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+BEGIN
+    UPDATE learner_tally
+       SET learners = learners - 1,
+           passing = passing - (OLD.latest_attempt_id IS NOT NULL AND NOT EXISTS
+               (SELECT 1 FROM failed_installs f WHERE f.attempt_id = OLD.latest_attempt_id))
+     WHERE k = json_array(OLD.workshop_id, OLD.system);
+    INSERT INTO learner_tally (k, workshop_id, system, learners, passing)
+    VALUES (json_array(NEW.workshop_id, NEW.system), NEW.workshop_id, NEW.system, 1,
+            NEW.latest_attempt_id IS NOT NULL AND NOT EXISTS
+                (SELECT 1 FROM failed_installs f WHERE f.attempt_id = NEW.latest_attempt_id))
+    ON CONFLICT (k) DO UPDATE SET learners = learners + 1, passing = passing + excluded.passing;
+    -- The old latest attempt's failures stop counting as latest, the new one's start (a
+    -- brand-new attempt has none yet: its failures are counted as they are inserted).
+    INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+    SELECT json_array(OLD.workshop_id, OLD.system, name, version), OLD.workshop_id, OLD.system,
+           name, version, -count(*), 0
+      FROM failed_installs WHERE attempt_id = OLD.latest_attempt_id GROUP BY name, version
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
+    INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+    SELECT json_array(NEW.workshop_id, NEW.system, name, version), NEW.workshop_id, NEW.system,
+           name, version, count(*), 0
+      FROM failed_installs WHERE attempt_id = NEW.latest_attempt_id GROUP BY name, version
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
+    -- Every attempt's failures move only with the learner's workshop or system.
+    INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+    SELECT json_array(OLD.workshop_id, OLD.system, name, version), OLD.workshop_id, OLD.system,
+           name, version, 0, -count(*)
+      FROM failed_installs
+     WHERE user_id = OLD.id
+       AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system)
+     GROUP BY name, version
+    ON CONFLICT (k) DO UPDATE SET every = every + excluded.every;
+    INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+    SELECT json_array(NEW.workshop_id, NEW.system, name, version), NEW.workshop_id, NEW.system,
+           name, version, 0, count(*)
+      FROM failed_installs
+     WHERE user_id = NEW.id
+       AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system)
+     GROUP BY name, version
+    ON CONFLICT (k) DO UPDATE SET every = every + excluded.every;
+END;
+
+-- A learner leaves: everything they counted goes with them, before the cascade removes
+-- their rows (whose own trigger below then finds no learner and does nothing).
+CREATE TRIGGER user_tally_delete BEFORE DELETE ON user_system_info
+BEGIN
+    UPDATE learner_tally
+       SET learners = learners - 1,
+           passing = passing - (OLD.latest_attempt_id IS NOT NULL AND NOT EXISTS
+               (SELECT 1 FROM failed_installs f WHERE f.attempt_id = OLD.latest_attempt_id))
+     WHERE k = json_array(OLD.workshop_id, OLD.system);
+    INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+    SELECT json_array(OLD.workshop_id, OLD.system, name, version), OLD.workshop_id, OLD.system,
+           name, version, -sum(attempt_id IS OLD.latest_attempt_id), -count(*)
+      FROM failed_installs WHERE user_id = OLD.id GROUP BY name, version
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+END;
+
+CREATE TRIGGER failed_installs_tally_insert AFTER INSERT ON failed_installs
+BEGIN
+    INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+    SELECT json_array(u.workshop_id, u.system, NEW.name, NEW.version), u.workshop_id, u.system,
+           NEW.name, NEW.version, NEW.attempt_id IS u.latest_attempt_id, 1
+      FROM user_system_info u WHERE u.id = NEW.user_id
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    -- The first failure of a learner's latest attempt: they no longer pass.
+    UPDATE learner_tally SET passing = passing - 1
+     WHERE k = (SELECT json_array(u.workshop_id, u.system) FROM user_system_info u
+                 WHERE u.id = NEW.user_id AND u.latest_attempt_id IS NEW.attempt_id)
+       AND NOT EXISTS (SELECT 1 FROM failed_installs f
+                        WHERE f.attempt_id = NEW.attempt_id AND f.id <> NEW.id);
+END;
+
+CREATE TRIGGER failed_installs_tally_delete AFTER DELETE ON failed_installs
+BEGIN
+    UPDATE failure_tally
+       SET every = every - 1,
+           latest = latest - (SELECT OLD.attempt_id IS u.latest_attempt_id
+                                FROM user_system_info u WHERE u.id = OLD.user_id)
+     WHERE k = (SELECT json_array(u.workshop_id, u.system, OLD.name, OLD.version)
+                  FROM user_system_info u WHERE u.id = OLD.user_id);
+    -- The last failure of a learner's latest attempt: they pass now.
+    UPDATE learner_tally SET passing = passing + 1
+     WHERE k = (SELECT json_array(u.workshop_id, u.system) FROM user_system_info u
+                 WHERE u.id = OLD.user_id AND u.latest_attempt_id IS OLD.attempt_id)
+       AND NOT EXISTS (SELECT 1 FROM failed_installs f WHERE f.attempt_id = OLD.attempt_id);
 END;

@@ -6,6 +6,7 @@ mod error;
 mod record;
 mod schema;
 mod stats;
+mod tally;
 mod writer;
 
 pub use error::StorageError;

@@ -5,14 +5,17 @@ use super::StorageError;
 use rusqlite::{Connection, OptionalExtension};
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = include_str!("../../schema.sql");
+/// Where version 2's part of the schema (the tallies and their triggers) begins.
+const TALLIES_MARKER: &str = "-- Tallies (schema version 2)";
 
 /// Brings the database to [`SCHEMA_VERSION`], in one transaction per step.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     match version {
         SCHEMA_VERSION => Ok(()),
+        1 => add_tallies(conn),
         0 if has_table(conn, "user_system_info")? => migrate_original(conn),
         0 => {
             let tx = conn.transaction()?;
@@ -26,6 +29,29 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
              {SCHEMA_VERSION}: run a newer result-aggregation-server"
         ))),
     }
+}
+
+/// Version 1 to 2: the tallies, filled from the rows already there.
+fn add_tallies(conn: &mut Connection) -> Result<(), StorageError> {
+    let start = SCHEMA
+        .find(TALLIES_MARKER)
+        .expect("schema.sql has its tallies");
+    let tx = conn.transaction()?;
+    tx.execute_batch(&SCHEMA[start..])?;
+    tx.execute_batch(
+        "INSERT INTO learner_tally (k, workshop_id, system, learners, passing)
+         SELECT json_array(workshop_id, system), workshop_id, system, count(*),
+                sum(latest_attempt_id IS NOT NULL AND NOT EXISTS
+                    (SELECT 1 FROM failed_installs f WHERE f.attempt_id = u.latest_attempt_id))
+           FROM user_system_info u GROUP BY 1;
+         INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+         SELECT json_array(u.workshop_id, u.system, f.name, f.version), u.workshop_id, u.system,
+                f.name, f.version, sum(f.attempt_id IS u.latest_attempt_id), count(*)
+           FROM failed_installs f JOIN user_system_info u ON u.id = f.user_id GROUP BY 1;",
+    )?;
+    tx.pragma_update(None, "user_version", 2)?;
+    tx.commit()?;
+    Ok(())
 }
 
 fn has_table(conn: &Connection, name: &str) -> Result<bool, StorageError> {

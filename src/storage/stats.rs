@@ -1,9 +1,10 @@
 //! Statistics: the straightforward SQL behind every dashboard view, one query per function.
 //!
-//! These are the reference answers: a later pass may serve some of them from maintained
-//! aggregates, and its tests compare against these functions.
+//! These are the reference answers. The overview and the comparison form read the same
+//! numbers from maintained tallies ([`super::tally`]), whose tests compare against these
+//! functions; the package breakdowns are computed here.
 
-use super::{StorageError, Store};
+use super::{tally, StorageError, Store};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
@@ -202,6 +203,8 @@ fn counted_failures(
 }
 
 /// Failures per name and version, most first.
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn failed_versions(
     conn: &Connection,
     scope: &Scope,
@@ -223,6 +226,8 @@ pub fn failed_versions(
 }
 
 /// Failures per name, all versions together, most first.
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn failed_names(conn: &Connection, scope: &Scope) -> Result<Vec<NameFailures>, StorageError> {
     let (from, values) = counted_failures(scope, None, false);
     let sql =
@@ -238,6 +243,8 @@ pub fn failed_names(conn: &Connection, scope: &Scope) -> Result<Vec<NameFailures
 }
 
 /// Learners per operating system (learners, not attempts), most first.
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn learners_by_system(
     conn: &Connection,
     workshop: Option<&str>,
@@ -268,6 +275,8 @@ pub fn learners_by_system(
 }
 
 /// Failures per operating system and package name, most first.
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn failures_by_system(
     conn: &Connection,
     scope: &Scope,
@@ -289,6 +298,8 @@ pub fn failures_by_system(
 }
 
 /// Every package name that ever failed, in order (read from the package index alone).
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn package_names(conn: &Connection) -> Result<Vec<String>, StorageError> {
     let mut statement =
         conn.prepare_cached("SELECT DISTINCT name FROM failed_installs ORDER BY name")?;
@@ -297,6 +308,8 @@ pub fn package_names(conn: &Connection) -> Result<Vec<String>, StorageError> {
 }
 
 /// Every version of `name` that ever failed, in order.
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn package_versions(conn: &Connection, name: &str) -> Result<Vec<String>, StorageError> {
     let mut statement = conn.prepare_cached(
         "SELECT DISTINCT version FROM failed_installs
@@ -307,6 +320,8 @@ pub fn package_versions(conn: &Connection, name: &str) -> Result<Vec<String>, St
 }
 
 /// Every workshop some learner named, in order.
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn workshops(conn: &Connection) -> Result<Vec<String>, StorageError> {
     let mut statement = conn.prepare_cached(
         "SELECT DISTINCT workshop_id FROM user_system_info
@@ -317,6 +332,8 @@ pub fn workshops(conn: &Connection) -> Result<Vec<String>, StorageError> {
 }
 
 /// Learners and passing learners per workshop (one, or all), largest workshop first.
+/// The reference for its namesake in `tally`, which the server uses; kept for the tests.
+#[cfg(test)]
 pub fn workshop_summaries(
     conn: &Connection,
     workshop: Option<&str>,
@@ -414,12 +431,12 @@ pub fn overview(conn: &Connection, scope: &Scope) -> Result<Overview, StorageErr
     let snapshot = conn.unchecked_transaction()?;
     let workshop = scope.workshop.as_deref();
     Ok(Overview {
-        failed_versions: failed_versions(&snapshot, scope)?,
-        failed_names: failed_names(&snapshot, scope)?,
-        learners_by_system: learners_by_system(&snapshot, workshop)?,
-        failures_by_system: failures_by_system(&snapshot, scope)?,
-        workshops: workshops(&snapshot)?,
-        summaries: workshop_summaries(&snapshot, workshop)?,
+        failed_versions: tally::failed_versions(&snapshot, scope)?,
+        failed_names: tally::failed_names(&snapshot, scope)?,
+        learners_by_system: tally::learners_by_system(&snapshot, workshop)?,
+        failures_by_system: tally::failures_by_system(&snapshot, scope)?,
+        workshops: tally::workshops(&snapshot)?,
+        summaries: tally::workshop_summaries(&snapshot, workshop)?,
     })
 }
 
@@ -435,17 +452,17 @@ pub fn comparison(
             .iter()
             .map(|package| package_detail(&snapshot, package, scope))
             .collect::<Result<_, _>>()?,
-        names: package_names(&snapshot)?,
+        names: tally::package_names(&snapshot)?,
         versions: {
             let mut versions = Vec::new();
             for package in packages {
-                versions.extend(package_versions(&snapshot, &package.name)?);
+                versions.extend(tally::package_versions(&snapshot, &package.name)?);
             }
             versions.sort();
             versions.dedup();
             versions
         },
-        workshops: workshops(&snapshot)?,
+        workshops: tally::workshops(&snapshot)?,
     })
 }
 
@@ -467,6 +484,7 @@ impl Store {
 
     /// Learners and passing learners per workshop, largest first.
     pub async fn workshop_summaries(&self) -> Result<Vec<WorkshopSummary>, StorageError> {
-        self.read(|conn| workshop_summaries(conn, None)).await
+        self.read(|conn| tally::workshop_summaries(conn, None))
+            .await
     }
 }
