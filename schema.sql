@@ -199,3 +199,123 @@ BEGIN
                  WHERE u.id = OLD.user_id AND u.latest_attempt_id IS OLD.attempt_id)
        AND NOT EXISTS (SELECT 1 FROM failed_installs f WHERE f.attempt_id = OLD.attempt_id);
 END;
+
+-- Each failure unpivoted into the fields the package detail breaks it down by, under its
+-- learner's current system information; `failures` counts them all.
+CREATE VIEW failure_features AS
+    SELECT f.id AS failure_id, f.attempt_id, f.user_id, u.workshop_id, f.name, f.version,
+           f.attempt_id IS u.latest_attempt_id AS latest, d.dim,
+           CASE d.dim
+               WHEN 'failures' THEN 'all'
+               WHEN 'distribution_name' THEN u.distribution_name
+               WHEN 'distribution_version' THEN u.distribution_version
+               WHEN 'distribution_name_version' THEN
+                   CASE WHEN u.distribution_name <> '' AND u.distribution_version <> ''
+                        THEN u.distribution_name || ' ' || u.distribution_version END
+               WHEN 'system' THEN u.system
+               WHEN 'system_version' THEN u.system_version
+               WHEN 'system_platform' THEN u.system_platform
+               WHEN 'machine' THEN u.machine
+               WHEN 'python_version' THEN u.python_version
+               WHEN 'day' THEN substr(f.create_time, 1, 10)
+               WHEN 'error_description' THEN f.error_description
+           END AS value
+      FROM failed_installs f
+      JOIN user_system_info u ON u.id = f.user_id
+      CROSS JOIN (SELECT 'failures' AS dim UNION ALL SELECT 'distribution_name'
+                  UNION ALL SELECT 'distribution_version' UNION ALL SELECT 'distribution_name_version'
+                  UNION ALL SELECT 'system' UNION ALL SELECT 'system_version'
+                  UNION ALL SELECT 'system_platform' UNION ALL SELECT 'machine'
+                  UNION ALL SELECT 'python_version' UNION ALL SELECT 'day'
+                  UNION ALL SELECT 'error_description') d;
+
+-- Failures of each package per workshop, field and value: the package detail's counts.
+CREATE TABLE detail_tally (
+    k           TEXT    PRIMARY KEY, -- json_array(workshop_id, name, version, dim, value)
+    workshop_id TEXT,
+    name        TEXT    NOT NULL,
+    version     TEXT,
+    dim         TEXT    NOT NULL,
+    value       TEXT    NOT NULL,
+    latest      INTEGER NOT NULL,
+    every       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX detail_tally_by_package ON detail_tally (name, dim, workshop_id);
+
+CREATE TRIGGER failed_installs_detail_insert AFTER INSERT ON failed_installs
+BEGIN
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, latest, 1
+      FROM failure_features WHERE failure_id = NEW.id AND value <> ''
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+END;
+
+-- Before the row goes, while its learner can still be read (after a learner's own deletion
+-- the join finds nobody: user_detail_delete has already taken their counts out).
+CREATE TRIGGER failed_installs_detail_delete BEFORE DELETE ON failed_installs
+BEGIN
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, -latest, -1
+      FROM failure_features WHERE failure_id = OLD.id AND value <> ''
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+END;
+
+CREATE TRIGGER user_detail_delete BEFORE DELETE ON user_system_info
+BEGIN
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, -sum(latest), -count(*)
+      FROM failure_features WHERE user_id = OLD.id AND value <> '' GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+END;
+
+-- A learner's new latest attempt or changed system information: their counts come out
+-- under the old row (before) and go back in under the new one (after). Only the latest
+-- attempt's failures move, unless a field the detail shows has changed: then all of them.
+CREATE TRIGGER user_detail_update_out BEFORE UPDATE ON user_system_info
+WHEN OLD.latest_attempt_id IS NOT NEW.latest_attempt_id OR OLD.workshop_id IS NOT NEW.workshop_id
+  OR OLD.system IS NOT NEW.system OR OLD.system_version IS NOT NEW.system_version
+  OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+  OR OLD.python_version IS NOT NEW.python_version
+  OR OLD.distribution_name IS NOT NEW.distribution_name
+  OR OLD.distribution_version IS NOT NEW.distribution_version
+BEGIN
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, -sum(latest), -count(*)
+             * (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+               OR OLD.system_version IS NOT NEW.system_version
+               OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+               OR OLD.python_version IS NOT NEW.python_version
+               OR OLD.distribution_name IS NOT NEW.distribution_name
+               OR OLD.distribution_version IS NOT NEW.distribution_version)
+      FROM failure_features
+     WHERE user_id = OLD.id AND value <> ''
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+END;
+
+CREATE TRIGGER user_detail_update_in AFTER UPDATE ON user_system_info
+WHEN OLD.latest_attempt_id IS NOT NEW.latest_attempt_id OR OLD.workshop_id IS NOT NEW.workshop_id
+  OR OLD.system IS NOT NEW.system OR OLD.system_version IS NOT NEW.system_version
+  OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+  OR OLD.python_version IS NOT NEW.python_version
+  OR OLD.distribution_name IS NOT NEW.distribution_name
+  OR OLD.distribution_version IS NOT NEW.distribution_version
+BEGIN
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, sum(latest), count(*)
+             * (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+               OR OLD.system_version IS NOT NEW.system_version
+               OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+               OR OLD.python_version IS NOT NEW.python_version
+               OR OLD.distribution_name IS NOT NEW.distribution_name
+               OR OLD.distribution_version IS NOT NEW.distribution_version)
+      FROM failure_features
+     WHERE user_id = NEW.id AND value <> ''
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+END;

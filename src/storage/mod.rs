@@ -4,6 +4,8 @@
 
 mod error;
 mod record;
+#[cfg(test)]
+mod reference;
 mod schema;
 mod stats;
 mod tally;

@@ -47,7 +47,11 @@ fn add_tallies(conn: &mut Connection) -> Result<(), StorageError> {
          INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
          SELECT json_array(u.workshop_id, u.system, f.name, f.version), u.workshop_id, u.system,
                 f.name, f.version, sum(f.attempt_id IS u.latest_attempt_id), count(*)
-           FROM failed_installs f JOIN user_system_info u ON u.id = f.user_id GROUP BY 1;",
+           FROM failed_installs f JOIN user_system_info u ON u.id = f.user_id GROUP BY 1;
+         INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+         SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version,
+                dim, value, sum(latest), count(*)
+           FROM failure_features WHERE value <> '' GROUP BY 1;",
     )?;
     tx.pragma_update(None, "user_version", 2)?;
     tx.commit()?;

@@ -1,10 +1,11 @@
 //! The overview's statistics read from the tallies that triggers in `schema.sql` keep on
 //! every write: a few thousand rows, whatever the number of reports. Each function answers
-//! exactly what its namesake in [`super::stats`] computes from the raw rows; the tests below
+//! exactly what its namesake in `reference.rs` computes from the raw rows; the tests below
 //! hold them to that on random data.
 
 use super::stats::{
-    NameFailures, Scope, SystemLearners, SystemNameFailures, VersionFailures, WorkshopSummary,
+    Breakdown, NameFailures, Package, Scope, SystemLearners, SystemNameFailures, ValueCount,
+    VersionFailures, WorkshopSummary,
 };
 use super::StorageError;
 use rusqlite::types::Value;
@@ -155,9 +156,61 @@ pub fn package_versions(conn: &Connection, name: &str) -> Result<Vec<String>, St
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The detail_tally rows of `package` in `scope` for one field, and the column that counts.
+fn detail_rows(package: &Package, scope: &Scope, dim: &str) -> (&'static str, String, Vec<Value>) {
+    let (count, _, _) = failures_in(scope);
+    let mut filter = String::from("WHERE name = ? AND dim = ?");
+    let mut values = vec![
+        Value::Text(package.name.clone()),
+        Value::Text(dim.to_owned()),
+    ];
+    if let Some(workshop) = &scope.workshop {
+        filter.push_str(" AND workshop_id = ?");
+        values.push(Value::Text(workshop.clone()));
+    }
+    if let Some(version) = &package.version {
+        filter.push_str(" AND version = ?");
+        values.push(Value::Text(version.clone()));
+    }
+    (count, filter, values)
+}
+
+pub fn failure_breakdown(
+    conn: &Connection,
+    package: &Package,
+    scope: &Scope,
+    by: Breakdown,
+) -> Result<Vec<ValueCount>, StorageError> {
+    let (count, filter, values) = detail_rows(package, scope, by.dim());
+    let sql = format!(
+        "SELECT value, sum({count}) FROM detail_tally {filter}
+         GROUP BY value HAVING sum({count}) > 0 ORDER BY 2 DESC, 1"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(params_from_iter(values), |row| {
+        Ok(ValueCount {
+            value: row.get(0)?,
+            count: row.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn failure_count(
+    conn: &Connection,
+    package: &Package,
+    scope: &Scope,
+) -> Result<i64, StorageError> {
+    let (count, filter, values) = detail_rows(package, scope, "failures");
+    let sql = format!("SELECT coalesce(sum({count}), 0) FROM detail_tally {filter}");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(values), |row| row.get(0))?)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::{stats, Location, Store};
+    use super::super::{reference as stats, Location, Store};
     use super::*;
     use crate::ingest::{Failure, Package, Report, SystemInfo};
 
@@ -181,13 +234,17 @@ mod tests {
                 .map(|_| Failure {
                     name: pick(&mut rng, &[Some("git"), Some("make"), Some("numpy")]).unwrap(),
                     version: pick(&mut rng, &[None, Some("1.0"), Some("2.0")]),
-                    error_description: None,
+                    error_description: pick(&mut rng, &[None, Some("not found"), Some("too old")]),
                 })
                 .collect();
             let report = Report {
                 key,
                 system: SystemInfo {
                     system: pick(&mut rng, &[None, Some("Linux"), Some("Windows")]),
+                    distribution_name: pick(&mut rng, &[None, Some("Ubuntu"), Some("Windows")]),
+                    distribution_version: pick(&mut rng, &[None, Some("22.04"), Some("11")]),
+                    python_version: pick(&mut rng, &[None, Some("3.11.7"), Some("3.8.10")]),
+                    machine: pick(&mut rng, &[None, Some("x86_64"), Some("arm64")]),
                     workshop_id: pick(&mut rng, &[None, Some("w1"), Some("w2"), Some("w3")]),
                     ..SystemInfo::default()
                 },
@@ -229,6 +286,38 @@ mod tests {
             store
                 .read(move |conn| {
                     for workshop in [None, Some("w1"), Some("w2"), Some("none")] {
+                        for all_attempts in [false, true] {
+                            let scope = Scope {
+                                workshop: workshop.map(str::to_owned),
+                                all_attempts,
+                            };
+                            for version in [None, Some("1.0")] {
+                                let package = super::Package {
+                                    name: "git".into(),
+                                    version: version.map(str::to_owned),
+                                };
+                                let at = format!("seed {seed}, {scope:?}, {package:?}");
+                                assert_eq!(
+                                    failure_count(conn, &package, &scope)?,
+                                    stats::failure_count(conn, &package, &scope)?,
+                                    "{at}"
+                                );
+                                for by in [
+                                    Breakdown::System,
+                                    Breakdown::DistributionNameVersion,
+                                    Breakdown::PythonVersion,
+                                    Breakdown::Day,
+                                    Breakdown::ErrorDescription,
+                                    Breakdown::Machine,
+                                ] {
+                                    assert_eq!(
+                                        failure_breakdown(conn, &package, &scope, by)?,
+                                        stats::failure_breakdown(conn, &package, &scope, by)?,
+                                        "{at}, {by:?}"
+                                    );
+                                }
+                            }
+                        }
                         for all_attempts in [false, true] {
                             let scope = Scope {
                                 workshop: workshop.map(str::to_owned),
