@@ -319,3 +319,43 @@ BEGIN
      GROUP BY 1
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
 END;
+
+-- A failure edited by hand counts as the old row gone and the new one come.
+CREATE TRIGGER failed_installs_tally_update_out BEFORE UPDATE ON failed_installs
+BEGIN
+    UPDATE failure_tally
+       SET every = every - 1,
+           latest = latest - (SELECT OLD.attempt_id IS u.latest_attempt_id
+                                FROM user_system_info u WHERE u.id = OLD.user_id)
+     WHERE k = (SELECT json_array(u.workshop_id, u.system, OLD.name, OLD.version)
+                  FROM user_system_info u WHERE u.id = OLD.user_id);
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, -latest, -1
+      FROM failure_features WHERE failure_id = OLD.id AND value <> ''
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    UPDATE learner_tally SET passing = passing + 1
+     WHERE k = (SELECT json_array(u.workshop_id, u.system) FROM user_system_info u
+                 WHERE u.id = OLD.user_id AND u.latest_attempt_id IS OLD.attempt_id)
+       AND NOT EXISTS (SELECT 1 FROM failed_installs f
+                        WHERE f.attempt_id = OLD.attempt_id AND f.id <> OLD.id);
+END;
+
+CREATE TRIGGER failed_installs_tally_update_in AFTER UPDATE ON failed_installs
+BEGIN
+    INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
+    SELECT json_array(u.workshop_id, u.system, NEW.name, NEW.version), u.workshop_id, u.system,
+           NEW.name, NEW.version, NEW.attempt_id IS u.latest_attempt_id, 1
+      FROM user_system_info u WHERE u.id = NEW.user_id
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, latest, 1
+      FROM failure_features WHERE failure_id = NEW.id AND value <> ''
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    UPDATE learner_tally SET passing = passing - 1
+     WHERE k = (SELECT json_array(u.workshop_id, u.system) FROM user_system_info u
+                 WHERE u.id = NEW.user_id AND u.latest_attempt_id IS NEW.attempt_id)
+       AND NOT EXISTS (SELECT 1 FROM failed_installs f
+                        WHERE f.attempt_id = NEW.attempt_id AND f.id <> NEW.id);
+END;

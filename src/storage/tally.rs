@@ -262,6 +262,24 @@ mod tests {
                 let gone = keys.swap_remove(rng.usize(..keys.len()));
                 store.delete_user(gone.to_string()).await.unwrap();
             }
+            if rng.u8(..10) == 0 {
+                // A failure edited by hand: renamed, or moved to another attempt.
+                store
+                    .writer
+                    .write(|conn| {
+                        Ok(conn.execute(
+                            "UPDATE failed_installs SET name = 'numpy', version = NULL,
+                                 create_time = '2020-01-01 00:00:00',
+                                 attempt_id = (SELECT min(id) FROM attempts a
+                                     WHERE a.unique_user_id = (SELECT unique_user_id
+                                         FROM user_system_info WHERE id = failed_installs.user_id))
+                             WHERE id = (SELECT max(id) FROM failed_installs)",
+                            [],
+                        )?)
+                    })
+                    .await
+                    .unwrap();
+            }
             if rng.u8(..25) == 0 {
                 // An attempt deleted by hand: the learner's latest moves back.
                 store
