@@ -282,17 +282,30 @@ WHEN OLD.latest_attempt_id IS NOT NEW.latest_attempt_id OR OLD.workshop_id IS NO
   OR OLD.distribution_name IS NOT NEW.distribution_name
   OR OLD.distribution_version IS NOT NEW.distribution_version
 BEGIN
+    -- Same fields: only the old latest attempt's failures stop counting as latest.
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, -count(*), 0
+      FROM failure_features
+     WHERE attempt_id = OLD.latest_attempt_id AND value <> '' AND NOT (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
+    -- Changed fields: all of the learner's failures leave the old values.
     INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
     SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
            value, -sum(latest), -count(*)
-             * (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
-               OR OLD.system_version IS NOT NEW.system_version
-               OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
-               OR OLD.python_version IS NOT NEW.python_version
-               OR OLD.distribution_name IS NOT NEW.distribution_name
-               OR OLD.distribution_version IS NOT NEW.distribution_version)
       FROM failure_features
-     WHERE user_id = OLD.id AND value <> ''
+     WHERE user_id = OLD.id AND value <> '' AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
      GROUP BY 1
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
 END;
@@ -305,17 +318,29 @@ WHEN OLD.latest_attempt_id IS NOT NEW.latest_attempt_id OR OLD.workshop_id IS NO
   OR OLD.distribution_name IS NOT NEW.distribution_name
   OR OLD.distribution_version IS NOT NEW.distribution_version
 BEGIN
+    -- (A brand-new latest attempt has no failures yet: they count as they are inserted.)
+    INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
+    SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
+           value, count(*), 0
+      FROM failure_features
+     WHERE attempt_id = NEW.latest_attempt_id AND value <> '' AND NOT (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
     INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
     SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
            value, sum(latest), count(*)
-             * (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
-               OR OLD.system_version IS NOT NEW.system_version
-               OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
-               OR OLD.python_version IS NOT NEW.python_version
-               OR OLD.distribution_name IS NOT NEW.distribution_name
-               OR OLD.distribution_version IS NOT NEW.distribution_version)
       FROM failure_features
-     WHERE user_id = NEW.id AND value <> ''
+     WHERE user_id = NEW.id AND value <> '' AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
      GROUP BY 1
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
 END;
