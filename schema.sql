@@ -240,7 +240,21 @@ CREATE TABLE detail_tally (
     latest      INTEGER NOT NULL,
     every       INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX detail_tally_by_package ON detail_tally (name, dim, workshop_id);
+-- Covering: a package's rows for one field are read from the index alone.
+CREATE INDEX detail_tally_by_package
+    ON detail_tally (name, dim, workshop_id, version, value, latest, every);
+
+-- Failures per package, version and day over all workshops: the one field with hundreds of
+-- values, which detail_tally splits further by workshop. Kept by the same triggers.
+CREATE TABLE day_tally (
+    k       TEXT    PRIMARY KEY, -- json_array(name, version, day)
+    name    TEXT    NOT NULL,
+    version TEXT,
+    day     TEXT    NOT NULL,
+    latest  INTEGER NOT NULL,
+    every   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX day_tally_by_package ON day_tally (name, version, day, latest, every);
 
 CREATE TRIGGER failed_installs_detail_insert AFTER INSERT ON failed_installs
 BEGIN
@@ -248,6 +262,10 @@ BEGIN
     SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
            value, latest, 1
       FROM failure_features WHERE failure_id = NEW.id AND value <> ''
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, latest, 1
+      FROM failure_features WHERE failure_id = NEW.id AND value <> '' AND dim = 'day'
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
 END;
 
@@ -260,6 +278,10 @@ BEGIN
            value, -latest, -1
       FROM failure_features WHERE failure_id = OLD.id AND value <> ''
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, -latest, -1
+      FROM failure_features WHERE failure_id = OLD.id AND value <> '' AND dim = 'day'
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
 END;
 
 CREATE TRIGGER user_detail_delete BEFORE DELETE ON user_system_info
@@ -268,6 +290,10 @@ BEGIN
     SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
            value, -sum(latest), -count(*)
       FROM failure_features WHERE user_id = OLD.id AND value <> '' GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, -sum(latest), -count(*)
+      FROM failure_features WHERE user_id = OLD.id AND value <> '' AND dim = 'day' GROUP BY 1
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
 END;
 
@@ -295,12 +321,34 @@ BEGIN
            OR OLD.distribution_version IS NOT NEW.distribution_version)
      GROUP BY 1
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, -count(*), 0
+      FROM failure_features
+     WHERE attempt_id = OLD.latest_attempt_id AND value <> '' AND dim = 'day' AND NOT (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
     -- Changed fields: all of the learner's failures leave the old values.
     INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
     SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
            value, -sum(latest), -count(*)
       FROM failure_features
      WHERE user_id = OLD.id AND value <> '' AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, -sum(latest), -count(*)
+      FROM failure_features
+     WHERE user_id = OLD.id AND value <> '' AND dim = 'day' AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
            OR OLD.system_version IS NOT NEW.system_version
            OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
            OR OLD.python_version IS NOT NEW.python_version
@@ -331,11 +379,33 @@ BEGIN
            OR OLD.distribution_version IS NOT NEW.distribution_version)
      GROUP BY 1
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, count(*), 0
+      FROM failure_features
+     WHERE attempt_id = NEW.latest_attempt_id AND value <> '' AND dim = 'day' AND NOT (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest;
     INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
     SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
            value, sum(latest), count(*)
       FROM failure_features
      WHERE user_id = NEW.id AND value <> '' AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
+           OR OLD.system_version IS NOT NEW.system_version
+           OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
+           OR OLD.python_version IS NOT NEW.python_version
+           OR OLD.distribution_name IS NOT NEW.distribution_name
+           OR OLD.distribution_version IS NOT NEW.distribution_version)
+     GROUP BY 1
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, sum(latest), count(*)
+      FROM failure_features
+     WHERE user_id = NEW.id AND value <> '' AND dim = 'day' AND (OLD.workshop_id IS NOT NEW.workshop_id OR OLD.system IS NOT NEW.system
            OR OLD.system_version IS NOT NEW.system_version
            OR OLD.system_platform IS NOT NEW.system_platform OR OLD.machine IS NOT NEW.machine
            OR OLD.python_version IS NOT NEW.python_version
@@ -359,6 +429,10 @@ BEGIN
            value, -latest, -1
       FROM failure_features WHERE failure_id = OLD.id AND value <> ''
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, -latest, -1
+      FROM failure_features WHERE failure_id = OLD.id AND value <> '' AND dim = 'day'
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
     UPDATE learner_tally SET passing = passing + 1
      WHERE k = (SELECT json_array(u.workshop_id, u.system) FROM user_system_info u
                  WHERE u.id = OLD.user_id AND u.latest_attempt_id IS OLD.attempt_id)
@@ -377,6 +451,10 @@ BEGIN
     SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version, dim,
            value, latest, 1
       FROM failure_features WHERE failure_id = NEW.id AND value <> ''
+    ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
+    INSERT INTO day_tally (k, name, version, day, latest, every)
+    SELECT json_array(name, version, value), name, version, value, latest, 1
+      FROM failure_features WHERE failure_id = NEW.id AND value <> '' AND dim = 'day'
     ON CONFLICT (k) DO UPDATE SET latest = latest + excluded.latest, every = every + excluded.every;
     UPDATE learner_tally SET passing = passing - 1
      WHERE k = (SELECT json_array(u.workshop_id, u.system) FROM user_system_info u

@@ -65,5 +65,5 @@ for path in "/view/?export=json" "/view/?export=json&all_attempts=1" \
     p99=$(awk '$1 == "99%" { print $2 }' "$work/wrk.txt")
     echo "  GET $path: p50 $p50, p99 $p99, $(awk '/requests in/ { print $1 }' "$work/wrk.txt") requests"
 done
-kill "$load_pid"; wait "$load_pid" 2>/dev/null || true; load_pid=
+kill -INT "$load_pid"; wait "$load_pid" 2>/dev/null || true; load_pid=
 echo "  (ingestion meanwhile: $(awk '/Requests\/sec/ { print $2 }' "$work/load.txt") reports/s)"

@@ -51,7 +51,10 @@ fn add_tallies(conn: &mut Connection) -> Result<(), StorageError> {
          INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
          SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version,
                 dim, value, sum(latest), count(*)
-           FROM failure_features WHERE value <> '' GROUP BY 1;",
+           FROM failure_features WHERE value <> '' GROUP BY 1;
+         INSERT INTO day_tally (k, name, version, day, latest, every)
+         SELECT json_array(name, version, value), name, version, value, sum(latest), count(*)
+           FROM failure_features WHERE value <> '' AND dim = 'day' GROUP BY 1;",
     )?;
     tx.pragma_update(None, "user_version", 2)?;
     tx.commit()?;

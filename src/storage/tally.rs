@@ -181,10 +181,41 @@ pub fn failure_breakdown(
     scope: &Scope,
     by: Breakdown,
 ) -> Result<Vec<ValueCount>, StorageError> {
+    if by == Breakdown::Day && scope.workshop.is_none() {
+        return failures_by_day(conn, package, scope);
+    }
     let (count, filter, values) = detail_rows(package, scope, by.dim());
     let sql = format!(
         "SELECT value, sum({count}) FROM detail_tally {filter}
          GROUP BY value HAVING sum({count}) > 0 ORDER BY 2 DESC, 1"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map(params_from_iter(values), |row| {
+        Ok(ValueCount {
+            value: row.get(0)?,
+            count: row.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Days over all workshops come from `day_tally`: detail_tally holds a package's days once per
+/// workshop, a hundred thousand rows for a common failure at a million reports.
+fn failures_by_day(
+    conn: &Connection,
+    package: &Package,
+    scope: &Scope,
+) -> Result<Vec<ValueCount>, StorageError> {
+    let (count, _, _) = failures_in(scope);
+    let mut filter = String::from("WHERE name = ?");
+    let mut values = vec![Value::Text(package.name.clone())];
+    if let Some(version) = &package.version {
+        filter.push_str(" AND version = ?");
+        values.push(Value::Text(version.clone()));
+    }
+    let sql = format!(
+        "SELECT day, sum({count}) FROM day_tally {filter}
+         GROUP BY day HAVING sum({count}) > 0 ORDER BY 2 DESC, 1"
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(params_from_iter(values), |row| {
