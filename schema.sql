@@ -88,6 +88,10 @@ CREATE TABLE failure_tally (
     every       INTEGER NOT NULL     -- failures in all attempts
 ) WITHOUT ROWID;
 
+-- Covering, in the overview's GROUP BY order: the all-workshops lists need no sort.
+CREATE INDEX failure_tally_by_package
+    ON failure_tally (name, version, system, workshop_id, latest, every);
+
 CREATE TABLE learner_tally (
     k           TEXT    PRIMARY KEY, -- json_array(workshop_id, system)
     workshop_id TEXT,
