@@ -1,7 +1,7 @@
-//! The overview's statistics read from the tallies that triggers in `schema.sql` keep on
-//! every write: a few thousand rows, whatever the number of reports. Each function answers
-//! exactly what its namesake in `reference.rs` computes from the raw rows; the tests below
-//! hold them to that on random data.
+//! The statistics read from the tallies that triggers in `schema.sql` keep on every write: a
+//! few thousand rows, whatever the number of reports. Each function answers exactly what its
+//! namesake in `reference.rs` computes from the raw rows; the tests below hold them to that
+//! on random data.
 
 use super::stats::{
     Breakdown, NameFailures, Package, Scope, SystemLearners, SystemNameFailures, ValueCount,
@@ -9,170 +9,178 @@ use super::stats::{
 };
 use super::StorageError;
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection};
+use rusqlite::{params_from_iter, Connection, Row};
 
-/// The tally column that counts in `scope`, and the WHERE clause with its parameters.
-fn failures_in(scope: &Scope) -> (&'static str, String, Vec<Value>) {
-    let column = if scope.all_attempts {
+/// A WHERE clause and its parameters, one condition at a time.
+#[derive(Default)]
+struct Filter {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl Filter {
+    fn and(mut self, condition: &str, value: &str) -> Filter {
+        self.sql.push_str(if self.sql.is_empty() {
+            "WHERE "
+        } else {
+            " AND "
+        });
+        self.sql.push_str(condition);
+        self.values.push(Value::Text(value.to_owned()));
+        self
+    }
+
+    /// `and`, when there is a value to filter by.
+    fn and_some(self, condition: &str, value: Option<&str>) -> Filter {
+        match value {
+            Some(value) => self.and(condition, value),
+            None => self,
+        }
+    }
+}
+
+/// The tally column that counts in `scope`.
+fn counted(scope: &Scope) -> &'static str {
+    if scope.all_attempts {
         "every"
     } else {
         "latest"
-    };
-    match &scope.workshop {
-        Some(workshop) => (
-            column,
-            "WHERE workshop_id = ?".into(),
-            vec![Value::Text(workshop.clone())],
-        ),
-        None => (column, String::new(), Vec::new()),
     }
+}
+
+/// Runs `sql` with the filter's parameters and maps each row.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    filter: Filter,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StorageError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params_from_iter(filter.values), map)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn in_workshop(workshop: Option<&str>) -> Filter {
+    Filter::default().and_some("workshop_id = ?", workshop)
 }
 
 pub fn failed_versions(
     conn: &Connection,
     scope: &Scope,
 ) -> Result<Vec<VersionFailures>, StorageError> {
-    let (count, filter, values) = failures_in(scope);
+    let (count, filter) = (counted(scope), in_workshop(scope.workshop.as_deref()));
     let sql = format!(
-        "SELECT name, version, sum({count}) FROM failure_tally {filter}
-         GROUP BY name, version HAVING sum({count}) > 0 ORDER BY 3 DESC, name, version"
+        "SELECT name, version, sum({count}) FROM failure_tally {}
+         GROUP BY name, version HAVING sum({count}) > 0 ORDER BY 3 DESC, name, version",
+        filter.sql
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), |row| {
+    rows(conn, &sql, filter, |row| {
         Ok(VersionFailures {
             name: row.get(0)?,
             version: row.get(1)?,
             count: row.get(2)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 pub fn failed_names(conn: &Connection, scope: &Scope) -> Result<Vec<NameFailures>, StorageError> {
-    let (count, filter, values) = failures_in(scope);
+    let (count, filter) = (counted(scope), in_workshop(scope.workshop.as_deref()));
     let sql = format!(
-        "SELECT name, sum({count}) FROM failure_tally {filter}
-         GROUP BY name HAVING sum({count}) > 0 ORDER BY 2 DESC, name"
+        "SELECT name, sum({count}) FROM failure_tally {}
+         GROUP BY name HAVING sum({count}) > 0 ORDER BY 2 DESC, name",
+        filter.sql
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), |row| {
+    rows(conn, &sql, filter, |row| {
         Ok(NameFailures {
             name: row.get(0)?,
             count: row.get(1)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 pub fn failures_by_system(
     conn: &Connection,
     scope: &Scope,
 ) -> Result<Vec<SystemNameFailures>, StorageError> {
-    let (count, filter, values) = failures_in(scope);
+    let (count, filter) = (counted(scope), in_workshop(scope.workshop.as_deref()));
     let sql = format!(
-        "SELECT system, name, sum({count}) FROM failure_tally {filter}
-         GROUP BY system, name HAVING sum({count}) > 0 ORDER BY 3 DESC, system, name"
+        "SELECT system, name, sum({count}) FROM failure_tally {}
+         GROUP BY system, name HAVING sum({count}) > 0 ORDER BY 3 DESC, system, name",
+        filter.sql
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), |row| {
+    rows(conn, &sql, filter, |row| {
         Ok(SystemNameFailures {
             system: row.get(0)?,
             name: row.get(1)?,
             count: row.get(2)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 pub fn learners_by_system(
     conn: &Connection,
     workshop: Option<&str>,
 ) -> Result<Vec<SystemLearners>, StorageError> {
-    let scope = Scope {
-        workshop: workshop.map(str::to_owned),
-        all_attempts: false,
-    };
-    let (_, filter, values) = failures_in(&scope);
+    let filter = in_workshop(workshop);
     let sql = format!(
-        "SELECT system, sum(learners) FROM learner_tally {filter}
-         GROUP BY system HAVING sum(learners) > 0 ORDER BY 2 DESC, system"
+        "SELECT system, sum(learners) FROM learner_tally {}
+         GROUP BY system HAVING sum(learners) > 0 ORDER BY 2 DESC, system",
+        filter.sql
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), |row| {
+    rows(conn, &sql, filter, |row| {
         Ok(SystemLearners {
             system: row.get(0)?,
             learners: row.get(1)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 pub fn workshops(conn: &Connection) -> Result<Vec<String>, StorageError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT DISTINCT workshop_id FROM learner_tally
-         WHERE workshop_id IS NOT NULL AND learners > 0 ORDER BY workshop_id",
-    )?;
-    let rows = statement.query_map([], |row| row.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let sql = "SELECT DISTINCT workshop_id FROM learner_tally
+               WHERE workshop_id IS NOT NULL AND learners > 0 ORDER BY workshop_id";
+    rows(conn, sql, Filter::default(), |row| row.get(0))
 }
 
 pub fn workshop_summaries(
     conn: &Connection,
     workshop: Option<&str>,
 ) -> Result<Vec<WorkshopSummary>, StorageError> {
-    let scope = Scope {
-        workshop: workshop.map(str::to_owned),
-        all_attempts: false,
-    };
-    let (_, filter, values) = failures_in(&scope);
+    let filter = in_workshop(workshop);
     let sql = format!(
-        "SELECT workshop_id, sum(learners), sum(passing) FROM learner_tally {filter}
-         GROUP BY workshop_id HAVING sum(learners) > 0 ORDER BY 2 DESC, workshop_id"
+        "SELECT workshop_id, sum(learners), sum(passing) FROM learner_tally {}
+         GROUP BY workshop_id HAVING sum(learners) > 0 ORDER BY 2 DESC, workshop_id",
+        filter.sql
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), |row| {
+    rows(conn, &sql, filter, |row| {
         Ok(WorkshopSummary {
             workshop: row.get(0)?,
             learners: row.get(1)?,
             passing: row.get(2)?,
         })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    })
 }
 
 pub fn package_names(conn: &Connection) -> Result<Vec<String>, StorageError> {
-    let mut statement = conn
-        .prepare_cached("SELECT DISTINCT name FROM failure_tally WHERE every > 0 ORDER BY name")?;
-    let rows = statement.query_map([], |row| row.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let sql = "SELECT DISTINCT name FROM failure_tally WHERE every > 0 ORDER BY name";
+    rows(conn, sql, Filter::default(), |row| row.get(0))
 }
 
 pub fn package_versions(conn: &Connection, name: &str) -> Result<Vec<String>, StorageError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT DISTINCT version FROM failure_tally
-         WHERE name = ?1 AND every > 0 AND version IS NOT NULL AND version <> '' ORDER BY version",
-    )?;
-    let rows = statement.query_map([name], |row| row.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let filter = Filter::default().and("name = ?", name);
+    let sql = format!(
+        "SELECT DISTINCT version FROM failure_tally {}
+           AND every > 0 AND version IS NOT NULL AND version <> '' ORDER BY version",
+        filter.sql
+    );
+    rows(conn, &sql, filter, |row| row.get(0))
 }
 
-/// The detail_tally rows of `package` in `scope` for one field, and the column that counts.
-fn detail_rows(package: &Package, scope: &Scope, dim: &str) -> (&'static str, String, Vec<Value>) {
-    let (count, _, _) = failures_in(scope);
-    let mut filter = String::from("WHERE name = ? AND dim = ?");
-    let mut values = vec![
-        Value::Text(package.name.clone()),
-        Value::Text(dim.to_owned()),
-    ];
-    if let Some(workshop) = &scope.workshop {
-        filter.push_str(" AND workshop_id = ?");
-        values.push(Value::Text(workshop.clone()));
-    }
-    if let Some(version) = &package.version {
-        filter.push_str(" AND version = ?");
-        values.push(Value::Text(version.clone()));
-    }
-    (count, filter, values)
+/// The filter of one package's failures in `scope`.
+fn of_package(package: &Package, workshop: Option<&str>) -> Filter {
+    Filter::default()
+        .and("name = ?", &package.name)
+        .and_some("version = ?", package.version.as_deref())
+        .and_some("workshop_id = ?", workshop)
 }
 
 pub fn failure_breakdown(
@@ -181,50 +189,31 @@ pub fn failure_breakdown(
     scope: &Scope,
     by: Breakdown,
 ) -> Result<Vec<ValueCount>, StorageError> {
+    let count = counted(scope);
+    let map = |row: &Row<'_>| {
+        Ok(ValueCount {
+            value: row.get(0)?,
+            count: row.get(1)?,
+        })
+    };
     if by == Breakdown::Day && scope.workshop.is_none() {
-        return failures_by_day(conn, package, scope);
+        // detail_tally holds a package's days once per workshop: a hundred thousand rows for
+        // a common failure at a million reports. day_tally has them across workshops.
+        let filter = of_package(package, None);
+        let sql = format!(
+            "SELECT day, sum({count}) FROM day_tally {}
+             GROUP BY day HAVING sum({count}) > 0 ORDER BY 2 DESC, 1",
+            filter.sql
+        );
+        return rows(conn, &sql, filter, map);
     }
-    let (count, filter, values) = detail_rows(package, scope, by.dim());
+    let filter = of_package(package, scope.workshop.as_deref()).and("dim = ?", by.dim());
     let sql = format!(
-        "SELECT value, sum({count}) FROM detail_tally {filter}
-         GROUP BY value HAVING sum({count}) > 0 ORDER BY 2 DESC, 1"
+        "SELECT value, sum({count}) FROM detail_tally {}
+         GROUP BY value HAVING sum({count}) > 0 ORDER BY 2 DESC, 1",
+        filter.sql
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), |row| {
-        Ok(ValueCount {
-            value: row.get(0)?,
-            count: row.get(1)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Days over all workshops come from `day_tally`: detail_tally holds a package's days once per
-/// workshop, a hundred thousand rows for a common failure at a million reports.
-fn failures_by_day(
-    conn: &Connection,
-    package: &Package,
-    scope: &Scope,
-) -> Result<Vec<ValueCount>, StorageError> {
-    let (count, _, _) = failures_in(scope);
-    let mut filter = String::from("WHERE name = ?");
-    let mut values = vec![Value::Text(package.name.clone())];
-    if let Some(version) = &package.version {
-        filter.push_str(" AND version = ?");
-        values.push(Value::Text(version.clone()));
-    }
-    let sql = format!(
-        "SELECT day, sum({count}) FROM day_tally {filter}
-         GROUP BY day HAVING sum({count}) > 0 ORDER BY 2 DESC, 1"
-    );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params_from_iter(values), |row| {
-        Ok(ValueCount {
-            value: row.get(0)?,
-            count: row.get(1)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows(conn, &sql, filter, map)
 }
 
 pub fn failure_count(
@@ -232,11 +221,14 @@ pub fn failure_count(
     package: &Package,
     scope: &Scope,
 ) -> Result<i64, StorageError> {
-    let (count, filter, values) = detail_rows(package, scope, "failures");
-    let sql = format!("SELECT coalesce(sum({count}), 0) FROM detail_tally {filter}");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row(params_from_iter(values), |row| row.get(0))?)
+    let filter = of_package(package, scope.workshop.as_deref()).and("dim = ?", "failures");
+    let sql = format!(
+        "SELECT coalesce(sum({}), 0) FROM detail_tally {}",
+        counted(scope),
+        filter.sql
+    );
+    let counts = rows(conn, &sql, filter, |row| row.get(0))?;
+    Ok(counts.into_iter().next().unwrap_or(0))
 }
 
 #[cfg(test)]
