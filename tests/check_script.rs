@@ -122,6 +122,25 @@ fn a_downloaded_script_reports_to_the_server_that_served_it() {
         .unwrap();
     assert_eq!(stored_key, key.trim());
     assert_eq!(workshop, "2026-11-27-e2e");
+
+    // And the host sees the same failures on the workshop's statistics.
+    let mut view = agent()
+        .get(format!("{}/view/2026-11-27-e2e/?export=json", server.base))
+        .call()
+        .unwrap();
+    let view: serde_json::Value =
+        serde_json::from_str(&view.body_mut().read_to_string().unwrap()).unwrap();
+    let shown: BTreeSet<String> = view["most_failed_package_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            assert_eq!(entry["count"], 1);
+            entry["name"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(shown, failed);
+    assert_eq!(view["workshop_id"], "2026-11-27-e2e");
     drop(server);
 }
 
