@@ -39,7 +39,9 @@ async fn a_report_gets_a_key_and_the_same_key_is_recognised() {
         second.json["summary"]["message"],
         "pushed data with same id"
     );
-    let modified = format!("{}0", &key[..35]);
+    // Change the last digit (to one it is not), so the key really differs.
+    let last = if key.ends_with('0') { '1' } else { '0' };
+    let modified = format!("{}{last}", &key[..35]);
     let third = answer(
         app.handle(
             post(

@@ -46,7 +46,12 @@ async fn a_modified_key_gets_a_fresh_one() {
         .await
         .unwrap();
     let mut edited = first.key.to_string();
-    edited.replace_range(0..4, "ffff");
+    let prefix = if edited.starts_with("ffff") {
+        "0000"
+    } else {
+        "ffff"
+    };
+    edited.replace_range(0..4, prefix);
     let second = store
         .record(report(&sample(Some(&edited), None, None)))
         .await
