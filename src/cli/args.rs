@@ -8,6 +8,9 @@ use crate::throttle::{RateLimit, DEFAULT_RATE_LIMIT};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 
+/// The database file every subcommand uses unless told otherwise: in the working directory.
+pub const DEFAULT_DB: &str = "result-aggregation.db";
+
 const ABOUT: &str = "Collects the results of workshop installation-test scripts and shows \
 which packages, versions and operating systems fail most.";
 
@@ -69,7 +72,7 @@ pub struct ServeArgs {
         long,
         env = "RAS_DB",
         value_name = "PATH",
-        default_value = "result-aggregation.db"
+        default_value = DEFAULT_DB
     )]
     pub db: String,
 
@@ -115,7 +118,7 @@ pub struct DeleteUserArgs {
         long,
         env = "RAS_DB",
         value_name = "PATH",
-        default_value = "result-aggregation.db"
+        default_value = DEFAULT_DB
     )]
     pub db: String,
 }

@@ -1,6 +1,7 @@
 //! `generate`: fills a database with realistic synthetic reports, so anyone can reproduce the
 //! benchmarks (and try the dashboard) without learners. Deterministic for a given seed.
 
+use super::args::DEFAULT_DB;
 use crate::ingest::{Failure, Package, Report, SystemInfo};
 use crate::storage::{Location, Store};
 use clap::Args;
@@ -18,7 +19,7 @@ pub struct GenerateArgs {
         long,
         env = "RAS_DB",
         value_name = "PATH",
-        default_value = "result-aggregation.db"
+        default_value = DEFAULT_DB
     )]
     pub db: String,
     /// Submissions (attempts) to write

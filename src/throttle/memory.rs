@@ -68,11 +68,6 @@ impl MemoryThrottle {
         self.windows.run_pending_tasks();
         self.windows.entry_count()
     }
-
-    /// The window length, for callers that report it.
-    pub fn window(&self) -> Duration {
-        self.limit.window
-    }
 }
 
 #[cfg(test)]
