@@ -1,17 +1,30 @@
 //! result-aggregation-server: collects the results of workshop installation-test scripts and
 //! shows which packages, versions and operating systems fail most.
 //!
-//! The parts: [`cli`] reads the command line into a [`cli::Config`]; [`http`] accepts
-//! connections and routes; [`ingest`] checks what learners send; [`storage`] owns the SQLite
-//! database; [`throttle`] limits submissions per client address; [`check_script`] hands out
-//! the learner's check script; [`dashboard`] shows the statistics.
+//! The parts, each importing only those below it (ARCHITECTURE.md draws the tree, and
+//! `tests/architecture.rs` keeps it): [`cli`] reads the command line into a [`Config`];
+//! [`server`] accepts connections and shuts down gracefully; [`app`] builds the application
+//! and routes; the features `ingest`, `dashboard` and `check_script` answer requests;
+//! `http` holds their shared HTTP helpers; [`storage`] owns the SQLite database;
+//! [`throttle`] limits submissions per client address; [`report`] is what learners send;
+//! [`config`] what the program was told.
 
-pub mod check_script;
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod app;
+pub(crate) mod check_script;
 pub mod cli;
-pub mod dashboard;
-pub mod http;
-pub mod ingest;
+pub mod config;
+pub(crate) mod dashboard;
+pub(crate) mod http;
+pub(crate) mod ingest;
+pub mod report;
+pub mod server;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 pub mod throttle;
 
-pub use http::serve;
+pub use config::Config;
+pub use server::serve;

@@ -1,7 +1,8 @@
 //! The binary: parse the command line, set up logging, bind, serve until Ctrl-C or SIGTERM.
 
-use result_aggregation_server::cli::{self, Command, Config};
-use result_aggregation_server::http::StartError;
+use result_aggregation_server::cli::{self, Command};
+use result_aggregation_server::server::{self, StartError};
+use result_aggregation_server::Config;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,15 +29,14 @@ fn serve(config: Config) -> Result<(), StartError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| StartError::Bind(config.listen, e))?;
+        .map_err(StartError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartError::Bind(config.listen, e))?;
         let addr = listener.local_addr().unwrap_or(config.listen);
         log::info!("listening on http://{addr}");
-        result_aggregation_server::serve(listener, config, async move { shutdown.notified().await })
-            .await
+        server::serve(listener, config, async move { shutdown.notified().await }).await
     })
 }
 

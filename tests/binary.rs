@@ -2,7 +2,7 @@
 //! subcommands, bad flags, and a graceful shutdown that loses nothing acknowledged.
 
 use crate::support::sample;
-use result_aggregation_server::cli::Config;
+use result_aggregation_server::config::Config;
 use rusqlite::Connection;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -5,7 +5,7 @@ use crate::support::{app, peer, post, sample};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Request};
-use result_aggregation_server::http::App;
+use result_aggregation_server::app::App;
 use serde_json::{json, Value};
 
 /// A response with its body as text.

@@ -1,7 +1,7 @@
 //! Handlers in-process: hand-built requests from chosen peer addresses.
 
 use crate::support::{answer, app, get, header, peer, post, sample};
-use result_aggregation_server::ingest::{MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_PACKAGES_PER_LIST};
+use result_aggregation_server::report::{MAX_BODY_BYTES, MAX_NAME_CHARS, MAX_PACKAGES_PER_LIST};
 use serde_json::json;
 
 #[tokio::test]
@@ -151,7 +151,7 @@ async fn the_field_at_fault_is_named() {
 }
 
 async fn submit(
-    app: &result_aggregation_server::http::App,
+    app: &result_aggregation_server::app::App,
     from: &str,
     headers: &[(&str, &str)],
 ) -> crate::support::Answer {

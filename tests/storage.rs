@@ -1,7 +1,8 @@
 //! Storage on SQLite: the original project's cases, the cascade, migrations.
 
 use crate::support::{memory_store, report, sample};
-use result_aggregation_server::storage::{Location, StorageError, Store, Totals, SCHEMA_VERSION};
+use result_aggregation_server::config::Location;
+use result_aggregation_server::storage::{StorageError, Store, Totals, SCHEMA_VERSION};
 use rusqlite::Connection;
 use serde_json::json;
 

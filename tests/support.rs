@@ -3,10 +3,11 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
-use result_aggregation_server::http::{App, TrustedProxies};
-use result_aggregation_server::ingest::{parse_report, Report};
-use result_aggregation_server::storage::{Location, Store};
-use result_aggregation_server::throttle::{MemoryThrottle, RateLimit, SystemClock, Throttle};
+use result_aggregation_server::app::App;
+use result_aggregation_server::config::{Config, Location};
+use result_aggregation_server::report::{parse_report, Report};
+use result_aggregation_server::storage::Store;
+use result_aggregation_server::throttle::Throttle;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -33,20 +34,15 @@ pub fn memory_store() -> Store {
     Store::open(&Location::Memory).expect("an in-memory store")
 }
 
-/// An app on a fresh in-memory database.
+/// An app on a fresh in-memory database, built as `serve` builds it.
 pub fn app(limit: Option<&str>, proxies: &str) -> App {
-    let throttle = match limit {
-        Some(spec) => Throttle::Memory(MemoryThrottle::new(
-            spec.parse::<RateLimit>().unwrap(),
-            Box::new(SystemClock),
-        )),
-        None => Throttle::Off,
+    let config = Config {
+        rate_limit: limit.map(|spec| spec.parse().unwrap()),
+        trusted_proxies: proxies.parse().unwrap(),
+        ..Config::in_memory()
     };
-    App::new(
-        memory_store(),
-        throttle,
-        proxies.parse::<TrustedProxies>().unwrap(),
-    )
+    let throttle = Throttle::from_limit(config.rate_limit);
+    App::new(&config, memory_store(), throttle)
 }
 
 pub fn peer(ip: &str) -> SocketAddr {

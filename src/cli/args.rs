@@ -1,10 +1,12 @@
 //! Flags and subcommands, as clap sees them. Values are checked as they are parsed, so a bad
 //! one is reported by name with exit code 2.
 
+// The doc comments below are `--help` text for people, not rustdoc: `[::]:8080` is an address
+// and URLs stay bare there.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
+
 use super::generate::GenerateArgs;
-use crate::check_script::Checks;
-use crate::http::TrustedProxies;
-use crate::throttle::{RateLimit, DEFAULT_RATE_LIMIT};
+use crate::config::{Checks, RateLimit, TrustedProxies, DEFAULT_RATE_LIMIT};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 
@@ -32,9 +34,12 @@ Examples:
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
 )]
+/// The whole command line.
 pub struct Cli {
+    /// The subcommand; none means `serve`.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// `serve`'s flags, also accepted without the subcommand.
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -46,6 +51,7 @@ impl Cli {
     }
 }
 
+/// What to do.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the API and the statistics (the default)
@@ -56,6 +62,7 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+/// The flags of `serve`, before they are checked into a `Config`.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Address and port to listen on, e.g. 127.0.0.1:8080 or [::]:8080
@@ -108,6 +115,7 @@ pub struct ServeArgs {
     pub checks: Option<Checks>,
 }
 
+/// The flags of `delete-user`.
 #[derive(Args, Debug)]
 pub struct DeleteUserArgs {
     /// The learner's key (the uuid their check script keeps)
@@ -125,7 +133,7 @@ pub struct DeleteUserArgs {
 
 /// A rate limit, or none (`off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimitSpec(pub Option<RateLimit>);
+pub struct RateLimitSpec(pub(crate) Option<RateLimit>);
 
 impl std::fmt::Display for RateLimitSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

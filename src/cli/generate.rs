@@ -2,8 +2,9 @@
 //! benchmarks (and try the dashboard) without learners. Deterministic for a given seed.
 
 use super::args::DEFAULT_DB;
-use crate::ingest::{Failure, Package, Report, SystemInfo};
-use crate::storage::{Location, Store};
+use crate::config::Location;
+use crate::report::{Failure, Package, Report, SystemInfo};
+use crate::storage::Store;
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use uuid::Uuid;
 /// Reports written per transaction: large enough that commits are not the cost.
 const CHUNK: usize = 5_000;
 
+/// The flags of `generate`.
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// SQLite database file to fill (created if missing; existing rows are kept)
@@ -206,6 +208,7 @@ struct Learner {
     first_day: u32,
 }
 
+/// `generate`: writes the synthetic reports and says how fast it went.
 pub fn generate(args: GenerateArgs) -> ExitCode {
     let learners = args.learners.unwrap_or(args.submissions * 3 / 10).max(1);
     let location = Location::parse(&args.db);

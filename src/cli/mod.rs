@@ -7,43 +7,14 @@ mod generate;
 pub use args::{Cli, Command, DeleteUserArgs, ServeArgs};
 pub use generate::{generate, GenerateArgs};
 
-use crate::check_script::Checks;
-use crate::http::TrustedProxies;
-use crate::storage::{Location, StorageError, Store};
-use crate::throttle::{RateLimit, DEFAULT_RATE_LIMIT};
+use crate::config::{Config, Location};
+use crate::storage::{StorageError, Store};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
-/// Everything `serve` needs, checked.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    pub db: Location,
-    /// `None`: throttling is off.
-    pub rate_limit: Option<RateLimit>,
-    pub trusted_proxies: TrustedProxies,
-    /// How learners reach us (`https://checks.example.org`), for the served script and pages.
-    pub public_url: Option<String>,
-    /// The checks the served script runs.
-    pub checks: Checks,
-}
-
-impl Config {
-    /// The defaults with an in-memory database: what tests start from.
-    pub fn in_memory() -> Config {
-        Config {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            db: Location::Memory,
-            rate_limit: Some(DEFAULT_RATE_LIMIT),
-            trusted_proxies: TrustedProxies::default(),
-            public_url: None,
-            checks: Checks::default(),
-        }
-    }
-}
-
 impl ServeArgs {
+    /// The checked configuration these flags describe.
     pub fn into_config(self) -> Config {
         Config {
             listen: self.listen,
@@ -60,22 +31,78 @@ impl ServeArgs {
 /// one line and exits 2.
 pub fn parse() -> Cli {
     Cli::try_parse().unwrap_or_else(|e| {
-        use clap::error::ErrorKind::*;
         if matches!(
             e.kind(),
-            DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         ) {
             e.exit();
         }
-        let rendered = e.render().to_string();
-        let line: Vec<&str> = rendered
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
-            .collect();
-        eprintln!("{} (see --help)", line.join(" "));
+        eprintln!("{} (see --help)", one_line(&e));
         std::process::exit(2);
     })
+}
+
+/// A clap error in one line, built from its kind and context rather than its printed text
+/// (which spans several lines and changes with clap's wording).
+fn one_line(e: &clap::Error) -> String {
+    let context = |kind| e.get(kind).map(context_text);
+    let arg = context(ContextKind::InvalidArg).unwrap_or_default();
+    let value = context(ContextKind::InvalidValue).unwrap_or_default();
+    // A value parser's own explanation (ours say what is expected, with an example).
+    let why = std::error::Error::source(e).map(ToString::to_string);
+    let mut line = match e.kind() {
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let why = why
+                .or_else(|| {
+                    context(ContextKind::ValidValue).map(|v| format!("expected one of {v}"))
+                })
+                .unwrap_or_else(|| "not accepted".into());
+            format!("invalid value '{value}' for {arg}: {why}")
+        }
+        ErrorKind::UnknownArgument => format!("unexpected argument '{arg}'"),
+        ErrorKind::InvalidSubcommand => format!(
+            "unrecognized subcommand '{}'",
+            context(ContextKind::InvalidSubcommand).unwrap_or_default()
+        ),
+        ErrorKind::MissingRequiredArgument => format!("missing {arg}"),
+        ErrorKind::MissingSubcommand => "a subcommand is required".into(),
+        ErrorKind::ArgumentConflict => format!(
+            "{arg} cannot be used with {}",
+            context(ContextKind::PriorArg).unwrap_or_default()
+        ),
+        ErrorKind::WrongNumberOfValues | ErrorKind::TooManyValues | ErrorKind::TooFewValues => {
+            format!("wrong number of values for {arg}")
+        }
+        ErrorKind::NoEquals => format!("{arg} needs a value after '='"),
+        ErrorKind::InvalidUtf8 => "an argument is not valid UTF-8".into(),
+        other => why.unwrap_or_else(|| format!("{other:?}")),
+    };
+    if let Some(suggestion) = context(ContextKind::SuggestedArg)
+        .or_else(|| context(ContextKind::SuggestedSubcommand))
+        .or_else(|| context(ContextKind::SuggestedValue))
+    {
+        line.push_str(&format!("; did you mean {suggestion}?"));
+    }
+    line
+}
+
+fn context_text(value: &ContextValue) -> String {
+    match value {
+        ContextValue::String(s) => s.clone(),
+        ContextValue::Strings(list) => list.join(", "),
+        ContextValue::StyledStr(s) => s.to_string(),
+        ContextValue::StyledStrs(list) => list
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        ContextValue::Number(n) => n.to_string(),
+        ContextValue::Bool(b) => b.to_string(),
+        ContextValue::None => String::new(),
+        _ => String::new(),
+    }
 }
 
 /// `delete-user KEY`: removes a learner and, by cascade, everything they sent.
@@ -104,6 +131,35 @@ pub fn delete_user(args: DeleteUserArgs) -> ExitCode {
         Err(e) => {
             eprintln!("cannot delete from {location}: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).unwrap_err();
+        one_line(&e)
+    }
+
+    #[test]
+    fn clap_errors_become_one_line_from_their_context() {
+        let bad = error(&["ras", "--rate-limit", "lots"]);
+        assert!(
+            bad.starts_with("invalid value 'lots' for --rate-limit"),
+            "{bad}"
+        );
+        assert!(bad.contains("e.g. 100/hour"), "{bad}");
+        let unknown = error(&["ras", "--no-such-flag"]);
+        assert_eq!(unknown, "unexpected argument '--no-such-flag'");
+        let typo = error(&["ras", "--rate-limt", "5/hour"]);
+        assert!(typo.contains("did you mean --rate-limit"), "{typo}");
+        let missing = error(&["ras", "delete-user"]);
+        assert!(missing.starts_with("missing"), "{missing}");
+        for line in [bad, unknown, typo, missing] {
+            assert!(!line.contains('\n'), "{line}");
         }
     }
 }

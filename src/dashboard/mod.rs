@@ -8,8 +8,8 @@ mod pages;
 mod query;
 
 use crate::http::response::{self, Body};
-use crate::http::{App, RequestError};
-use crate::storage::Scope;
+use crate::http::RequestError;
+use crate::storage::{Scope, Store};
 use askama::Template;
 use export::{DetailJson, OverviewJson};
 use hyper::header::{
@@ -27,8 +27,8 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 
 /// Answers `/`, `/view/...` and `/static/...`; any other path is not ours.
-pub async fn route<B>(
-    app: &App,
+pub(crate) async fn route<B>(
+    store: &Store,
     request: Request<B>,
     base_url: &str,
 ) -> Result<Response<Body>, RequestError> {
@@ -41,26 +41,26 @@ pub async fn route<B>(
         return asset(name);
     }
     match path {
-        "/" => landing(app, query, base_url).await,
+        "/" => landing(store, query, base_url).await,
         "/view" => Ok(redirect(&with_query("/view/", query))),
         "/view/" => {
             let view = ViewQuery::parse(query);
             match view.workshop.clone() {
-                None => overview(app, None, &view).await,
+                None => overview(store, None, &view).await,
                 Some(workshop) => {
                     // The selector form sends ?workshop_id=; its page lives at /view/<id>/
                     // unless no path can carry the id.
                     let href =
                         query::view_href(Some(&workshop), view.all_attempts.all(), view.export);
                     if href.starts_with("/view/?") {
-                        overview(app, Some(&workshop), &view).await
+                        overview(store, Some(&workshop), &view).await
                     } else {
                         Ok(redirect(&href))
                     }
                 }
             }
         }
-        "/view/detail/" | "/view/detail" => detail(app, DetailQuery::parse(query)).await,
+        "/view/detail/" | "/view/detail" => detail(store, DetailQuery::parse(query)).await,
         _ => match path.strip_prefix("/view/") {
             Some(rest) => {
                 let workshop = query::workshop_from_segment(rest.strip_suffix('/').unwrap_or(rest));
@@ -70,7 +70,7 @@ pub async fn route<B>(
                     let href = query::view_href(None, view.all_attempts.all(), view.export);
                     Ok(redirect(&href))
                 } else {
-                    overview(app, Some(&workshop), &view).await
+                    overview(store, Some(&workshop), &view).await
                 }
             }
             None => Err(RequestError::NotFound(path.to_owned())),
@@ -79,17 +79,17 @@ pub async fn route<B>(
 }
 
 async fn landing(
-    app: &App,
+    store: &Store,
     query: Option<&str>,
     base_url: &str,
 ) -> Result<Response<Body>, RequestError> {
-    let summaries = app.store.workshop_summaries().await?;
+    let summaries = store.workshop_summaries().await?;
     let page = pages::LandingPage::new(base_url, query::landing_workshop(query), &summaries);
     Ok(html(page.render()))
 }
 
 async fn overview(
-    app: &App,
+    store: &Store,
     workshop: Option<&str>,
     view: &ViewQuery,
 ) -> Result<Response<Body>, RequestError> {
@@ -97,7 +97,7 @@ async fn overview(
         workshop: workshop.map(str::to_owned),
         all_attempts: view.all_attempts.all(),
     };
-    let overview = app.store.overview(scope).await?;
+    let overview = store.overview(scope).await?;
     Ok(match view.export {
         Export::Json => json(&OverviewJson::new(&overview, workshop, view.all_attempts)),
         Export::Csv => csv(
@@ -108,7 +108,7 @@ async fn overview(
     })
 }
 
-async fn detail(app: &App, query: DetailQuery) -> Result<Response<Body>, RequestError> {
+async fn detail(store: &Store, query: DetailQuery) -> Result<Response<Body>, RequestError> {
     if query.first.is_none() {
         // Nothing to detail: the overview is where packages are chosen.
         let href = query::view_href(
@@ -118,10 +118,7 @@ async fn detail(app: &App, query: DetailQuery) -> Result<Response<Body>, Request
         );
         return Ok(redirect(&href));
     }
-    let comparison = app
-        .store
-        .comparison(query.packages(), query.scope())
-        .await?;
+    let comparison = store.comparison(query.packages(), query.scope()).await?;
     let workshop = query.workshop.as_deref();
     Ok(match query.export {
         Export::Json => json(&DetailJson::new(

@@ -6,7 +6,7 @@ use super::charts::{BarChart, Category, ColumnChart};
 use super::query::{
     detail_href, landing_href, script_url, view_href, DetailQuery, Export, ViewQuery,
 };
-use crate::storage::{Comparison, Overview, Package, ValueCount, WorkshopSummary};
+use crate::storage::{Comparison, Overview, PackageFilter, ValueCount, WorkshopSummary};
 use askama::Template;
 use std::collections::HashMap;
 
@@ -231,7 +231,7 @@ impl OverviewPage {
         let all = query.all_attempts.all();
         let unit = "failures";
         let detail = |name: &str, version: Option<&str>| {
-            let package = Package {
+            let package = PackageFilter {
                 name: name.to_owned(),
                 version: version.map(str::to_owned),
             };
@@ -550,11 +550,11 @@ impl DetailPage {
             Some(w) => format!("workshop {w}"),
             None => "all workshops".into(),
         };
-        let value = |p: Option<&Package>, f: fn(&Package) -> Option<&str>| {
+        let value = |p: Option<&PackageFilter>, f: fn(&PackageFilter) -> Option<&str>| {
             p.and_then(f).unwrap_or("").to_owned()
         };
         let packages = query.packages();
-        let package_refs: Vec<&Package> = packages.iter().collect();
+        let package_refs: Vec<&PackageFilter> = packages.iter().collect();
         DetailPage {
             layout: Layout::new(labels.join(" vs "), "statistics"),
             notice: query.same_twice.then(|| {

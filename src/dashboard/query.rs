@@ -1,7 +1,7 @@
 //! The dashboard's URLs: query strings read leniently (a value we cannot use means the
 //! default, never an error page), and links written back with every value percent-encoded.
 
-use crate::storage::{Package, Scope};
+use crate::storage::{PackageFilter, Scope};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// What a path segment keeps as it is: RFC 3986's unreserved characters.
@@ -53,8 +53,8 @@ pub struct ViewQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DetailQuery {
     /// `None`: no package was named, so there is nothing to detail.
-    pub first: Option<Package>,
-    pub second: Option<Package>,
+    pub first: Option<PackageFilter>,
+    pub second: Option<PackageFilter>,
     /// The second package was the first one again, and was dropped.
     pub same_twice: bool,
     pub workshop: Option<String>,
@@ -70,7 +70,7 @@ impl DetailQuery {
         }
     }
 
-    pub fn packages(&self) -> Vec<Package> {
+    pub fn packages(&self) -> Vec<PackageFilter> {
         self.first.iter().chain(&self.second).cloned().collect()
     }
 }
@@ -135,11 +135,11 @@ impl DetailQuery {
                 .filter(|n| !n.trim().is_empty() && *n != "None")
                 .map(str::to_owned)
         };
-        let first = name("package_one_name").map(|name| Package {
+        let first = name("package_one_name").map(|name| PackageFilter {
             name,
             version: version("package_one_version"),
         });
-        let mut second = name("package_two_name").map(|name| Package {
+        let mut second = name("package_two_name").map(|name| PackageFilter {
             name,
             version: version("package_two_version"),
         });
@@ -196,7 +196,7 @@ pub fn view_href(workshop: Option<&str>, all_attempts: bool, export: Export) -> 
 
 /// The link to the detail page of one or two packages.
 pub fn detail_href(
-    packages: &[&Package],
+    packages: &[&PackageFilter],
     workshop: Option<&str>,
     all_attempts: bool,
     export: Export,
@@ -286,7 +286,7 @@ mod tests {
         ));
         assert_eq!(
             q.first,
-            Some(Package {
+            Some(PackageFilter {
                 name: "git".into(),
                 version: None
             })

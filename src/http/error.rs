@@ -1,13 +1,14 @@
 //! The request error, and the single place where each kind becomes a status and a JSON body.
 
 use super::response::{self, Body};
-use crate::ingest::{Rejection, RejectionKind, MAX_BODY_BYTES};
+use crate::report::{Rejection, RejectionKind, MAX_BODY_BYTES};
 use crate::storage::StorageError;
 use crate::throttle::Decision;
 use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
+/// Why a request is not answered with what it asked for.
 #[derive(Debug)]
 pub enum RequestError {
     NotFound(String),
@@ -96,7 +97,9 @@ impl RequestError {
                     "temporarily unavailable",
                     e.to_string(),
                 ),
-                StorageError::Corrupt(_) | StorageError::Other(_) => {
+                StorageError::Corrupt(_)
+                | StorageError::Interrupted(_)
+                | StorageError::Other(_) => {
                     log::error!("storage failed: {e}");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,

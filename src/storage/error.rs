@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+/// What went wrong in storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageError {
     /// The thing asked for does not exist (a learner's key, say).
@@ -14,6 +15,9 @@ pub enum StorageError {
     Corrupt(String),
     /// The writer has stopped: the server is shutting down.
     Closed,
+    /// The task doing the work panicked or was cancelled before it finished.
+    Interrupted(String),
+    /// Anything else SQLite reported.
     Other(String),
 }
 
@@ -25,6 +29,7 @@ impl fmt::Display for StorageError {
             StorageError::Full => f.write_str("database or disk is full"),
             StorageError::Corrupt(why) => write!(f, "database is unreadable: {why}"),
             StorageError::Closed => f.write_str("database is closed"),
+            StorageError::Interrupted(why) => write!(f, "storage task interrupted: {why}"),
             StorageError::Other(why) => f.write_str(why),
         }
     }
@@ -42,5 +47,11 @@ impl From<rusqlite::Error> for StorageError {
             _ if matches!(e, rusqlite::Error::QueryReturnedNoRows) => StorageError::NotFound,
             _ => StorageError::Other(e.to_string()),
         }
+    }
+}
+
+impl From<tokio::task::JoinError> for StorageError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        StorageError::Interrupted(e.to_string())
     }
 }

@@ -1,4 +1,4 @@
-//! Storage: the one module that speaks SQL. A single [`Writer`] thread owns the only writing
+//! Storage: the one module that speaks SQL. A single `Writer` thread owns the only writing
 //! connection and commits waiting submissions together (group commit); a pool of read-only
 //! connections answers statistics. Handlers see [`Store`] and plain Rust types, never rusqlite.
 
@@ -14,15 +14,14 @@ mod writer;
 pub use error::StorageError;
 pub use record::{Deleted, Receipt};
 pub use schema::SCHEMA_VERSION;
-pub use stats::{
-    Breakdown, Comparison, NameFailures, Overview, Package, PackageDetail, Scope, SystemLearners,
-    SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
+pub(crate) use stats::{
+    Comparison, Overview, PackageDetail, PackageFilter, Scope, ValueCount, WorkshopSummary,
 };
 
-use crate::ingest::Report;
+pub use crate::config::Location;
+use crate::report::Report;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
-use std::path::PathBuf;
 use std::time::Duration;
 use writer::Writer;
 
@@ -30,34 +29,6 @@ use writer::Writer;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read-only connections for statistics; the machine this runs on has a few cores.
 const READERS: u32 = 4;
-
-/// Where the database lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    File(PathBuf),
-    /// A private in-memory database (tests, demos): gone when the store closes.
-    Memory,
-}
-
-impl Location {
-    /// `:memory:` is the in-memory database, as in sqlite3; anything else is a file path.
-    pub fn parse(text: &str) -> Location {
-        if text == ":memory:" {
-            Location::Memory
-        } else {
-            Location::File(PathBuf::from(text))
-        }
-    }
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Location::File(path) => write!(f, "{}", path.display()),
-            Location::Memory => f.write_str(":memory:"),
-        }
-    }
-}
 
 /// The database: one writer, a pool of readers.
 pub struct Store {
@@ -67,6 +38,7 @@ pub struct Store {
 
 /// Row counts of the four tables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(missing_docs)] // the tables' names
 pub struct Totals {
     pub learners: i64,
     pub attempts: i64,
@@ -173,8 +145,7 @@ impl Store {
                 .map_err(|e| StorageError::Other(format!("no reader available: {e}")))?;
             query(&conn)
         })
-        .await
-        .map_err(|e| StorageError::Other(format!("reader task failed: {e}")))?
+        .await?
     }
 
     /// How many rows each table holds.

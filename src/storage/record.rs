@@ -1,7 +1,7 @@
 //! Writing: one learner's attempt, and deleting a learner.
 
 use super::StorageError;
-use crate::ingest::Report;
+use crate::report::Report;
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ pub struct Receipt {
 
 /// What a deletion removed, for the operator's confirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // rows of the tables so named
 pub struct Deleted {
     pub attempts: i64,
     pub successful_installs: i64,

@@ -2,7 +2,7 @@
 //! the same numbers from the tallies (`tally.rs`); the tests there hold the two equal.
 
 use super::stats::{
-    Breakdown, NameFailures, Package, Scope, SystemLearners, SystemNameFailures, ValueCount,
+    Breakdown, NameFailures, PackageFilter, Scope, SystemLearners, SystemNameFailures, ValueCount,
     VersionFailures, WorkshopSummary,
 };
 use super::StorageError;
@@ -39,7 +39,7 @@ fn expression(by: Breakdown) -> &'static str {
 /// learner at all.
 fn counted_failures(
     scope: &Scope,
-    package: Option<&Package>,
+    package: Option<&PackageFilter>,
     learner_columns: bool,
 ) -> (String, Vec<Value>) {
     let mut values = Vec::new();
@@ -229,7 +229,7 @@ pub fn workshop_summaries(
 /// Failures of `package` in scope, counted by one field; empty and unknown values left out.
 pub fn failure_breakdown(
     conn: &Connection,
-    package: &Package,
+    package: &PackageFilter,
     scope: &Scope,
     by: Breakdown,
 ) -> Result<Vec<ValueCount>, StorageError> {
@@ -252,7 +252,7 @@ pub fn failure_breakdown(
 /// How many failures of `package` count in scope.
 pub fn failure_count(
     conn: &Connection,
-    package: &Package,
+    package: &PackageFilter,
     scope: &Scope,
 ) -> Result<i64, StorageError> {
     let (from, values) = counted_failures(scope, Some(package), true);

@@ -1,10 +1,5 @@
-//! Statistics: the types behind every dashboard view and the reads that fill them.
-//!
-//! What each view shows, read in one transaction from the tallies (`tally.rs`); the meaning
-//! of every number, as plain SQL over the raw rows, is in `reference.rs`.
-
-use super::{tally, StorageError, Store};
-use rusqlite::Connection;
+//! Statistics: the types behind every dashboard view, as plain data. `tally.rs` fills them
+//! from the tallies; `reference.rs` says what each number means as plain SQL over raw rows.
 
 /// Which failures count: whose, and from which attempts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,7 +12,7 @@ pub struct Scope {
 
 /// One package, in all its versions or in one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Package {
+pub struct PackageFilter {
     pub name: String,
     /// `None`: every version.
     pub version: Option<String>,
@@ -88,24 +83,6 @@ pub enum Breakdown {
     ErrorDescription,
 }
 
-impl Breakdown {
-    /// The field's name in `detail_tally.dim`.
-    pub(super) fn dim(self) -> &'static str {
-        match self {
-            Breakdown::DistributionName => "distribution_name",
-            Breakdown::DistributionVersion => "distribution_version",
-            Breakdown::DistributionNameVersion => "distribution_name_version",
-            Breakdown::System => "system",
-            Breakdown::SystemVersion => "system_version",
-            Breakdown::SystemPlatform => "system_platform",
-            Breakdown::Machine => "machine",
-            Breakdown::PythonVersion => "python_version",
-            Breakdown::Day => "day",
-            Breakdown::ErrorDescription => "error_description",
-        }
-    }
-}
-
 /// Everything `/view/` and `/view/<workshop>/` show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overview {
@@ -122,7 +99,7 @@ pub struct Overview {
 /// Where and when one package fails; each list sorted by count, largest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageDetail {
-    pub package: Package,
+    pub package: PackageFilter,
     /// Failures counted in all.
     pub failures: i64,
     pub distribution_name: Vec<ValueCount>,
@@ -146,90 +123,4 @@ pub struct Comparison {
     /// Every version that ever failed of the packages detailed.
     pub versions: Vec<String>,
     pub workshops: Vec<String>,
-}
-
-/// Every breakdown of one package's failures.
-pub fn package_detail(
-    conn: &Connection,
-    package: &Package,
-    scope: &Scope,
-) -> Result<PackageDetail, StorageError> {
-    let by = |breakdown| tally::failure_breakdown(conn, package, scope, breakdown);
-    Ok(PackageDetail {
-        package: package.clone(),
-        failures: tally::failure_count(conn, package, scope)?,
-        distribution_name: by(Breakdown::DistributionName)?,
-        distribution_version: by(Breakdown::DistributionVersion)?,
-        distribution_name_version: by(Breakdown::DistributionNameVersion)?,
-        system: by(Breakdown::System)?,
-        system_version: by(Breakdown::SystemVersion)?,
-        system_platform: by(Breakdown::SystemPlatform)?,
-        machine: by(Breakdown::Machine)?,
-        python_version: by(Breakdown::PythonVersion)?,
-        days: by(Breakdown::Day)?,
-        error_descriptions: by(Breakdown::ErrorDescription)?,
-    })
-}
-
-/// The overview of one scope, read in one transaction so its numbers agree.
-pub fn overview(conn: &Connection, scope: &Scope) -> Result<Overview, StorageError> {
-    let snapshot = conn.unchecked_transaction()?;
-    let workshop = scope.workshop.as_deref();
-    Ok(Overview {
-        failed_versions: tally::failed_versions(&snapshot, scope)?,
-        failed_names: tally::failed_names(&snapshot, scope)?,
-        learners_by_system: tally::learners_by_system(&snapshot, workshop)?,
-        failures_by_system: tally::failures_by_system(&snapshot, scope)?,
-        workshops: tally::workshops(&snapshot)?,
-        summaries: tally::workshop_summaries(&snapshot, workshop)?,
-    })
-}
-
-/// The details of some packages, and the choices for comparing others, in one transaction.
-pub fn comparison(
-    conn: &Connection,
-    packages: &[Package],
-    scope: &Scope,
-) -> Result<Comparison, StorageError> {
-    let snapshot = conn.unchecked_transaction()?;
-    Ok(Comparison {
-        details: packages
-            .iter()
-            .map(|package| package_detail(&snapshot, package, scope))
-            .collect::<Result<_, _>>()?,
-        names: tally::package_names(&snapshot)?,
-        versions: {
-            let mut versions = Vec::new();
-            for package in packages {
-                versions.extend(tally::package_versions(&snapshot, &package.name)?);
-            }
-            versions.sort();
-            versions.dedup();
-            versions
-        },
-        workshops: tally::workshops(&snapshot)?,
-    })
-}
-
-impl Store {
-    /// Most failed packages, learners per system and workshop summaries for one scope.
-    pub async fn overview(&self, scope: Scope) -> Result<Overview, StorageError> {
-        self.read(move |conn| overview(conn, &scope)).await
-    }
-
-    /// Where and when each of `packages` fails, with the packages one may compare instead.
-    pub async fn comparison(
-        &self,
-        packages: Vec<Package>,
-        scope: Scope,
-    ) -> Result<Comparison, StorageError> {
-        self.read(move |conn| comparison(conn, &packages, &scope))
-            .await
-    }
-
-    /// Learners and passing learners per workshop, largest first.
-    pub async fn workshop_summaries(&self) -> Result<Vec<WorkshopSummary>, StorageError> {
-        self.read(|conn| tally::workshop_summaries(conn, None))
-            .await
-    }
 }

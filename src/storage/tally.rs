@@ -1,13 +1,13 @@
-//! The statistics read from the tallies that triggers in `schema.sql` keep on every write: a
+//! The statistics, read from the tallies that triggers in `schema.sql` keep on every write: a
 //! few thousand rows, whatever the number of reports. Each function answers exactly what its
 //! namesake in `reference.rs` computes from the raw rows; the tests below hold them to that
-//! on random data.
+//! on random data. The [`Store`] methods at the end read a whole view in one transaction.
 
 use super::stats::{
-    Breakdown, NameFailures, Package, Scope, SystemLearners, SystemNameFailures, ValueCount,
-    VersionFailures, WorkshopSummary,
+    Breakdown, Comparison, NameFailures, Overview, PackageDetail, PackageFilter, Scope,
+    SystemLearners, SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
 };
-use super::StorageError;
+use super::{StorageError, Store};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, Row};
 
@@ -36,6 +36,22 @@ impl Filter {
             Some(value) => self.and(condition, value),
             None => self,
         }
+    }
+}
+
+/// The field's name in `detail_tally.dim`.
+fn dim(by: Breakdown) -> &'static str {
+    match by {
+        Breakdown::DistributionName => "distribution_name",
+        Breakdown::DistributionVersion => "distribution_version",
+        Breakdown::DistributionNameVersion => "distribution_name_version",
+        Breakdown::System => "system",
+        Breakdown::SystemVersion => "system_version",
+        Breakdown::SystemPlatform => "system_platform",
+        Breakdown::Machine => "machine",
+        Breakdown::PythonVersion => "python_version",
+        Breakdown::Day => "day",
+        Breakdown::ErrorDescription => "error_description",
     }
 }
 
@@ -176,7 +192,7 @@ pub fn package_versions(conn: &Connection, name: &str) -> Result<Vec<String>, St
 }
 
 /// The filter of one package's failures in `scope`.
-fn of_package(package: &Package, workshop: Option<&str>) -> Filter {
+fn of_package(package: &PackageFilter, workshop: Option<&str>) -> Filter {
     Filter::default()
         .and("name = ?", &package.name)
         .and_some("version = ?", package.version.as_deref())
@@ -185,7 +201,7 @@ fn of_package(package: &Package, workshop: Option<&str>) -> Filter {
 
 pub fn failure_breakdown(
     conn: &Connection,
-    package: &Package,
+    package: &PackageFilter,
     scope: &Scope,
     by: Breakdown,
 ) -> Result<Vec<ValueCount>, StorageError> {
@@ -207,7 +223,7 @@ pub fn failure_breakdown(
         );
         return rows(conn, &sql, filter, map);
     }
-    let filter = of_package(package, scope.workshop.as_deref()).and("dim = ?", by.dim());
+    let filter = of_package(package, scope.workshop.as_deref()).and("dim = ?", dim(by));
     let sql = format!(
         "SELECT value, sum({count}) FROM detail_tally {}
          GROUP BY value HAVING sum({count}) > 0 ORDER BY 2 DESC, 1",
@@ -218,7 +234,7 @@ pub fn failure_breakdown(
 
 pub fn failure_count(
     conn: &Connection,
-    package: &Package,
+    package: &PackageFilter,
     scope: &Scope,
 ) -> Result<i64, StorageError> {
     let filter = of_package(package, scope.workshop.as_deref()).and("dim = ?", "failures");
@@ -231,11 +247,96 @@ pub fn failure_count(
     Ok(counts.into_iter().next().unwrap_or(0))
 }
 
+/// Every breakdown of one package's failures.
+pub fn package_detail(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+) -> Result<PackageDetail, StorageError> {
+    let by = |breakdown| failure_breakdown(conn, package, scope, breakdown);
+    Ok(PackageDetail {
+        package: package.clone(),
+        failures: failure_count(conn, package, scope)?,
+        distribution_name: by(Breakdown::DistributionName)?,
+        distribution_version: by(Breakdown::DistributionVersion)?,
+        distribution_name_version: by(Breakdown::DistributionNameVersion)?,
+        system: by(Breakdown::System)?,
+        system_version: by(Breakdown::SystemVersion)?,
+        system_platform: by(Breakdown::SystemPlatform)?,
+        machine: by(Breakdown::Machine)?,
+        python_version: by(Breakdown::PythonVersion)?,
+        days: by(Breakdown::Day)?,
+        error_descriptions: by(Breakdown::ErrorDescription)?,
+    })
+}
+
+/// The overview of one scope, read in one transaction so its numbers agree.
+pub fn overview(conn: &Connection, scope: &Scope) -> Result<Overview, StorageError> {
+    let snapshot = conn.unchecked_transaction()?;
+    let workshop = scope.workshop.as_deref();
+    Ok(Overview {
+        failed_versions: failed_versions(&snapshot, scope)?,
+        failed_names: failed_names(&snapshot, scope)?,
+        learners_by_system: learners_by_system(&snapshot, workshop)?,
+        failures_by_system: failures_by_system(&snapshot, scope)?,
+        workshops: workshops(&snapshot)?,
+        summaries: workshop_summaries(&snapshot, workshop)?,
+    })
+}
+
+/// The details of some packages, and the choices for comparing others, in one transaction.
+pub fn comparison(
+    conn: &Connection,
+    packages: &[PackageFilter],
+    scope: &Scope,
+) -> Result<Comparison, StorageError> {
+    let snapshot = conn.unchecked_transaction()?;
+    Ok(Comparison {
+        details: packages
+            .iter()
+            .map(|package| package_detail(&snapshot, package, scope))
+            .collect::<Result<_, _>>()?,
+        names: package_names(&snapshot)?,
+        versions: {
+            let mut versions = Vec::new();
+            for package in packages {
+                versions.extend(package_versions(&snapshot, &package.name)?);
+            }
+            versions.sort();
+            versions.dedup();
+            versions
+        },
+        workshops: workshops(&snapshot)?,
+    })
+}
+
+impl Store {
+    /// Most failed packages, learners per system and workshop summaries for one scope.
+    pub(crate) async fn overview(&self, scope: Scope) -> Result<Overview, StorageError> {
+        self.read(move |conn| overview(conn, &scope)).await
+    }
+
+    /// Where and when each of `packages` fails, with the packages one may compare instead.
+    pub(crate) async fn comparison(
+        &self,
+        packages: Vec<PackageFilter>,
+        scope: Scope,
+    ) -> Result<Comparison, StorageError> {
+        self.read(move |conn| comparison(conn, &packages, &scope))
+            .await
+    }
+
+    /// Learners and passing learners per workshop, largest first.
+    pub(crate) async fn workshop_summaries(&self) -> Result<Vec<WorkshopSummary>, StorageError> {
+        self.read(|conn| workshop_summaries(conn, None)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{reference as stats, Location, Store};
     use super::*;
-    use crate::ingest::{Failure, Package, Report, SystemInfo};
+    use crate::report::{Failure, Package, Report, SystemInfo};
 
     /// Random reports from few learners, workshops, systems and packages (NULLs included),
     /// with returning learners who move workshop or system, and deletions of learners and
@@ -333,7 +434,7 @@ mod tests {
                                 all_attempts,
                             };
                             for version in [None, Some("1.0")] {
-                                let package = super::Package {
+                                let package = PackageFilter {
                                     name: "git".into(),
                                     version: version.map(str::to_owned),
                                 };

@@ -3,11 +3,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Where the throttle reads the time.
 pub trait Clock: Send + Sync {
     /// Time since the Unix epoch.
     fn now(&self) -> Duration;
 }
 
+/// The real time.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -25,12 +27,14 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock stopped at `since_epoch`.
     pub fn at(since_epoch: Duration) -> ManualClock {
         ManualClock {
             millis: AtomicU64::new(since_epoch.as_millis() as u64),
         }
     }
 
+    /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
         self.millis
             .fetch_add(by.as_millis() as u64, Ordering::SeqCst);

@@ -14,6 +14,7 @@ struct Window {
     count: u32,
 }
 
+/// Budgets kept in this process (one instance, or instances that need not share).
 pub struct MemoryThrottle {
     limit: RateLimit,
     windows: Cache<IpAddr, Window>,
@@ -21,6 +22,7 @@ pub struct MemoryThrottle {
 }
 
 impl MemoryThrottle {
+    /// A throttle remembering up to [`MAX_TRACKED_ADDRESSES`] addresses.
     pub fn new(limit: RateLimit, clock: Box<dyn Clock>) -> MemoryThrottle {
         Self::with_capacity(limit, clock, MAX_TRACKED_ADDRESSES)
     }
@@ -37,6 +39,7 @@ impl MemoryThrottle {
         }
     }
 
+    /// Counts one submission from `client` and says whether it is within the budget.
     pub fn admit(&self, client: IpAddr) -> Decision {
         let now = self.clock.now();
         let window = self

@@ -7,73 +7,23 @@ mod memory;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryThrottle;
 
-use std::fmt;
+pub use crate::config::RateLimit;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-/// The seed's figure: 100 submissions an hour per address.
-pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
-    count: 100,
-    window: Duration::from_secs(3600),
-};
 /// Addresses remembered at once by the in-process throttle. Each costs about a hundred bytes,
 /// so memory stays near 10 MiB however many addresses arrive; past the bound the least used
 /// are forgotten (a flood from more addresses than this can get more than its share).
 pub const MAX_TRACKED_ADDRESSES: u64 = 100_000;
 
-/// `count` submissions per `window`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub count: u32,
-    pub window: Duration,
-}
-
-impl FromStr for RateLimit {
-    type Err = String;
-
-    /// `N/second`, `N/minute`, `N/hour` or `N/day` (`off` is handled by the caller).
-    fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let expected = "expected N/minute, N/hour, N/day or off, e.g. 100/hour";
-        let (count, unit) = spec.split_once('/').ok_or_else(|| expected.to_string())?;
-        let count: u32 = count
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("'{count}' is not a positive whole number; {expected}"))?;
-        let seconds = match unit.trim().trim_end_matches('s') {
-            "second" | "sec" => 1,
-            "minute" | "min" => 60,
-            "hour" | "h" => 3600,
-            "day" | "d" => 86_400,
-            other => return Err(format!("unknown period '{other}'; {expected}")),
-        };
-        Ok(RateLimit {
-            count,
-            window: Duration::from_secs(seconds),
-        })
-    }
-}
-
-impl fmt::Display for RateLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = match self.window.as_secs() {
-            1 => "second",
-            60 => "minute",
-            3600 => "hour",
-            86_400 => "day",
-            s => return write!(f, "{}/{s}s", self.count),
-        };
-        write!(f, "{}/{unit}", self.count)
-    }
-}
-
 /// The answer for one submission, with what the rate-limit headers report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
+    /// False: over the limit, refuse with 429.
     pub allowed: bool,
+    /// The limit per window (X-RateLimit-Limit).
     pub limit: u32,
+    /// Submissions left in this window (X-RateLimit-Remaining).
     pub remaining: u32,
     /// Time until the window resets.
     pub reset_after: Duration,
@@ -90,11 +40,21 @@ impl Decision {
 
 /// The throttle chosen at start-up.
 pub enum Throttle {
+    /// Every submission is admitted (`--rate-limit off`).
     Off,
+    /// Budgets kept in this process.
     Memory(MemoryThrottle),
 }
 
 impl Throttle {
+    /// The throttle a configuration asks for, on the system clock.
+    pub fn from_limit(limit: Option<RateLimit>) -> Throttle {
+        match limit {
+            Some(limit) => Throttle::Memory(MemoryThrottle::new(limit, Box::new(SystemClock))),
+            None => Throttle::Off,
+        }
+    }
+
     /// Counts one submission from `client`; `None` when throttling is off.
     pub fn admit(&self, client: IpAddr) -> Option<Decision> {
         match self {
@@ -122,24 +82,6 @@ pub fn budget_key(client: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_limit_specs() {
-        assert_eq!("100/hour".parse::<RateLimit>().unwrap(), DEFAULT_RATE_LIMIT);
-        assert_eq!(
-            "5/minute".parse::<RateLimit>().unwrap().window.as_secs(),
-            60
-        );
-        assert_eq!(
-            "1000/day".parse::<RateLimit>().unwrap().window.as_secs(),
-            86_400
-        );
-        assert_eq!("2/hours".parse::<RateLimit>().unwrap().count, 2);
-        for bad in ["", "100", "0/hour", "-1/hour", "x/hour", "100/fortnight"] {
-            assert!(bad.parse::<RateLimit>().is_err(), "{bad}");
-        }
-        assert_eq!(DEFAULT_RATE_LIMIT.to_string(), "100/hour");
-    }
 
     #[test]
     fn ipv6_is_counted_per_64_and_mapped_v4_as_v4() {

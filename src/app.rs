@@ -1,64 +1,43 @@
-//! The application: shared state, routing, and the one log line per request.
+//! The application: what the features share, built in one call from the configuration, and
+//! the router that hands each request to the feature that answers it, with one log line per
+//! request.
 
-use super::error::RequestError;
-use super::response::{self, Body};
-use super::TrustedProxies;
-use crate::check_script::{self, Checks};
+use crate::check_script;
+use crate::config::{Checks, Config, TrustedProxies};
+use crate::dashboard;
+use crate::http::response::{self, Body};
+use crate::http::{base_url, client_ip, RequestError};
 use crate::ingest;
 use crate::storage::Store;
 use crate::throttle::Throttle;
 use hyper::body::Bytes;
-use hyper::header::HOST;
-use hyper::{HeaderMap, Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-/// What every request handler may use.
+/// Everything a request may need, complete from [`App::new`] on.
 pub struct App {
+    /// The database.
     pub store: Store,
-    pub throttle: Throttle,
-    pub proxies: TrustedProxies,
+    throttle: Throttle,
+    proxies: TrustedProxies,
     /// The address learners reach us at, when the Host header cannot be trusted to say it
     /// (behind a proxy that rewrites it, or to pin https).
-    pub public_url: Option<String>,
+    public_url: Option<String>,
     /// The checks the served script runs.
-    pub checks: Checks,
+    checks: Checks,
 }
 
 impl App {
-    pub fn new(store: Store, throttle: Throttle, proxies: TrustedProxies) -> App {
+    /// The application for `config`, over an opened store and the throttle it chose.
+    pub fn new(config: &Config, store: Store, throttle: Throttle) -> App {
         App {
             store,
             throttle,
-            proxies,
-            public_url: None,
-            checks: Checks::default(),
+            proxies: config.trusted_proxies.clone(),
+            public_url: config.public_url.clone(),
+            checks: config.checks.clone(),
         }
-    }
-
-    /// The base URL learners use to reach this server: `--public-url` when set, otherwise
-    /// what the request's Host header says (if it looks like a host), as http.
-    pub fn base_url(&self, headers: &HeaderMap) -> String {
-        if let Some(url) = &self.public_url {
-            return url.clone();
-        }
-        let host = headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                !h.is_empty()
-                    && h.len() <= 255
-                    && h.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
-            })
-            .unwrap_or("127.0.0.1:8080");
-        format!("http://{host}")
-    }
-
-    /// The dashboard's pages, exports and files; it shows learners this server's address.
-    async fn dashboard<B>(&self, request: Request<B>) -> Result<Response<Body>, RequestError> {
-        let base_url = self.base_url(request.headers());
-        crate::dashboard::route(self, request, &base_url).await
     }
 
     /// Answers one request from `peer`. Generic over the body so tests can hand-build one.
@@ -68,7 +47,7 @@ impl App {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let started = Instant::now();
-        let client = self.proxies.client_ip(peer.ip(), request.headers());
+        let client = client_ip(&self.proxies, peer.ip(), request.headers());
         let method = request.method().clone();
         // The path only: a query string is the client's to fill and is not ours to log.
         let path = request.uri().path().to_owned();
@@ -95,10 +74,13 @@ impl App {
     {
         let path = request.uri().path();
         let method = request.method();
+        let public_url = self.public_url.as_deref();
         match path {
             // The original's URL, with and without the slash its clients always sent.
             "/installation_data/" | "/installation_data" => match *method {
-                Method::POST => Ok(ingest::handle_submission(self, request, client).await),
+                Method::POST => {
+                    Ok(ingest::submit(&self.store, &self.throttle, request, client).await)
+                }
                 _ => Err(RequestError::MethodNotAllowed("POST")),
             },
             "/healthz" => match *method {
@@ -114,15 +96,19 @@ impl App {
             },
             "/check.py" => match *method {
                 Method::GET | Method::HEAD => check_script::serve(
-                    &self.base_url(request.headers()),
+                    &base_url(public_url, request.headers()),
                     request.uri().query(),
                     &self.checks,
                 ),
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
-            "/" | "/view" => self.dashboard(request).await,
+            "/" | "/view" => {
+                let base_url = base_url(public_url, request.headers());
+                dashboard::route(&self.store, request, &base_url).await
+            }
             p if p.starts_with("/view/") || p.starts_with("/static/") => {
-                self.dashboard(request).await
+                let base_url = base_url(public_url, request.headers());
+                dashboard::route(&self.store, request, &base_url).await
             }
             _ => Err(RequestError::NotFound(path.to_owned())),
         }

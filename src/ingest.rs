@@ -1,9 +1,11 @@
-//! `POST /installation_data/`: throttle, read, check, store, answer.
+//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer. Takes only the
+//! store and the throttle it uses.
 
-use super::{parse_report, MAX_BODY_BYTES};
 use crate::http::response::{self, Body};
-use crate::http::{App, RequestError};
-use crate::throttle::Decision;
+use crate::http::RequestError;
+use crate::report::{parse_report, MAX_BODY_BYTES};
+use crate::storage::Store;
+use crate::throttle::{Decision, Throttle};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_LENGTH};
@@ -25,13 +27,18 @@ struct Summary {
 }
 
 /// Every answer of this endpoint, refusals included, carries the rate-limit headers.
-pub async fn handle_submission<B>(app: &App, request: Request<B>, client: IpAddr) -> Response<Body>
+pub async fn submit<B>(
+    store: &Store,
+    throttle: &Throttle,
+    request: Request<B>,
+    client: IpAddr,
+) -> Response<Body>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let decision = app.throttle.admit(client);
-    let mut response = match accept(app, request, decision).await {
+    let decision = throttle.admit(client);
+    let mut response = match accept(store, request, decision).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
@@ -45,7 +52,7 @@ where
 }
 
 async fn accept<B>(
-    app: &App,
+    store: &Store,
     request: Request<B>,
     decision: Option<Decision>,
 ) -> Result<Response<Body>, RequestError>
@@ -76,7 +83,7 @@ where
         })?
         .to_bytes();
     let report = parse_report(&body)?;
-    let receipt = app.store.record(report).await?;
+    let receipt = store.record(report).await?;
     let message = if receipt.known {
         "pushed data with same id"
     } else {

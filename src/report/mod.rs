@@ -1,10 +1,8 @@
-//! Ingestion: what a check script sends (the 2016 wire format) and the checks that turn it into
-//! a [`Report`] the storage layer can trust.
+//! A learner's report: what a check script sends (the 2016 wire format), the limits it must
+//! keep, and the parsing that turns a body into a [`Report`] every other part can trust.
+//! Depends on nothing else in the crate.
 
-mod handler;
 mod wire;
-
-pub use handler::handle_submission;
 
 pub use wire::{parse_report, Rejection, RejectionKind};
 
@@ -28,13 +26,17 @@ pub struct Report {
     /// The key the script sent, when it is a well-formed UUID; unknown keys are the storage
     /// layer's business (it issues a fresh one).
     pub key: Option<uuid::Uuid>,
+    /// The machine and the learner's workshop and email.
     pub system: SystemInfo,
+    /// What passed.
     pub successes: Vec<Package>,
+    /// What failed.
     pub failures: Vec<Failure>,
 }
 
 /// The learner's machine, as the script saw it. Every field may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs)] // the original's field names say it
 pub struct SystemInfo {
     pub distribution_name: Option<String>,
     pub distribution_version: Option<String>,
@@ -48,15 +50,22 @@ pub struct SystemInfo {
     pub email_id: Option<String>,
 }
 
+/// A check that passed, as the script names it (`"Git (git)"`) with the version it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
+    /// The check's label.
     pub name: String,
+    /// `None` when the script could not tell.
     pub version: Option<String>,
 }
 
+/// A check that failed, with what the script found and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// The check's label.
     pub name: String,
+    /// The version found, if any (too old, say).
     pub version: Option<String>,
+    /// The script's own words for the failure.
     pub error_description: Option<String>,
 }

@@ -11,10 +11,13 @@ use std::fmt;
 /// Why a body is not a report we store; `detail` names the field and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
+    /// Which answer the client gets.
     pub kind: RejectionKind,
+    /// Shown to the client: `failed_installs[3].name: 250 characters, at most 200 allowed`.
     pub detail: String,
 }
 
+/// The kinds of bad input, each answered with its own status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectionKind {
     /// Not JSON at all: syntax, invalid UTF-8, nesting too deep.

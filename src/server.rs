@@ -1,0 +1,134 @@
+//! Serving: open what the configuration names, accept connections until the shutdown future
+//! resolves, then drain in-flight requests, commit what is queued and close the database.
+
+use crate::app::App;
+use crate::config::Config;
+use crate::storage::{StorageError, Store, SCHEMA_VERSION};
+use crate::throttle::Throttle;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long in-flight requests may take to finish once shutdown begins.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// A client must send its request headers within this time (slow-loris protection).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed accept (out of file descriptors, say) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why the server could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The async runtime could not be built (out of threads or memory, say).
+    Runtime(std::io::Error),
+    /// The listening address could not be bound.
+    Bind(std::net::SocketAddr, std::io::Error),
+    /// The database could not be opened, created or migrated.
+    Storage(StorageError),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
+            StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::Storage(e) => write!(f, "cannot open the database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<StorageError> for StartError {
+    fn from(e: StorageError) -> Self {
+        StartError::Storage(e)
+    }
+}
+
+/// Serves until `shutdown` resolves: opens the database named in `config`, accepts on
+/// `listener`, then drains in-flight requests, commits what was queued and closes the
+/// database. Tests bind `127.0.0.1:0` and call this the same way `main` does.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let db = config.db.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db))
+        .await
+        .map_err(StorageError::from)??;
+    log::info!(
+        "database {} (schema version {SCHEMA_VERSION}); rate limit {}; trusted proxies: {}",
+        config.db,
+        config
+            .rate_limit
+            .map_or("off".to_string(), |l| format!("{l} per address")),
+        if config.trusted_proxies.is_empty() {
+            "none".to_string()
+        } else {
+            config.trusted_proxies.to_string()
+        }
+    );
+    log::info!("the served check script runs checks: {}", config.checks);
+    let app = Arc::new(App::new(
+        &config,
+        store,
+        Throttle::from_limit(config.rate_limit),
+    ));
+    accept_until(listener, app.clone(), shutdown).await;
+    tokio::task::spawn_blocking(move || app.store.close())
+        .await
+        .map_err(StorageError::from)?;
+    log::info!("database closed; goodbye");
+    Ok(())
+}
+
+/// The accept loop: one task per connection, each watched for graceful shutdown.
+async fn accept_until(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        log::warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                };
+                let app = app.clone();
+                let service = service_fn(move |request| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+                });
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        log::debug!("connection from {peer} ended: {e}");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    log::info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            log::warn!("some requests did not finish within {SHUTDOWN_GRACE:?}; closing anyway");
+        }
+    }
+}
