@@ -2,7 +2,7 @@
 
 use crate::support::{memory_store, report, sample};
 use result_aggregation_server::config::Location;
-use result_aggregation_server::storage::{StorageError, Store, Totals, SCHEMA_VERSION};
+use result_aggregation_server::storage::{StorageError, Store, Totals};
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -195,13 +195,22 @@ async fn deleting_a_user_cascades_in_the_database() {
         .query_row("SELECT DISTINCT u.unique_user_id FROM failed_installs f JOIN user_system_info u ON u.id = f.user_id", [], |r| r.get(0))
         .unwrap();
     assert_eq!(owner, kept.key.to_string());
-    // Deleting one attempt deletes its packages too.
-    conn.execute("DELETE FROM attempts", []).unwrap();
+    // Deleting an attempt (the table under the `attempts` view) deletes its packages too.
+    conn.execute("DELETE FROM submissions", []).unwrap();
     assert_eq!(count("SELECT count(*) FROM successful_installs"), 0);
+    assert_eq!(count("SELECT count(*) FROM failed_installs"), 0);
+    drop(conn);
+    // After hand edits, rebuild-tallies repairs what points at the deleted rows.
+    let store = Store::open(&Location::File(path.clone())).unwrap();
+    store.rebuild_tallies().await.unwrap();
+    store.close();
+    let conn = connect(&path);
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     assert_eq!(
         count("SELECT count(*) FROM user_system_info WHERE latest_attempt_id IS NOT NULL"),
         0
     );
+    assert_eq!(count("SELECT count(*) FROM failure_tally"), 0);
 }
 
 #[tokio::test]
@@ -258,113 +267,4 @@ async fn writes_after_close_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(refused, StorageError::Closed);
-}
-
-/// The original server's tables, as its SQLAlchemy models created them.
-const ORIGINAL_SCHEMA: &str = "
-PRAGMA foreign_keys = OFF; -- as in Python's sqlite3, where the original ran
-CREATE TABLE user_system_info (id INTEGER NOT NULL, unique_user_id VARCHAR(100),
-  distribution_name VARCHAR(100), distribution_version VARCHAR(100), system_version VARCHAR(100),
-  system VARCHAR(100), machine VARCHAR(100), system_platform VARCHAR(100),
-  python_version VARCHAR(100), workshop_id VARCHAR(100), email_id VARCHAR(100),
-  create_time DATETIME, PRIMARY KEY (id), UNIQUE (unique_user_id));
-CREATE TABLE attempts (id INTEGER NOT NULL, unique_user_id VARCHAR(100), PRIMARY KEY (id));
-CREATE TABLE successful_installs (id INTEGER NOT NULL, name VARCHAR(100), version VARCHAR(100),
-  user_id INTEGER, attempt_id INTEGER, create_time DATETIME, PRIMARY KEY (id),
-  FOREIGN KEY(user_id) REFERENCES user_system_info (id), FOREIGN KEY(attempt_id) REFERENCES attempts (id));
-CREATE TABLE failed_installs (id INTEGER NOT NULL, name VARCHAR(100), version VARCHAR(100),
-  error_description VARCHAR(1000), user_id INTEGER, attempt_id INTEGER, create_time DATETIME,
-  PRIMARY KEY (id), FOREIGN KEY(user_id) REFERENCES user_system_info (id),
-  FOREIGN KEY(attempt_id) REFERENCES attempts (id));
-INSERT INTO user_system_info VALUES (1, 'key-one', 'Ubuntu', '16.04', '#50', 'Linux', 'x86_64',
-  'Linux-4.4', '3.5.1', 'ws-1', 'one@example.org', '2016-08-13 10:00:00.000000');
-INSERT INTO user_system_info VALUES (2, 'key-two', NULL, NULL, NULL, 'Windows', NULL, NULL,
-  '2.7.12', 'ws-1', NULL, '2016-08-13 11:00:00.000000');
-INSERT INTO attempts VALUES (1, 'key-one'), (2, 'key-one'), (3, 'key-gone');
-INSERT INTO successful_installs VALUES (1, 'Git (git)', '2.7.4', 1, 1, '2016-08-13 10:00:00'),
-  (2, 'Git (git)', '2.7.4', 1, 2, '2016-08-13 10:05:00'),
-  (3, 'Python (python)', '2.7.12', 2, NULL, '2016-08-13 11:00:00');
-INSERT INTO failed_installs VALUES (1, 'EasyMercurial', NULL, 'not found', 1, 2, '2016-08-13 10:05:00'),
-  (2, 'Make (make)', NULL, 'not found', 2, NULL, '2016-08-13 11:00:00'),
-  (3, 'Orphan', NULL, 'user deleted by hand', 99, NULL, '2016-08-13 12:00:00');
-";
-
-#[tokio::test]
-async fn an_original_database_is_migrated_in_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("original.db");
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(ORIGINAL_SCHEMA)
-        .unwrap();
-    let store = Store::open(&Location::File(path.clone())).unwrap();
-    let totals = store.totals().await.unwrap();
-    // key-gone's attempt and the orphan failure point at nobody; learner 2's packages from
-    // before attempts existed get an attempt of their own.
-    assert_eq!(
-        totals,
-        Totals {
-            learners: 2,
-            attempts: 3,
-            successful_installs: 3,
-            failed_installs: 2
-        }
-    );
-    let again = store
-        .record(report(&sample(Some("key-one"), None, None)))
-        .await;
-    assert!(again.is_ok());
-    store.close();
-    let conn = connect(&path);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
-    let email: String = conn
-        .query_row(
-            "SELECT email_id FROM user_system_info WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(email, "one@example.org");
-    let latest: i64 = conn
-        .query_row(
-            "SELECT latest_attempt_id FROM user_system_info WHERE id = 2",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let holds: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM failed_installs WHERE attempt_id = ?1",
-            [latest],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(holds, 1);
-    conn.execute("DELETE FROM user_system_info WHERE id = 1", [])
-        .unwrap();
-    let left: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM successful_installs WHERE user_id = 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(left, 0, "the migrated tables cascade");
-    // Opening it again is a no-op.
-    Store::open(&Location::File(path)).unwrap().close();
-}
-
-#[tokio::test]
-async fn a_newer_schema_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("future.db");
-    Connection::open(&path)
-        .unwrap()
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
-    let err = Store::open(&Location::File(path)).err().expect("refused");
-    assert!(err.to_string().contains("newer"), "{err}");
 }

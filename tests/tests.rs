@@ -7,6 +7,7 @@ mod browser;
 mod check_script;
 mod dashboard;
 mod handler;
+mod migration;
 mod nginx;
 mod storage;
 mod support;

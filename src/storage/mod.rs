@@ -2,13 +2,16 @@
 //! connection and commits waiting submissions together (group commit); a pool of read-only
 //! connections answers statistics. Handlers see [`Store`] and plain Rust types, never rusqlite.
 
+mod dictionary;
 mod error;
 mod record;
 #[cfg(test)]
 mod reference;
 mod schema;
+mod statistics;
 mod stats;
 mod tally;
+pub(crate) mod timestamp;
 mod writer;
 
 pub use error::StorageError;
@@ -21,6 +24,7 @@ pub(crate) use stats::{
 pub use crate::config::Location;
 use crate::report::Report;
 use r2d2_sqlite::SqliteConnectionManager;
+use record::Keys;
 use rusqlite::Connection;
 use std::time::Duration;
 use writer::Writer;
@@ -36,7 +40,7 @@ pub struct Store {
     writer: Writer,
 }
 
-/// Row counts of the four tables.
+/// Rows of the original's four tables (learners, attempts, and their packages).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[allow(missing_docs)] // the tables' names
 pub struct Totals {
@@ -61,9 +65,12 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
         // FULL: a commit is on disk, WAL included, before we acknowledge it. Checkpoints
         // every 10,000 pages (about 40 MiB of WAL) rather than 1,000: fewer, larger
         // checkpoints made ingestion about 30% faster (bench/ingest.sh).
+        // temp_store=MEMORY: each job's savepoint journal stays in memory instead of a
+        // temporary file (85% of the writer's writes were into it; MEASUREMENTS.md).
         Role::Writer => {
             conn.pragma_update(None, "synchronous", "FULL")?;
-            conn.pragma_update(None, "wal_autocheckpoint", 10_000)
+            conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+            conn.pragma_update(None, "temp_store", "MEMORY")
         }
         Role::Reader => conn.pragma_update(None, "query_only", true),
     }
@@ -79,6 +86,9 @@ impl Store {
         };
         let mut conn = Connection::open(&path)?;
         configure(&conn, Role::Writer)?;
+        // Before anything changes the file (WAL mode included): an older file is copied
+        // aside and migrated in its own journal mode, so a failed migration leaves it as it was.
+        schema::migrate(&mut conn, location)?;
         if let Location::File(_) = location {
             let mode: String =
                 conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -88,7 +98,6 @@ impl Store {
                 );
             }
         }
-        schema::migrate(&mut conn)?;
         let manager =
             SqliteConnectionManager::file(&path).with_init(|c| configure(c, Role::Reader));
         let readers = r2d2::Pool::builder()
@@ -105,21 +114,22 @@ impl Store {
     /// Stores one report; resolves once it is committed (durable), with the learner's key.
     pub async fn record(&self, report: Report) -> Result<Receipt, StorageError> {
         self.writer
-            .write(move |conn| record::record_attempt(conn, &report, None))
+            .write(move |work| record::record_attempt(work, &report, None, Keys::Issue))
             .await
     }
 
-    /// Stores many reports in one transaction, each with the time it was received (for
-    /// importing or generating data; the server itself uses [`Store::record`]).
-    pub async fn record_batch(
-        &self,
-        reports: Vec<(Report, String)>,
-    ) -> Result<Vec<Receipt>, StorageError> {
+    /// Imports many reports in one transaction, each with the time it was received (stored
+    /// form, `YYYY-MM-DD HH:MM:SS.SSS`). Unlike [`Store::record`], a key not yet known
+    /// creates its learner under that very key: for `generate` and for imports, never for
+    /// what learners send.
+    pub async fn import(&self, reports: Vec<(Report, String)>) -> Result<Vec<Receipt>, StorageError> {
         self.writer
-            .write(move |conn| {
+            .write(move |mut work| {
                 reports
                     .iter()
-                    .map(|(report, at)| record::record_attempt(conn, report, Some(at)))
+                    .map(|(report, at)| {
+                        record::record_attempt(work.reborrow(), report, Some(at), Keys::Adopt)
+                    })
                     .collect()
             })
             .await
@@ -128,8 +138,13 @@ impl Store {
     /// Deletes a learner and, by the foreign keys' cascade, their attempts and packages.
     pub async fn delete_user(&self, key: String) -> Result<Deleted, StorageError> {
         self.writer
-            .write(move |conn| record::delete_user(conn, &key))
+            .write(move |work| record::delete_user(work, &key))
             .await
+    }
+
+    /// Recomputes every tally from the raw rows: after rows were edited by hand with SQL.
+    pub async fn rebuild_tallies(&self) -> Result<(), StorageError> {
+        self.writer.write(record::rebuild_tallies).await
     }
 
     /// Runs a read-only query on a pooled connection, off the async threads.
@@ -156,9 +171,13 @@ impl Store {
             };
             Ok(Totals {
                 learners: count("user_system_info")?,
-                attempts: count("attempts")?,
-                successful_installs: count("successful_installs")?,
-                failed_installs: count("failed_installs")?,
+                attempts: count("submissions")?,
+                successful_installs: conn.query_row(
+                    "SELECT coalesce(sum(json_array_length(successes)), 0) FROM submissions",
+                    [],
+                    |r| r.get(0),
+                )?,
+                failed_installs: count("submission_failures")?,
             })
         })
         .await

@@ -1,5 +1,10 @@
-//! Writing: one learner's attempt, and deleting a learner.
+//! Writing: one learner's attempt, and deleting a learner. Each says what it changes in the
+//! tallies; the writer applies those changes with the rest of its batch.
 
+use super::dictionary::Profile;
+use super::tally::AttemptFacts;
+use super::timestamp;
+use super::writer::Work;
 use super::StorageError;
 use crate::report::Report;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -15,119 +20,262 @@ pub struct Receipt {
 }
 
 /// What a deletion removed, for the operator's confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[allow(missing_docs)] // rows of the tables so named
 pub struct Deleted {
+    pub learners: i64,
     pub attempts: i64,
     pub successful_installs: i64,
     pub failed_installs: i64,
 }
 
+impl std::ops::AddAssign for Deleted {
+    fn add_assign(&mut self, other: Deleted) {
+        self.learners += other.learners;
+        self.attempts += other.attempts;
+        self.successful_installs += other.successful_installs;
+        self.failed_installs += other.failed_installs;
+    }
+}
+
+/// Whose key a report's key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keys {
+    /// A key the server did not issue gets a fresh one (what learners get).
+    Issue,
+    /// A key not yet known creates the learner under that key (importing, generating).
+    Adopt,
+}
+
+/// A learner as stored before this attempt.
+struct Known {
+    id: i64,
+    latest: Option<i64>,
+    profile: Option<i64>,
+    system: Profile,
+    workshop: Option<String>,
+    email: Option<String>,
+}
+
 /// Stores one report as a new attempt of its learner (creating the learner if the key is
-/// absent or unknown), received `at` (`YYYY-MM-DD HH:MM:SS.SSS`, UTC; `None` for now).
-/// System fields a report leaves out keep their stored values, so a later attempt without
-/// an email or workshop does not erase them.
-pub(super) fn record_attempt(
-    conn: &Connection,
+/// absent or unknown), received `at` (stored form; `None` for now). System fields a report
+/// leaves out keep their stored values, so a later attempt without an email or workshop does
+/// not erase them; the attempt keeps the machine and workshop as they are after it.
+pub(crate) fn record_attempt(
+    work: Work<'_>,
     report: &Report,
     at: Option<&str>,
+    keys: Keys,
 ) -> Result<Receipt, StorageError> {
+    let Work {
+        conn,
+        dictionary,
+        deltas,
+    } = work;
     let known = match report.key {
-        Some(key) => conn
-            .prepare_cached("SELECT id FROM user_system_info WHERE unique_user_id = ?1")?
-            .query_row([key.to_string()], |row| row.get::<_, i64>(0))
-            .optional()?
-            .map(|id| (id, key)),
+        Some(key) => find_learner(conn, &key.to_string())?.map(|k| (k, key)),
         None => None,
     };
     let s = &report.system;
-    let (user_id, key) = match known {
-        Some(found) => found,
+    let reported = Profile {
+        distribution_name: s.distribution_name.clone(),
+        distribution_version: s.distribution_version.clone(),
+        system: s.system.clone(),
+        system_version: s.system_version.clone(),
+        machine: s.machine.clone(),
+        system_platform: s.system_platform.clone(),
+        python_version: s.python_version.clone(),
+    };
+    let system = match &known {
+        Some((learner, _)) => keep_unless_given(reported, &learner.system),
+        None => reported,
+    };
+    let workshop_name = s
+        .workshop_id
+        .clone()
+        .or_else(|| known.as_ref().and_then(|(l, _)| l.workshop.clone()));
+    let email = s
+        .email_id
+        .clone()
+        .or_else(|| known.as_ref().and_then(|(l, _)| l.email.clone()));
+    let profile = dictionary.profile(conn, &system)?;
+    let workshop = dictionary.workshop(conn, workshop_name.as_deref())?;
+    let now;
+    let at = match at {
+        Some(at) => at,
         None => {
-            let key = Uuid::new_v4();
+            now = timestamp::now();
+            &now
+        }
+    };
+    let (user_id, key) = match &known {
+        Some((learner, key)) => (learner.id, *key),
+        None => {
+            let key = match (keys, report.key) {
+                (Keys::Adopt, Some(key)) => key,
+                _ => Uuid::new_v4(),
+            };
             conn.prepare_cached(
-                "INSERT INTO user_system_info (unique_user_id, distribution_name,
-                    distribution_version, system_version, system, machine, system_platform,
-                    python_version, workshop_id, email_id, create_time)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, coalesce(?11, strftime('%Y-%m-%d %H:%M:%f', 'now')))",
+                "INSERT INTO user_system_info (unique_user_id, create_time) VALUES (?1, ?2)",
             )?
-            .execute(params![
-                key.to_string(),
-                s.distribution_name,
-                s.distribution_version,
-                s.system_version,
-                s.system,
-                s.machine,
-                s.system_platform,
-                s.python_version,
-                s.workshop_id,
-                s.email_id,
-                at
-            ])?;
+            .execute(params![key.to_string(), at])?;
             (conn.last_insert_rowid(), key)
         }
     };
+    let successes = report
+        .successes
+        .iter()
+        .map(|p| dictionary.package(conn, &p.name, p.version.as_deref()))
+        .collect::<Result<Vec<i64>, _>>()?;
     conn.prepare_cached(
-        "INSERT INTO attempts (unique_user_id, create_time) VALUES (?1, coalesce(?2, strftime('%Y-%m-%d %H:%M:%f', 'now')))"
+        "INSERT INTO submissions (user_id, create_time, profile_id, workshop, successes)
+         VALUES (?1, ?2, ?3, nullif(?4, 0), ?5)",
     )?
-    .execute(params![key.to_string(), at])?;
+    .execute(params![
+        user_id,
+        at,
+        profile,
+        workshop,
+        serde_json::to_string(&successes).expect("numbers serialize")
+    ])?;
     let attempt_id = conn.last_insert_rowid();
     conn.prepare_cached(
-        "UPDATE user_system_info SET
-            distribution_name = coalesce(?2, distribution_name),
-            distribution_version = coalesce(?3, distribution_version),
-            system_version = coalesce(?4, system_version),
-            system = coalesce(?5, system),
-            machine = coalesce(?6, machine),
-            system_platform = coalesce(?7, system_platform),
-            python_version = coalesce(?8, python_version),
-            workshop_id = coalesce(?9, workshop_id),
-            email_id = coalesce(?10, email_id),
-            latest_attempt_id = ?11
+        "UPDATE user_system_info SET distribution_name = ?2, distribution_version = ?3,
+            system_version = ?4, system = ?5, machine = ?6, system_platform = ?7,
+            python_version = ?8, workshop_id = ?9, email_id = ?10, latest_attempt_id = ?11,
+            profile_id = ?12
          WHERE id = ?1",
     )?
     .execute(params![
         user_id,
-        s.distribution_name,
-        s.distribution_version,
-        s.system_version,
-        s.system,
-        s.machine,
-        s.system_platform,
-        s.python_version,
-        s.workshop_id,
-        s.email_id,
-        attempt_id
+        system.distribution_name,
+        system.distribution_version,
+        system.system_version,
+        system.system,
+        system.machine,
+        system.system_platform,
+        system.python_version,
+        workshop_name,
+        email,
+        attempt_id,
+        profile,
     ])?;
+    let facts = AttemptFacts {
+        workshop,
+        profile,
+        day: timestamp::day_number(Some(at)),
+    };
     let mut insert = conn.prepare_cached(
-        "INSERT INTO successful_installs (name, version, user_id, attempt_id, create_time)
-         VALUES (?1, ?2, ?3, ?4, coalesce(?5, strftime('%Y-%m-%d %H:%M:%f', 'now')))",
+        "INSERT INTO submission_failures (submission_id, position, package_id, error_id)
+         VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for p in &report.successes {
-        insert.execute(params![p.name, p.version, user_id, attempt_id, at])?;
+    for (position, f) in report.failures.iter().enumerate() {
+        let package = dictionary.package(conn, &f.name, f.version.as_deref())?;
+        let error = dictionary.error(conn, f.error_description.as_deref())?;
+        insert.execute(params![attempt_id, position as i64, package, error])?;
+        deltas.failure(&facts, package, error, 1, 1);
     }
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO failed_installs (name, version, error_description, user_id, attempt_id)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for f in &report.failures {
-        insert.execute(params![
-            f.name,
-            f.version,
-            f.error_description,
-            user_id,
-            attempt_id
-        ])?;
+    if let Some((learner, _)) = &known {
+        // The previous latest attempt stops counting as latest, under its own workshop and
+        // machine; the learner leaves the counts they were in.
+        let was_passing = match learner.latest {
+            Some(previous) => {
+                let failures = attempt_failures(conn, previous)?;
+                let passing = failures.failures.is_empty();
+                for (package, error) in failures.failures {
+                    deltas.failure(&failures.facts, package, error, -1, 0);
+                }
+                passing
+            }
+            None => false,
+        };
+        let old_workshop = dictionary.workshop(conn, learner.workshop.as_deref())?;
+        let old_profile = match learner.profile {
+            Some(id) => id,
+            None => dictionary.profile(conn, &learner.system)?,
+        };
+        deltas.learner(old_workshop, old_profile, -1, -i64::from(was_passing));
     }
+    deltas.learner(workshop, profile, 1, i64::from(report.failures.is_empty()));
     Ok(Receipt {
         key,
         known: known.is_some(),
     })
 }
 
+/// Each field the report gives replaces the stored one; the others stay.
+fn keep_unless_given(reported: Profile, stored: &Profile) -> Profile {
+    let or = |new: Option<String>, old: &Option<String>| new.or_else(|| old.clone());
+    Profile {
+        distribution_name: or(reported.distribution_name, &stored.distribution_name),
+        distribution_version: or(reported.distribution_version, &stored.distribution_version),
+        system: or(reported.system, &stored.system),
+        system_version: or(reported.system_version, &stored.system_version),
+        machine: or(reported.machine, &stored.machine),
+        system_platform: or(reported.system_platform, &stored.system_platform),
+        python_version: or(reported.python_version, &stored.python_version),
+    }
+}
+
+fn find_learner(conn: &Connection, key: &str) -> Result<Option<Known>, StorageError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, latest_attempt_id, profile_id, distribution_name, distribution_version,
+                    system, system_version, machine, system_platform, python_version,
+                    workshop_id, email_id
+               FROM user_system_info WHERE unique_user_id = ?1",
+        )?
+        .query_row([key], |r| {
+            Ok(Known {
+                id: r.get(0)?,
+                latest: r.get(1)?,
+                profile: r.get(2)?,
+                system: Profile {
+                    distribution_name: r.get(3)?,
+                    distribution_version: r.get(4)?,
+                    system: r.get(5)?,
+                    system_version: r.get(6)?,
+                    machine: r.get(7)?,
+                    system_platform: r.get(8)?,
+                    python_version: r.get(9)?,
+                },
+                workshop: r.get(10)?,
+                email: r.get(11)?,
+            })
+        })
+        .optional()?)
+}
+
+/// An attempt's failures and what they are counted under.
+struct AttemptFailures {
+    facts: AttemptFacts,
+    failures: Vec<(i64, Option<i64>)>,
+}
+
+fn attempt_failures(conn: &Connection, attempt: i64) -> Result<AttemptFailures, StorageError> {
+    let (workshop, profile, time): (Option<i64>, i64, Option<String>) = conn
+        .prepare_cached("SELECT workshop, profile_id, create_time FROM submissions WHERE id = ?1")?
+        .query_row([attempt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let failures = conn
+        .prepare_cached(
+            "SELECT package_id, error_id FROM submission_failures WHERE submission_id = ?1",
+        )?
+        .query_map([attempt], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(AttemptFailures {
+        facts: AttemptFacts {
+            workshop: workshop.unwrap_or(super::tally::NO_WORKSHOP),
+            profile,
+            day: timestamp::day_number(time.as_deref()),
+        },
+        failures,
+    })
+}
+
 /// Deletes a learner by key; the database's cascade removes their attempts and packages.
-pub(super) fn delete_user(conn: &Connection, key: &str) -> Result<Deleted, StorageError> {
-    let user_id: i64 = conn
+pub(crate) fn delete_user(work: Work<'_>, key: &str) -> Result<Deleted, StorageError> {
+    let user_id: i64 = work
+        .conn
         .query_row(
             "SELECT id FROM user_system_info WHERE unique_user_id = ?1",
             [key],
@@ -135,15 +283,58 @@ pub(super) fn delete_user(conn: &Connection, key: &str) -> Result<Deleted, Stora
         )
         .optional()?
         .ok_or(StorageError::NotFound)?;
-    let count = |sql: &str| conn.query_row(sql, [user_id], |row| row.get::<_, i64>(0));
-    let deleted = Deleted {
-        attempts: count(
-            "SELECT count(*) FROM attempts a JOIN user_system_info u
-               ON a.unique_user_id = u.unique_user_id WHERE u.id = ?1",
-        )?,
-        successful_installs: count("SELECT count(*) FROM successful_installs WHERE user_id = ?1")?,
-        failed_installs: count("SELECT count(*) FROM failed_installs WHERE user_id = ?1")?,
+    delete_learner(work, user_id)
+}
+
+/// Deletes one learner by id, taking everything they counted out of the tallies first.
+pub(crate) fn delete_learner(work: Work<'_>, user_id: i64) -> Result<Deleted, StorageError> {
+    let Work {
+        conn,
+        dictionary,
+        deltas,
+    } = work;
+    let (latest, workshop, profile): (Option<i64>, Option<String>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT latest_attempt_id, workshop_id, profile_id FROM user_system_info
+              WHERE id = ?1",
+        )?
+        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let attempts: Vec<(i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, json_array_length(successes) FROM submissions WHERE user_id = ?1",
+        )?
+        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut deleted = Deleted {
+        learners: 1,
+        ..Deleted::default()
     };
-    conn.execute("DELETE FROM user_system_info WHERE id = ?1", [user_id])?;
+    let mut was_passing = false;
+    for (attempt, successes) in attempts {
+        let failures = attempt_failures(conn, attempt)?;
+        let is_latest = Some(attempt) == latest;
+        if is_latest {
+            was_passing = failures.failures.is_empty();
+        }
+        deleted.attempts += 1;
+        deleted.successful_installs += successes;
+        deleted.failed_installs += failures.failures.len() as i64;
+        for (package, error) in failures.failures {
+            deltas.failure(&failures.facts, package, error, -i64::from(is_latest), -1);
+        }
+    }
+    let workshop = dictionary.workshop(conn, workshop.as_deref())?;
+    let profile = match profile {
+        Some(id) => id,
+        None => dictionary.profile(conn, &Profile::default())?,
+    };
+    deltas.learner(workshop, profile, -1, -i64::from(was_passing));
+    conn.prepare_cached("DELETE FROM user_system_info WHERE id = ?1")?
+        .execute([user_id])?;
     Ok(deleted)
+}
+
+/// Rebuilds every tally from the raw rows (see [`super::tally::rebuild`]).
+pub(crate) fn rebuild_tallies(work: Work<'_>) -> Result<(), StorageError> {
+    super::tally::rebuild(work.conn, work.dictionary)
 }

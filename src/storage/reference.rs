@@ -1,5 +1,7 @@
-//! The straightforward SQL over the raw rows: what every statistic means. The server reads
-//! the same numbers from the tallies (`tally.rs`); the tests there hold the two equal.
+//! The straightforward SQL over the raw rows, written against the original's table names
+//! (`user_system_info`, `attempts`, `failed_installs`): what every statistic means. The server
+//! reads the same numbers from the tallies (`statistics.rs`); the tests below hold the two
+//! equal on random histories.
 
 use super::stats::{
     Breakdown, NameFailures, PackageFilter, Scope, SystemLearners, SystemNameFailures, ValueCount,
@@ -9,69 +11,49 @@ use super::StorageError;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-/// The field's SQL: a fixed expression over `f` (failed_installs) and `u`
-/// (user_system_info), never built from input.
+/// The field's SQL: a fixed expression over `f` (failed_installs) and `a` (the attempt, with
+/// its own workshop and machine fields), never built from input.
 fn expression(by: Breakdown) -> &'static str {
     match by {
-        Breakdown::DistributionName => "u.distribution_name",
-        Breakdown::DistributionVersion => "u.distribution_version",
+        Breakdown::DistributionName => "a.distribution_name",
+        Breakdown::DistributionVersion => "a.distribution_version",
         Breakdown::DistributionNameVersion => {
-            "CASE WHEN u.distribution_name <> '' AND u.distribution_version <> ''
-             THEN u.distribution_name || ' ' || u.distribution_version END"
+            "CASE WHEN a.distribution_name <> '' AND a.distribution_version <> ''
+             THEN a.distribution_name || ' ' || a.distribution_version END"
         }
-        Breakdown::System => "u.system",
-        Breakdown::SystemVersion => "u.system_version",
-        Breakdown::SystemPlatform => "u.system_platform",
-        Breakdown::Machine => "u.machine",
-        Breakdown::PythonVersion => "u.python_version",
+        Breakdown::System => "a.system",
+        Breakdown::SystemVersion => "a.system_version",
+        Breakdown::SystemPlatform => "a.system_platform",
+        Breakdown::Machine => "a.machine",
+        Breakdown::PythonVersion => "a.python_version",
         // The date part of "YYYY-MM-DD HH:MM:SS.fff", whatever precision follows.
         Breakdown::Day => "substr(f.create_time, 1, 10)",
         Breakdown::ErrorDescription => "f.error_description",
     }
 }
 
-/// The FROM and WHERE clauses that select the failures that count, with their parameters.
-///
-/// The join order is spelled out because SQLite's own choice is slow at scale: for one
-/// package it starts from the package index; for every package it walks the learners and
-/// finds each one's failures by index (CROSS JOIN keeps that order), rather than every failure
-/// and then its learner. Without `learner_columns`, all attempts of all workshops need no
-/// learner at all.
-fn counted_failures(
-    scope: &Scope,
-    package: Option<&PackageFilter>,
-    learner_columns: bool,
-) -> (String, Vec<Value>) {
+/// The FROM and WHERE clauses that select the failures that count, with their parameters:
+/// each failure under its own attempt's workshop and machine; for latest attempts only,
+/// those of an attempt that is its learner's latest.
+fn counted_failures(scope: &Scope, package: Option<&PackageFilter>) -> (String, Vec<Value>) {
     let mut values = Vec::new();
-    let mut sql = match package {
-        Some(package) => {
-            values.push(Value::Text(package.name.clone()));
-            let mut sql =
-                String::from("FROM failed_installs f JOIN user_system_info u ON u.id = f.user_id");
-            if !scope.all_attempts {
-                sql.push_str(" AND f.attempt_id = u.latest_attempt_id");
-            }
-            sql.push_str(" WHERE f.name = ?");
-            if let Some(version) = &package.version {
-                sql.push_str(" AND f.version = ?");
-                values.push(Value::Text(version.clone()));
-            }
-            sql
+    let mut sql = String::from("FROM failed_installs f JOIN attempts a ON a.id = f.attempt_id");
+    if !scope.all_attempts {
+        sql.push_str(
+            " JOIN user_system_info u ON u.id = a.user_id AND u.latest_attempt_id = a.id",
+        );
+    }
+    sql.push_str(" WHERE 1");
+    if let Some(package) = package {
+        sql.push_str(" AND f.name = ?");
+        values.push(Value::Text(package.name.clone()));
+        if let Some(version) = &package.version {
+            sql.push_str(" AND f.version = ?");
+            values.push(Value::Text(version.clone()));
         }
-        None if scope.all_attempts && scope.workshop.is_none() && !learner_columns => {
-            String::from("FROM failed_installs f WHERE 1")
-        }
-        // The unary + keeps the user_id index out of it: the latest attempt is the lookup.
-        None if !scope.all_attempts => String::from(
-            "FROM user_system_info u CROSS JOIN failed_installs f
-               ON +f.user_id = u.id AND f.attempt_id = u.latest_attempt_id WHERE 1",
-        ),
-        None => String::from(
-            "FROM user_system_info u CROSS JOIN failed_installs f ON f.user_id = u.id WHERE 1",
-        ),
-    };
+    }
     if let Some(workshop) = &scope.workshop {
-        sql.push_str(" AND u.workshop_id = ?");
+        sql.push_str(" AND a.workshop_id = ?");
         values.push(Value::Text(workshop.clone()));
     }
     (sql, values)
@@ -82,7 +64,7 @@ pub fn failed_versions(
     conn: &Connection,
     scope: &Scope,
 ) -> Result<Vec<VersionFailures>, StorageError> {
-    let (from, values) = counted_failures(scope, None, false);
+    let (from, values) = counted_failures(scope, None);
     let sql = format!(
         "SELECT f.name, f.version, count(*) {from}
          GROUP BY f.name, f.version ORDER BY count(*) DESC, f.name, f.version"
@@ -100,7 +82,7 @@ pub fn failed_versions(
 
 /// Failures per name, all versions together, most first.
 pub fn failed_names(conn: &Connection, scope: &Scope) -> Result<Vec<NameFailures>, StorageError> {
-    let (from, values) = counted_failures(scope, None, false);
+    let (from, values) = counted_failures(scope, None);
     let sql =
         format!("SELECT f.name, count(*) {from} GROUP BY f.name ORDER BY count(*) DESC, f.name");
     let mut statement = conn.prepare_cached(&sql)?;
@@ -143,15 +125,15 @@ pub fn learners_by_system(
     Ok(rows)
 }
 
-/// Failures per operating system and package name, most first.
+/// Failures per operating system (of the failing attempt) and package name, most first.
 pub fn failures_by_system(
     conn: &Connection,
     scope: &Scope,
 ) -> Result<Vec<SystemNameFailures>, StorageError> {
-    let (from, values) = counted_failures(scope, None, true);
+    let (from, values) = counted_failures(scope, None);
     let sql = format!(
-        "SELECT u.system, f.name, count(*) {from}
-         GROUP BY u.system, f.name ORDER BY count(*) DESC, u.system, f.name"
+        "SELECT a.system, f.name, count(*) {from}
+         GROUP BY a.system, f.name ORDER BY count(*) DESC, a.system, f.name"
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(params_from_iter(values), |row| {
@@ -164,7 +146,7 @@ pub fn failures_by_system(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Every package name that ever failed, in order (read from the package index alone).
+/// Every package name that ever failed, in order.
 pub fn package_names(conn: &Connection) -> Result<Vec<String>, StorageError> {
     let mut statement =
         conn.prepare_cached("SELECT DISTINCT name FROM failed_installs ORDER BY name")?;
@@ -233,7 +215,7 @@ pub fn failure_breakdown(
     scope: &Scope,
     by: Breakdown,
 ) -> Result<Vec<ValueCount>, StorageError> {
-    let (from, values) = counted_failures(scope, Some(package), true);
+    let (from, values) = counted_failures(scope, Some(package));
     let field = expression(by);
     let sql = format!(
         "SELECT {field}, count(*) {from} AND ({field}) IS NOT NULL AND ({field}) <> ''
@@ -255,9 +237,237 @@ pub fn failure_count(
     package: &PackageFilter,
     scope: &Scope,
 ) -> Result<i64, StorageError> {
-    let (from, values) = counted_failures(scope, Some(package), true);
+    let (from, values) = counted_failures(scope, Some(package));
     let sql = format!("SELECT count(*) {from}");
     Ok(conn
         .prepare_cached(&sql)?
         .query_row(params_from_iter(values), |row| row.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{self, Keys};
+    use super::super::{statistics, Location, StorageError, Store};
+    use super::*;
+    use crate::report::{Failure, Package, Report, SystemInfo};
+
+    /// Every statistic from the tallies equals its reference, in every scope.
+    fn assert_tallies_match(conn: &Connection, at: &str) -> Result<(), StorageError> {
+        for workshop in [None, Some("w1"), Some("w2"), Some("none")] {
+            for all_attempts in [false, true] {
+                let scope = Scope {
+                    workshop: workshop.map(str::to_owned),
+                    all_attempts,
+                };
+                let at = format!("{at}, {scope:?}");
+                for version in [None, Some("1.0")] {
+                    let package = PackageFilter {
+                        name: "git".into(),
+                        version: version.map(str::to_owned),
+                    };
+                    assert_eq!(
+                        statistics::failure_count(conn, &package, &scope)?,
+                        failure_count(conn, &package, &scope)?,
+                        "{at}, {package:?}"
+                    );
+                    for by in [
+                        Breakdown::System,
+                        Breakdown::DistributionName,
+                        Breakdown::DistributionNameVersion,
+                        Breakdown::PythonVersion,
+                        Breakdown::Day,
+                        Breakdown::ErrorDescription,
+                        Breakdown::Machine,
+                    ] {
+                        assert_eq!(
+                            statistics::failure_breakdown(conn, &package, &scope, by)?,
+                            failure_breakdown(conn, &package, &scope, by)?,
+                            "{at}, {package:?}, {by:?}"
+                        );
+                    }
+                }
+                assert_eq!(
+                    statistics::failed_versions(conn, &scope)?,
+                    failed_versions(conn, &scope)?,
+                    "{at}"
+                );
+                assert_eq!(
+                    statistics::failed_names(conn, &scope)?,
+                    failed_names(conn, &scope)?,
+                    "{at}"
+                );
+                assert_eq!(
+                    statistics::failures_by_system(conn, &scope)?,
+                    failures_by_system(conn, &scope)?,
+                    "{at}"
+                );
+            }
+            assert_eq!(
+                statistics::learners_by_system(conn, workshop)?,
+                learners_by_system(conn, workshop)?,
+                "{at}, {workshop:?}"
+            );
+            assert_eq!(
+                statistics::workshop_summaries(conn, workshop)?,
+                workshop_summaries(conn, workshop)?,
+                "{at}, {workshop:?}"
+            );
+        }
+        assert_eq!(statistics::workshops(conn)?, workshops(conn)?, "{at}");
+        assert_eq!(statistics::package_names(conn)?, package_names(conn)?, "{at}");
+        assert_eq!(
+            statistics::package_versions(conn, "git")?,
+            package_versions(conn, "git")?,
+            "{at}"
+        );
+        Ok(())
+    }
+
+    fn pick(rng: &mut fastrand::Rng, choices: &[Option<&str>]) -> Option<String> {
+        choices[rng.usize(..choices.len())].map(str::to_owned)
+    }
+
+    /// A report from few workshops, systems and packages (NULLs included), on one of a few
+    /// days, for a new learner or a returning one who may have moved workshop or machine.
+    fn random_report(rng: &mut fastrand::Rng, key: Option<uuid::Uuid>) -> (Report, String) {
+        let failures = (0..rng.usize(..4))
+            .map(|_| Failure {
+                name: pick(rng, &[Some("git"), Some("make"), Some("numpy")]).unwrap(),
+                version: pick(rng, &[None, Some("1.0"), Some("2.0")]),
+                error_description: pick(rng, &[None, Some("not found"), Some("too old")]),
+            })
+            .collect();
+        let report = Report {
+            key,
+            system: SystemInfo {
+                system: pick(rng, &[None, Some("Linux"), Some("Windows")]),
+                distribution_name: pick(rng, &[None, Some("Ubuntu"), Some("Windows")]),
+                distribution_version: pick(rng, &[None, Some("22.04"), Some("11")]),
+                python_version: pick(rng, &[None, Some("3.11.7"), Some("3.8.10")]),
+                machine: pick(rng, &[None, Some("x86_64"), Some("arm64")]),
+                workshop_id: pick(rng, &[None, Some("w1"), Some("w2"), Some("w3")]),
+                email_id: pick(rng, &[None, Some("a@example.org")]),
+                ..SystemInfo::default()
+            },
+            successes: vec![Package {
+                name: "bash".into(),
+                version: None,
+            }],
+            failures,
+        };
+        let day = 1 + rng.u8(..4);
+        (report, format!("2026-01-0{day} 1{}:00:00.000", rng.u8(..10)))
+    }
+
+    /// One random step of a history, through the same paths the server and the
+    /// subcommands use; returns what it did.
+    async fn step(store: &Store, rng: &mut fastrand::Rng, keys: &mut Vec<uuid::Uuid>) -> String {
+        let known = |rng: &mut fastrand::Rng, keys: &[uuid::Uuid]| {
+            (!keys.is_empty() && rng.bool()).then(|| keys[rng.usize(..keys.len())])
+        };
+        match rng.u8(..20) {
+            0 if !keys.is_empty() => {
+                let gone = keys.swap_remove(rng.usize(..keys.len()));
+                store.delete_user(gone.to_string()).await.unwrap();
+                "delete-user".into()
+            }
+            1 => {
+                // Rows deleted by hand (an attempt, a failure, a learner), then a rebuild.
+                let sql = [
+                    "DELETE FROM submissions WHERE id = (SELECT max(id) FROM submissions)",
+                    "DELETE FROM submission_failures WHERE submission_id =
+                         (SELECT max(submission_id) FROM submission_failures)",
+                    "DELETE FROM user_system_info WHERE id = (SELECT min(id) FROM user_system_info)",
+                ][rng.usize(..3)];
+                store
+                    .writer
+                    .write(move |work| Ok(work.conn.execute(sql, [])?))
+                    .await
+                    .unwrap();
+                store.rebuild_tallies().await.unwrap();
+                keys.clear();
+                store
+                    .read(|conn| {
+                        Ok(conn
+                            .prepare("SELECT unique_user_id FROM user_system_info")?
+                            .query_map([], |r| r.get::<_, String>(0))?
+                            .collect::<Result<Vec<_>, _>>()?)
+                    })
+                    .await
+                    .unwrap()
+                    .iter()
+                    .for_each(|k| keys.push(k.parse().unwrap()));
+                format!("hand edit ({sql}) and rebuild")
+            }
+            2 => {
+                // A batch in which one job fails after writing: it is rolled back alone.
+                let (good_key, bad_key) = (known(rng, keys), known(rng, keys));
+                let (good, good_at) = random_report(rng, good_key);
+                let (bad, bad_at) = random_report(rng, bad_key);
+                let failing = store.writer.write(move |work| {
+                    record::record_attempt(work, &bad, Some(&bad_at), Keys::Issue)?;
+                    Err::<(), _>(StorageError::Other("fails on purpose".into()))
+                });
+                let (failed, kept) = tokio::join!(failing, store.import(vec![(good, good_at)]));
+                assert!(failed.is_err());
+                let receipt = &kept.unwrap()[0];
+                if !receipt.known {
+                    keys.push(receipt.key);
+                }
+                "a batch with a failing job".into()
+            }
+            _ => {
+                let key = known(rng, keys);
+                let (report, at) = random_report(rng, key);
+                let receipt = store.import(vec![(report, at)]).await.unwrap().remove(0);
+                if !receipt.known {
+                    keys.push(receipt.key);
+                }
+                "a report".into()
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn tallies_equal_the_straightforward_queries_after_every_step_of_random_histories() {
+        for seed in 1..=6 {
+            let store = Store::open(&Location::Memory).unwrap();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut keys = Vec::new();
+            for n in 0..150 {
+                let what = step(&store, &mut rng, &mut keys).await;
+                let at = format!("seed {seed}, step {n}: {what}");
+                store
+                    .read(move |conn| assert_tallies_match(conn, &at))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn no_tally_row_is_left_at_zero() {
+        let store = Store::open(&Location::Memory).unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut keys = Vec::new();
+        for _ in 0..200 {
+            step(&store, &mut rng, &mut keys).await;
+        }
+        for key in keys.clone() {
+            store.delete_user(key.to_string()).await.unwrap();
+        }
+        let left: i64 = store
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "SELECT (SELECT count(*) FROM failure_tally) + (SELECT count(*) FROM
+                     failure_day_tally) + (SELECT count(*) FROM failure_error_tally) +
+                     (SELECT count(*) FROM learner_tally) + (SELECT count(*) FROM workshop_tally)",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "every learner deleted leaves no tally row behind");
+    }
 }

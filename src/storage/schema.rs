@@ -1,28 +1,51 @@
-//! The schema (`schema.sql`, embedded) and the migrations that bring older files forward.
-//! `PRAGMA user_version` holds the version: 0 is an empty file or the original 2016 server's.
+//! The schema (`schema.sql`, embedded) and the migration that brings older files forward.
+//! `PRAGMA user_version` holds the version: 0 is an empty file or the original 2016 server's,
+//! 1 and 2 are this server's earlier layouts (one row per package, tallies kept by triggers).
+//! Before a migration changes a file, a complete copy is written beside it.
 
-use super::StorageError;
+use super::dictionary::Dictionary;
+use super::{tally, StorageError};
+use crate::config::Location;
 use rusqlite::{Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const SCHEMA: &str = include_str!("../../schema.sql");
-/// Where version 2's part of the schema (the tallies and their triggers) begins.
-const TALLIES_MARKER: &str = "-- Tallies (schema version 2)";
+/// The original's four tables, which every older layout has (perhaps not all of them).
+const LEGACY_TABLES: [&str; 4] = [
+    "user_system_info",
+    "attempts",
+    "successful_installs",
+    "failed_installs",
+];
 
-/// Brings the database to [`SCHEMA_VERSION`], in one transaction per step.
-pub(super) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+/// Brings the database to [`SCHEMA_VERSION`].
+pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), StorageError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     match version {
         SCHEMA_VERSION => Ok(()),
-        1 => add_tallies(conn),
-        0 if has_table(conn, "user_system_info")? => migrate_original(conn),
-        0 => {
+        0 if !has_table(conn, "user_system_info")? => {
             let tx = conn.transaction()?;
             tx.execute_batch(SCHEMA)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
             Ok(())
+        }
+        0..=2 => {
+            if let Location::File(path) = location {
+                let copy = back_up(conn, path)?;
+                log::info!(
+                    "migrating {} from schema version {version} to {SCHEMA_VERSION}; \
+                     a copy of the file as it was is at {}",
+                    path.display(),
+                    copy.display()
+                );
+            }
+            migrate_legacy(conn).map_err(|e| {
+                log::error!("migration failed, the database is unchanged: {e}");
+                e
+            })
         }
         newer => Err(StorageError::Other(format!(
             "the database has schema version {newer}, newer than this program's \
@@ -31,34 +54,67 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     }
 }
 
-/// Version 1 to 2: the tallies, filled from the rows already there.
-fn add_tallies(conn: &mut Connection) -> Result<(), StorageError> {
-    let start = SCHEMA
-        .find(TALLIES_MARKER)
-        .expect("schema.sql has its tallies");
-    let tx = conn.transaction()?;
-    tx.execute_batch(&SCHEMA[start..])?;
-    tx.execute_batch(
-        "INSERT INTO learner_tally (k, workshop_id, system, learners, passing)
-         SELECT json_array(workshop_id, system), workshop_id, system, count(*),
-                sum(latest_attempt_id IS NOT NULL AND NOT EXISTS
-                    (SELECT 1 FROM failed_installs f WHERE f.attempt_id = u.latest_attempt_id))
-           FROM user_system_info u GROUP BY 1;
-         INSERT INTO failure_tally (k, workshop_id, system, name, version, latest, every)
-         SELECT json_array(u.workshop_id, u.system, f.name, f.version), u.workshop_id, u.system,
-                f.name, f.version, sum(f.attempt_id IS u.latest_attempt_id), count(*)
-           FROM failed_installs f JOIN user_system_info u ON u.id = f.user_id GROUP BY 1;
-         INSERT INTO detail_tally (k, workshop_id, name, version, dim, value, latest, every)
-         SELECT json_array(workshop_id, name, version, dim, value), workshop_id, name, version,
-                dim, value, sum(latest), count(*)
-           FROM failure_features WHERE value <> '' GROUP BY 1;
-         INSERT INTO day_tally (k, name, version, day, latest, every)
-         SELECT json_array(name, version, value), name, version, value, sum(latest), count(*)
-           FROM failure_features WHERE value <> '' AND dim = 'day' GROUP BY 1;",
-    )?;
-    tx.pragma_update(None, "user_version", 2)?;
-    tx.commit()?;
-    Ok(())
+/// `NAME.before-migration.db` beside `path` (numbered if one is already there, so an earlier
+/// copy is never overwritten).
+fn backup_path(path: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "database".into(), |s| s.to_string_lossy().into_owned());
+    let named = |n: u32| match n {
+        0 => path.with_file_name(format!("{stem}.before-migration.db")),
+        n => path.with_file_name(format!("{stem}.before-migration-{n}.db")),
+    };
+    (0..).map(named).find(|p| !p.exists()).expect("a free name")
+}
+
+/// Writes a complete copy of the database with SQLite's online backup API, and makes it
+/// byte for byte the file it copies: the backup rewrites four header fields (the change
+/// counter, the schema cookie, the change counter the header is valid for, and the SQLite
+/// version that wrote it last), which are copied back from the source.
+fn back_up(conn: &Connection, path: &Path) -> Result<PathBuf, StorageError> {
+    let copy = backup_path(path);
+    let mut target = Connection::open(&copy)?;
+    {
+        let backup = rusqlite::backup::Backup::new(conn, &mut target)?;
+        backup.run_to_completion(1024, std::time::Duration::ZERO, None)?;
+    }
+    target
+        .close()
+        .map_err(|(_, e)| StorageError::from(e))?;
+    let failed = |e: std::io::Error| {
+        StorageError::Other(format!("writing the copy {}: {e}", copy.display()))
+    };
+    let header = {
+        use std::io::Read;
+        let mut header = [0u8; 100];
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut header))
+            .map_err(failed)?;
+        header
+    };
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&copy)
+            .map_err(failed)?;
+        for (offset, len) in [(24usize, 4usize), (40, 4), (92, 4), (96, 4)] {
+            file.seek(SeekFrom::Start(offset as u64)).map_err(failed)?;
+            file.write_all(&header[offset..offset + len])
+                .map_err(failed)?;
+        }
+        file.sync_all().map_err(failed)?;
+    }
+    let check: String = Connection::open(&copy)?.query_row("PRAGMA integrity_check", [], |r| {
+        r.get(0)
+    })?;
+    if check != "ok" {
+        return Err(StorageError::Corrupt(format!(
+            "the copy {} does not check out: {check}",
+            copy.display()
+        )));
+    }
+    Ok(copy)
 }
 
 fn has_table(conn: &Connection, name: &str) -> Result<bool, StorageError> {
@@ -72,43 +128,75 @@ fn has_table(conn: &Connection, name: &str) -> Result<bool, StorageError> {
         .is_some())
 }
 
-/// The original server's database: same tables, no cascade in SQL, no attempt times, no
-/// latest-attempt pointer, and packages recorded before attempts existed have no attempt.
-/// Tables are rebuilt (SQLite cannot add a foreign key in place) and every row is kept:
-/// packages without an attempt get one attempt per learner to hold them. Rows pointing at a
-/// learner that no longer exists (the ORM's cascade was not always run) cannot satisfy the
-/// foreign keys and are dropped, with a count in the log.
-fn migrate_original(conn: &mut Connection) -> Result<(), StorageError> {
-    log::info!("migrating a database of the original server to schema version {SCHEMA_VERSION}");
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StorageError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Names of schema objects of one type, matching a LIKE pattern.
+fn objects(conn: &Connection, kind: &str, like: &str) -> Result<Vec<String>, StorageError> {
+    Ok(conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = ?1 AND name LIKE ?2 AND sql IS NOT NULL",
+        )?
+        .query_map([kind, like], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// An older layout (the original server's, or this server's versions 1 and 2): the four
+/// tables become the raw rows of this schema, in one transaction.
+///
+/// Every learner's attempts are counted under the learner's current workshop and machine
+/// (older layouts kept no snapshot per attempt, and their statistics counted them so too).
+/// An attempt without a time (the original kept none) gets its earliest package's time, or
+/// its learner's. Packages recorded before attempts existed get one attempt per learner to
+/// hold them. Rows that point at a learner or attempt that does not exist (the original's
+/// cascade lived in its ORM and was not always run) cannot satisfy the foreign keys and are
+/// dropped, with a count in the log.
+fn migrate_legacy(conn: &mut Connection) -> Result<(), StorageError> {
     // Foreign keys cannot be switched inside a transaction; the rebuild needs them off.
     conn.pragma_update(None, "foreign_keys", false)?;
+    let outcome = rebuild_from_legacy(conn);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    outcome
+}
+
+fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
     let tx = conn.transaction()?;
-    for table in [
-        "user_system_info",
-        "attempts",
-        "successful_installs",
-        "failed_installs",
-    ] {
+    // Version 2's triggers, view and tallies: derived, and replaced.
+    for trigger in objects(&tx, "trigger", "%")? {
+        tx.execute_batch(&format!("DROP TRIGGER {}", quoted(&trigger)))?;
+    }
+    for view in objects(&tx, "view", "%")? {
+        tx.execute_batch(&format!("DROP VIEW {}", quoted(&view)))?;
+    }
+    for table in ["failure_tally", "learner_tally", "detail_tally", "day_tally"] {
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
+    }
+    for table in LEGACY_TABLES {
         if has_table(&tx, table)? {
-            tx.execute_batch(&format!("ALTER TABLE {table} RENAME TO original_{table}"))?;
+            tx.execute_batch(&format!("ALTER TABLE {table} RENAME TO legacy_{table}"))?;
         } else {
             // A very old file may lack a table; an empty one stands in for it.
             tx.execute_batch(&format!(
-                "CREATE TABLE original_{table} AS SELECT * FROM ({}) WHERE 0",
-                empty_original(table)
+                "CREATE TABLE legacy_{table} AS SELECT * FROM ({}) WHERE 0",
+                empty_legacy(table)
             ))?;
         }
     }
-    // The originals' indexes kept their names through the rename: drop them first.
-    let indexes: Vec<String> = tx
-        .prepare(
-            "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
-               AND tbl_name LIKE 'original_%'",
-        )?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for index in indexes {
-        tx.execute_batch(&format!("DROP INDEX \"{}\"", index.replace('"', "\"\"")))?;
+    // The legacy tables' indexes kept their names through the rename: drop them first.
+    for index in objects(&tx, "index", "%")? {
+        tx.execute_batch(&format!("DROP INDEX {}", quoted(&index)))?;
     }
     tx.execute_batch(SCHEMA)?;
     tx.execute_batch(
@@ -117,58 +205,92 @@ fn migrate_original(conn: &mut Connection) -> Result<(), StorageError> {
              python_version, workshop_id, email_id, create_time)
          SELECT id, unique_user_id, distribution_name, distribution_version, system_version,
              system, machine, system_platform, python_version, workshop_id, email_id, create_time
-           FROM original_user_system_info WHERE unique_user_id IS NOT NULL;
-         INSERT INTO attempts (id, unique_user_id, create_time)
-         SELECT id, unique_user_id, NULL FROM original_attempts
-          WHERE unique_user_id IN (SELECT unique_user_id FROM user_system_info);
+           FROM legacy_user_system_info WHERE unique_user_id IS NOT NULL;",
+    )?;
+    let mut dictionary = Dictionary::default();
+    tally::repair_learner_profiles(&tx, &mut dictionary)?;
+    let attempt_time = if has_column(&tx, "legacy_attempts", "create_time")? {
+        "a.create_time"
+    } else {
+        "NULL"
+    };
+    tx.execute_batch(&format!(
+        "CREATE TEMP TABLE old_attempt (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,
+                                        create_time TEXT);
+         INSERT INTO old_attempt (id, user_id, create_time)
+         SELECT a.id, u.id, {attempt_time} FROM legacy_attempts a
+           JOIN user_system_info u ON u.unique_user_id = a.unique_user_id;
+         -- Packages recorded before attempts existed: one attempt per learner holds them.
          CREATE TEMP TABLE orphan_attempt (user_id INTEGER PRIMARY KEY, attempt_id INTEGER);
          INSERT INTO orphan_attempt (user_id)
-         SELECT user_id FROM original_successful_installs WHERE attempt_id IS NULL
-         UNION SELECT user_id FROM original_failed_installs WHERE attempt_id IS NULL;
+         SELECT user_id FROM legacy_successful_installs WHERE attempt_id IS NULL
+         UNION SELECT user_id FROM legacy_failed_installs WHERE attempt_id IS NULL;
          DELETE FROM orphan_attempt WHERE user_id NOT IN (SELECT id FROM user_system_info);
-         INSERT INTO attempts (unique_user_id, create_time)
-         SELECT u.unique_user_id, NULL FROM orphan_attempt o
-           JOIN user_system_info u ON u.id = o.user_id ORDER BY o.user_id;
-         UPDATE orphan_attempt SET attempt_id = (
-             SELECT max(a.id) FROM attempts a JOIN user_system_info u
-                 ON a.unique_user_id = u.unique_user_id WHERE u.id = orphan_attempt.user_id);
-         INSERT INTO successful_installs (id, name, version, user_id, attempt_id, create_time)
-         SELECT s.id, s.name, s.version, s.user_id,
-                coalesce(s.attempt_id, (SELECT attempt_id FROM orphan_attempt WHERE user_id = s.user_id)),
-                s.create_time
-           FROM original_successful_installs s
-          WHERE s.user_id IN (SELECT id FROM user_system_info) AND s.name IS NOT NULL
-            AND (s.attempt_id IS NULL OR s.attempt_id IN (SELECT id FROM attempts));
-         INSERT INTO failed_installs (id, name, version, error_description, user_id, attempt_id,
-                                      create_time)
-         SELECT f.id, f.name, f.version, f.error_description, f.user_id,
-                coalesce(f.attempt_id, (SELECT attempt_id FROM orphan_attempt WHERE user_id = f.user_id)),
-                f.create_time
-           FROM original_failed_installs f
-          WHERE f.user_id IN (SELECT id FROM user_system_info) AND f.name IS NOT NULL
-            AND (f.attempt_id IS NULL OR f.attempt_id IN (SELECT id FROM attempts));
-         DROP TABLE orphan_attempt;
-         UPDATE user_system_info SET latest_attempt_id = (
-             SELECT max(id) FROM attempts WHERE attempts.unique_user_id = user_system_info.unique_user_id);",
-    )?;
+         INSERT INTO old_attempt (user_id) SELECT user_id FROM orphan_attempt ORDER BY user_id;
+         UPDATE orphan_attempt SET attempt_id =
+             (SELECT max(id) FROM old_attempt WHERE user_id = orphan_attempt.user_id);
+         INSERT INTO packages (name, version)
+         SELECT name, version FROM legacy_successful_installs WHERE name IS NOT NULL
+         UNION SELECT name, version FROM legacy_failed_installs WHERE name IS NOT NULL;
+         INSERT INTO error_texts (text)
+         SELECT DISTINCT error_description FROM legacy_failed_installs
+          WHERE error_description IS NOT NULL;
+         CREATE TEMP TABLE old_package (attempt_id INTEGER, row_id INTEGER, failed INTEGER,
+                                        package_id INTEGER, error_id INTEGER, time TEXT);
+         INSERT INTO old_package
+         SELECT coalesce(s.attempt_id, o.attempt_id), s.id, 0, p.id, NULL, s.create_time
+           FROM legacy_successful_installs s
+           JOIN packages p ON p.name = s.name AND p.version IS s.version
+           LEFT JOIN orphan_attempt o ON s.attempt_id IS NULL AND o.user_id = s.user_id;
+         INSERT INTO old_package
+         SELECT coalesce(f.attempt_id, o.attempt_id), f.id, 1, p.id, e.id, f.create_time
+           FROM legacy_failed_installs f
+           JOIN packages p ON p.name = f.name AND p.version IS f.version
+           LEFT JOIN error_texts e ON e.text = f.error_description
+           LEFT JOIN orphan_attempt o ON f.attempt_id IS NULL AND o.user_id = f.user_id;
+         DELETE FROM old_package WHERE attempt_id IS NULL
+             OR attempt_id NOT IN (SELECT id FROM old_attempt);
+         CREATE INDEX temp.old_package_by_attempt
+             ON old_package (attempt_id, failed, row_id, package_id, time);
+         UPDATE old_attempt SET create_time = coalesce(
+             (SELECT min(time) FROM old_package WHERE attempt_id = old_attempt.id),
+             (SELECT create_time FROM user_system_info WHERE id = old_attempt.user_id))
+          WHERE create_time IS NULL;
+         INSERT INTO submissions (id, user_id, create_time, profile_id, workshop, successes)
+         SELECT a.id, a.user_id, a.create_time, u.profile_id, w.id,
+                (SELECT json_group_array(package_id) FROM
+                    (SELECT package_id FROM old_package
+                      WHERE attempt_id = a.id AND failed = 0 ORDER BY row_id))
+           FROM old_attempt a
+           JOIN user_system_info u ON u.id = a.user_id
+           LEFT JOIN workshops w ON w.name = u.workshop_id;
+         INSERT INTO submission_failures (submission_id, position, package_id, error_id)
+         SELECT attempt_id, row_number() OVER (PARTITION BY attempt_id ORDER BY row_id) - 1,
+                package_id, error_id
+           FROM old_package WHERE failed = 1;
+         UPDATE user_system_info SET latest_attempt_id =
+             (SELECT max(id) FROM submissions s WHERE s.user_id = user_system_info.id);"
+    ))?;
     let count = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
     let dropped = count(
-        "SELECT (SELECT count(*) FROM original_user_system_info)
-              + (SELECT count(*) FROM original_attempts)
-              + (SELECT count(*) FROM original_successful_installs)
-              + (SELECT count(*) FROM original_failed_installs)
+        "SELECT (SELECT count(*) FROM legacy_user_system_info)
+              + (SELECT count(*) FROM legacy_attempts)
+              + (SELECT count(*) FROM legacy_successful_installs)
+              + (SELECT count(*) FROM legacy_failed_installs)
               - (SELECT count(*) FROM user_system_info)
-              - (SELECT count(*) FROM attempts WHERE id IN (SELECT id FROM original_attempts))
-              - (SELECT count(*) FROM successful_installs)
-              - (SELECT count(*) FROM failed_installs)",
+              - (SELECT count(*) FROM submissions
+                  WHERE id IN (SELECT id FROM legacy_attempts))
+              - (SELECT count(*) FROM old_package)",
     )?;
     if dropped > 0 {
         log::warn!("migration dropped {dropped} rows that pointed at no learner or attempt");
     }
     tx.execute_batch(
-        "DROP TABLE original_successful_installs; DROP TABLE original_failed_installs;
-         DROP TABLE original_attempts; DROP TABLE original_user_system_info;",
+        "DROP TABLE old_package; DROP TABLE orphan_attempt; DROP TABLE old_attempt;
+         DROP TABLE legacy_successful_installs; DROP TABLE legacy_failed_installs;
+         DROP TABLE legacy_attempts; DROP TABLE legacy_user_system_info;",
     )?;
+    tally::rebuild(&tx, &mut dictionary)?;
     let broken: Option<String> = tx
         .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
         .optional()?;
@@ -179,13 +301,18 @@ fn migrate_original(conn: &mut Connection) -> Result<(), StorageError> {
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
-    conn.pragma_update(None, "foreign_keys", true)?;
     Ok(())
 }
 
 /// The columns of an original table, for a file that lacks it.
-fn empty_original(table: &str) -> &'static str {
+fn empty_legacy(table: &str) -> &'static str {
     match table {
+        "user_system_info" => {
+            "SELECT NULL AS id, NULL AS unique_user_id, NULL AS distribution_name,
+                    NULL AS distribution_version, NULL AS system_version, NULL AS system,
+                    NULL AS machine, NULL AS system_platform, NULL AS python_version,
+                    NULL AS workshop_id, NULL AS email_id, NULL AS create_time"
+        }
         "attempts" => "SELECT NULL AS id, NULL AS unique_user_id",
         "successful_installs" => {
             "SELECT NULL AS id, NULL AS name, NULL AS version, NULL AS user_id,

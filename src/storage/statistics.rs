@@ -1,0 +1,455 @@
+//! The statistics, read side: every dashboard number, read from the tallies (a few thousand
+//! rows whatever the number of reports) and the small dictionaries they point into. Each
+//! function answers exactly what its namesake in `reference.rs` computes from the raw rows;
+//! the tests there hold them to that on random histories. The [`Store`] methods at the end
+//! read a whole view in one transaction, so its numbers agree with each other.
+
+use super::stats::{
+    Breakdown, Comparison, NameFailures, Overview, PackageDetail, PackageFilter, Scope,
+    SystemLearners, SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
+};
+use super::tally::ALL_WORKSHOPS;
+use super::timestamp::{self, UNKNOWN_DAY};
+use super::{StorageError, Store};
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
+
+/// The tally column that counts in `scope`.
+fn counted(scope: &Scope) -> &'static str {
+    if scope.all_attempts {
+        "every"
+    } else {
+        "latest"
+    }
+}
+
+/// The tallies' `workshop` for a workshop name (all workshops for `None`); `None` when no
+/// learner ever named that workshop, so nothing counts in it.
+fn workshop_key(conn: &Connection, workshop: Option<&str>) -> Result<Option<i64>, StorageError> {
+    match workshop {
+        None => Ok(Some(ALL_WORKSHOPS)),
+        Some(name) => Ok(conn
+            .prepare_cached("SELECT id FROM workshops WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?),
+    }
+}
+
+/// Runs `sql` with `values` and maps each row.
+fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<Value>,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StorageError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params_from_iter(values), map)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Failures per name and version in scope, most first.
+pub(crate) fn failed_versions(
+    conn: &Connection,
+    scope: &Scope,
+) -> Result<Vec<VersionFailures>, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let count = counted(scope);
+    let sql = format!(
+        "SELECT p.name, p.version, sum(t.{count}) FROM failure_tally t
+           JOIN packages p ON p.id = t.package_id
+          WHERE t.workshop = ?1
+          GROUP BY t.package_id HAVING sum(t.{count}) > 0 ORDER BY 3 DESC, 1, 2"
+    );
+    rows(conn, &sql, vec![workshop.into()], |row| {
+        Ok(VersionFailures {
+            name: row.get(0)?,
+            version: row.get(1)?,
+            count: row.get(2)?,
+        })
+    })
+}
+
+/// Failures per name, all versions together, most first.
+pub(crate) fn failed_names(
+    conn: &Connection,
+    scope: &Scope,
+) -> Result<Vec<NameFailures>, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let count = counted(scope);
+    let sql = format!(
+        "SELECT p.name, sum(t.{count}) FROM failure_tally t
+           JOIN packages p ON p.id = t.package_id
+          WHERE t.workshop = ?1
+          GROUP BY p.name HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
+    );
+    rows(conn, &sql, vec![workshop.into()], |row| {
+        Ok(NameFailures {
+            name: row.get(0)?,
+            count: row.get(1)?,
+        })
+    })
+}
+
+/// Failures per operating system (of the failing attempt) and package name, most first.
+pub(crate) fn failures_by_system(
+    conn: &Connection,
+    scope: &Scope,
+) -> Result<Vec<SystemNameFailures>, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let count = counted(scope);
+    let sql = format!(
+        "SELECT pr.system, p.name, sum(t.{count}) FROM failure_tally t
+           JOIN packages p ON p.id = t.package_id
+           JOIN system_profiles pr ON pr.id = t.profile_id
+          WHERE t.workshop = ?1
+          GROUP BY 1, 2 HAVING sum(t.{count}) > 0 ORDER BY 3 DESC, 1, 2"
+    );
+    rows(conn, &sql, vec![workshop.into()], |row| {
+        Ok(SystemNameFailures {
+            system: row.get(0)?,
+            name: row.get(1)?,
+            count: row.get(2)?,
+        })
+    })
+}
+
+/// Learners per operating system (their current one), most first.
+pub(crate) fn learners_by_system(
+    conn: &Connection,
+    workshop: Option<&str>,
+) -> Result<Vec<SystemLearners>, StorageError> {
+    let Some(workshop) = workshop_key(conn, workshop)? else {
+        return Ok(Vec::new());
+    };
+    let sql = "SELECT pr.system, sum(t.learners) FROM learner_tally t
+                 JOIN system_profiles pr ON pr.id = t.profile_id
+                WHERE t.workshop = ?1
+                GROUP BY 1 HAVING sum(t.learners) > 0 ORDER BY 2 DESC, 1";
+    rows(conn, sql, vec![workshop.into()], |row| {
+        Ok(SystemLearners {
+            system: row.get(0)?,
+            learners: row.get(1)?,
+        })
+    })
+}
+
+/// Every workshop some learner names, in order.
+pub(crate) fn workshops(conn: &Connection) -> Result<Vec<String>, StorageError> {
+    let sql = "SELECT w.name FROM workshop_tally t JOIN workshops w ON w.id = t.workshop
+                WHERE t.learners > 0 ORDER BY 1";
+    rows(conn, sql, Vec::new(), |row| row.get(0))
+}
+
+/// Learners and passing learners per workshop (one, or all), largest workshop first.
+pub(crate) fn workshop_summaries(
+    conn: &Connection,
+    workshop: Option<&str>,
+) -> Result<Vec<WorkshopSummary>, StorageError> {
+    let map = |row: &Row<'_>| {
+        Ok(WorkshopSummary {
+            workshop: row.get(0)?,
+            learners: row.get(1)?,
+            passing: row.get(2)?,
+        })
+    };
+    match workshop {
+        None => rows(
+            conn,
+            "SELECT w.name, t.learners, t.passing FROM workshop_tally t
+               LEFT JOIN workshops w ON w.id = t.workshop
+              WHERE t.learners > 0 ORDER BY 2 DESC, 1",
+            Vec::new(),
+            map,
+        ),
+        Some(name) => rows(
+            conn,
+            "SELECT w.name, t.learners, t.passing FROM workshop_tally t
+               JOIN workshops w ON w.id = t.workshop
+              WHERE w.name = ?1 AND t.learners > 0",
+            vec![name.to_owned().into()],
+            map,
+        ),
+    }
+}
+
+/// Every package name that ever failed, in order.
+pub(crate) fn package_names(conn: &Connection) -> Result<Vec<String>, StorageError> {
+    let sql = format!(
+        "SELECT DISTINCT p.name FROM failure_tally t JOIN packages p ON p.id = t.package_id
+          WHERE t.workshop = {ALL_WORKSHOPS} AND t.every > 0 ORDER BY 1"
+    );
+    rows(conn, &sql, Vec::new(), |row| row.get(0))
+}
+
+/// Every version of `name` that ever failed, in order.
+pub(crate) fn package_versions(conn: &Connection, name: &str) -> Result<Vec<String>, StorageError> {
+    let sql = format!(
+        "SELECT DISTINCT p.version FROM packages p
+          WHERE p.name = ?1 AND p.version IS NOT NULL AND p.version <> ''
+            AND EXISTS (SELECT 1 FROM failure_tally t
+                         WHERE t.workshop = {ALL_WORKSHOPS} AND t.package_id = p.id
+                           AND t.every > 0)
+          ORDER BY 1"
+    );
+    rows(conn, &sql, vec![name.to_owned().into()], |row| row.get(0))
+}
+
+/// `t.workshop = ?1 AND t.package_id IN (the package's ids)`, with its values.
+fn of_package(workshop: i64, package: &PackageFilter) -> (&'static str, Vec<Value>) {
+    let mut values = vec![Value::Integer(workshop), Value::Text(package.name.clone())];
+    let sql = match &package.version {
+        None => "t.workshop = ?1 AND t.package_id IN (SELECT id FROM packages WHERE name = ?2)",
+        Some(version) => {
+            values.push(Value::Text(version.clone()));
+            "t.workshop = ?1 AND t.package_id IN
+                 (SELECT id FROM packages WHERE name = ?2 AND version = ?3)"
+        }
+    };
+    (sql, values)
+}
+
+/// A package's failures in scope per machine profile: the fields of the profile and the count.
+fn per_profile(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+) -> Result<Vec<([Option<String>; 7], i64)>, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let count = counted(scope);
+    let (filter, values) = of_package(workshop, package);
+    let sql = format!(
+        "SELECT pr.distribution_name, pr.distribution_version, pr.system, pr.system_version,
+                pr.machine, pr.system_platform, pr.python_version, sum(t.{count})
+           FROM failure_tally t JOIN system_profiles pr ON pr.id = t.profile_id
+          WHERE {filter}
+          GROUP BY t.profile_id HAVING sum(t.{count}) > 0"
+    );
+    rows(conn, &sql, values, |row| {
+        Ok((
+            [
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+            ],
+            row.get(7)?,
+        ))
+    })
+}
+
+/// The value one machine field takes in a profile; `None` for unknown or empty.
+fn profile_value(by: Breakdown, fields: &[Option<String>; 7]) -> Option<String> {
+    let [distribution, distribution_version, system, system_version, machine, platform, python] =
+        fields;
+    let value = match by {
+        Breakdown::DistributionName => distribution.clone(),
+        Breakdown::DistributionVersion => distribution_version.clone(),
+        Breakdown::DistributionNameVersion => match (distribution, distribution_version) {
+            (Some(d), Some(v)) if !d.is_empty() && !v.is_empty() => Some(format!("{d} {v}")),
+            _ => None,
+        },
+        Breakdown::System => system.clone(),
+        Breakdown::SystemVersion => system_version.clone(),
+        Breakdown::SystemPlatform => platform.clone(),
+        Breakdown::Machine => machine.clone(),
+        Breakdown::PythonVersion => python.clone(),
+        Breakdown::Day | Breakdown::ErrorDescription => None,
+    };
+    value.filter(|v| !v.is_empty())
+}
+
+/// Counts per value, largest first, then by value.
+fn sorted(counts: HashMap<String, i64>) -> Vec<ValueCount> {
+    let mut list: Vec<ValueCount> = counts
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(value, count)| ValueCount { value, count })
+        .collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    list
+}
+
+fn fold_profiles(profiles: &[([Option<String>; 7], i64)], by: Breakdown) -> Vec<ValueCount> {
+    let mut counts = HashMap::new();
+    for (fields, count) in profiles {
+        if let Some(value) = profile_value(by, fields) {
+            *counts.entry(value).or_default() += count;
+        }
+    }
+    sorted(counts)
+}
+
+/// A package's failures in scope per day or per error text.
+fn per_day_or_error(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+    by: Breakdown,
+) -> Result<Vec<ValueCount>, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let count = counted(scope);
+    let (filter, values) = of_package(workshop, package);
+    if by == Breakdown::Day {
+        let sql = format!(
+            "SELECT t.day, sum(t.{count}) FROM failure_day_tally t
+              WHERE {filter} AND t.day <> {UNKNOWN_DAY}
+              GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
+        );
+        return rows(conn, &sql, values, |row| {
+            Ok(ValueCount {
+                value: timestamp::day_text(row.get(0)?),
+                count: row.get(1)?,
+            })
+        });
+    }
+    let sql = match by {
+        _ => format!(
+            "SELECT e.text, sum(t.{count}) FROM failure_error_tally t
+               JOIN error_texts e ON e.id = t.error_id
+              WHERE {filter} AND e.text <> ''
+              GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
+        ),
+    };
+    rows(conn, &sql, values, |row| {
+        Ok(ValueCount {
+            value: row.get(0)?,
+            count: row.get(1)?,
+        })
+    })
+}
+
+/// Failures of `package` in scope, counted by one field; empty and unknown values left out.
+/// (The pages read every field at once with [`package_detail`]; the tests one at a time.)
+#[cfg(test)]
+pub(crate) fn failure_breakdown(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+    by: Breakdown,
+) -> Result<Vec<ValueCount>, StorageError> {
+    match by {
+        Breakdown::Day | Breakdown::ErrorDescription => {
+            per_day_or_error(conn, package, scope, by)
+        }
+        _ => Ok(fold_profiles(&per_profile(conn, package, scope)?, by)),
+    }
+}
+
+/// How many failures of `package` count in scope.
+pub(crate) fn failure_count(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+) -> Result<i64, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(0);
+    };
+    let (filter, values) = of_package(workshop, package);
+    let sql = format!(
+        "SELECT coalesce(sum(t.{}), 0) FROM failure_tally t WHERE {filter}",
+        counted(scope)
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params_from_iter(values), |row| row.get(0))?)
+}
+
+/// Every breakdown of one package's failures.
+pub(crate) fn package_detail(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+) -> Result<PackageDetail, StorageError> {
+    let profiles = per_profile(conn, package, scope)?;
+    let by = |breakdown| fold_profiles(&profiles, breakdown);
+    Ok(PackageDetail {
+        package: package.clone(),
+        failures: failure_count(conn, package, scope)?,
+        distribution_name: by(Breakdown::DistributionName),
+        distribution_version: by(Breakdown::DistributionVersion),
+        distribution_name_version: by(Breakdown::DistributionNameVersion),
+        system: by(Breakdown::System),
+        system_version: by(Breakdown::SystemVersion),
+        system_platform: by(Breakdown::SystemPlatform),
+        machine: by(Breakdown::Machine),
+        python_version: by(Breakdown::PythonVersion),
+        days: per_day_or_error(conn, package, scope, Breakdown::Day)?,
+        error_descriptions: per_day_or_error(conn, package, scope, Breakdown::ErrorDescription)?,
+    })
+}
+
+/// The overview of one scope, read in one transaction so its numbers agree.
+pub(crate) fn overview(conn: &Connection, scope: &Scope) -> Result<Overview, StorageError> {
+    let snapshot = conn.unchecked_transaction()?;
+    let workshop = scope.workshop.as_deref();
+    Ok(Overview {
+        failed_versions: failed_versions(&snapshot, scope)?,
+        failed_names: failed_names(&snapshot, scope)?,
+        learners_by_system: learners_by_system(&snapshot, workshop)?,
+        failures_by_system: failures_by_system(&snapshot, scope)?,
+        workshops: workshops(&snapshot)?,
+        summaries: workshop_summaries(&snapshot, workshop)?,
+    })
+}
+
+/// The details of some packages, and the choices for comparing others, in one transaction.
+pub(crate) fn comparison(
+    conn: &Connection,
+    packages: &[PackageFilter],
+    scope: &Scope,
+) -> Result<Comparison, StorageError> {
+    let snapshot = conn.unchecked_transaction()?;
+    Ok(Comparison {
+        details: packages
+            .iter()
+            .map(|package| package_detail(&snapshot, package, scope))
+            .collect::<Result<_, _>>()?,
+        names: package_names(&snapshot)?,
+        versions: {
+            let mut versions = Vec::new();
+            for package in packages {
+                versions.extend(package_versions(&snapshot, &package.name)?);
+            }
+            versions.sort();
+            versions.dedup();
+            versions
+        },
+        workshops: workshops(&snapshot)?,
+    })
+}
+
+impl Store {
+    /// Most failed packages, learners per system and workshop summaries for one scope.
+    pub(crate) async fn overview(&self, scope: Scope) -> Result<Overview, StorageError> {
+        self.read(move |conn| overview(conn, &scope)).await
+    }
+
+    /// Where and when each of `packages` fails, with the packages one may compare instead.
+    pub(crate) async fn comparison(
+        &self,
+        packages: Vec<PackageFilter>,
+        scope: Scope,
+    ) -> Result<Comparison, StorageError> {
+        self.read(move |conn| comparison(conn, &packages, &scope))
+            .await
+    }
+
+    /// Learners and passing learners per workshop, largest first.
+    pub(crate) async fn workshop_summaries(&self) -> Result<Vec<WorkshopSummary>, StorageError> {
+        self.read(|conn| workshop_summaries(conn, None)).await
+    }
+}
