@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         },
         Command::DeleteUser(args) => cli::delete_user(args),
         Command::Generate(args) => cli::generate(args),
+        Command::RebuildTallies(args) => cli::rebuild_tallies(args),
     }
 }
 

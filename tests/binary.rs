@@ -297,3 +297,90 @@ async fn serve_runs_in_process_on_a_bound_listener() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[test]
+fn commands_on_a_database_that_is_not_there_refuse_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.db");
+    for args in [
+        &["delete-user", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"][..],
+        &["rebuild-tallies"],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg("--db")
+            .arg(&typo)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("there is no database at"), "{args:?}: {err}");
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+}
+
+#[test]
+fn generated_reports_spread_over_days_show_on_their_own_days_and_survive_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("generated.db");
+    let generated = Command::new(BIN)
+        .args(["generate", "--submissions", "600", "--days", "30", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    let days_of_attempts: std::collections::BTreeSet<String> = Connection::open(&db)
+        .unwrap()
+        .prepare("SELECT DISTINCT substr(create_time, 1, 10) FROM failed_installs")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(days_of_attempts.len() > 5, "{days_of_attempts:?}");
+    let detail = |server: &Server| -> serde_json::Value {
+        let url = format!(
+            "{}/view/detail/?package_one_name=GNU%20Make%20(make)&all_attempts=1&export=json",
+            server.base
+        );
+        let text = agent()
+            .get(url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let mut server = Server::start(&db, &[]);
+    let before = detail(&server);
+    let days = before["package_details"][0]["create_time"]
+        .as_array()
+        .unwrap();
+    assert!(
+        days.len() > 5,
+        "failures per day are the attempts' days: {days:?}"
+    );
+    for day in days {
+        assert!(days_of_attempts.contains(day[0].as_str().unwrap()), "{day}");
+    }
+    assert!(server.terminate().success());
+    // A hand edit, then rebuild-tallies: the counts follow the rows again.
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM submission_failures;")
+        .unwrap();
+    drop(conn);
+    let rebuilt = Command::new(BIN)
+        .args(["rebuild-tallies", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(rebuilt.status.success(), "{rebuilt:?}");
+    let mut server = Server::start(&db, &[]);
+    let after = detail(&server);
+    assert_eq!(
+        after["package_details"][0]["create_time"],
+        serde_json::json!([])
+    );
+    assert!(server.terminate().success());
+}

@@ -180,7 +180,10 @@ async fn an_original_database_is_copied_first_and_its_counts_show_on_the_dashboa
     assert_eq!(overview["os_users"], json!([["Linux", 1], ["Windows", 1]]));
     assert_eq!(overview["workshops"], json!(["ws-1"]));
     let all = export(&app, "/view/ws-1/?export=json&all_attempts=1").await;
-    assert_eq!(all["most_failed_package_names"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        all["most_failed_package_names"].as_array().unwrap().len(),
+        2
+    );
     let detail = export(
         &app,
         "/view/detail/?package_one_name=EasyMercurial&export=json",

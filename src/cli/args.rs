@@ -60,6 +60,8 @@ pub enum Command {
     DeleteUser(DeleteUserArgs),
     /// Fill a database with realistic synthetic reports (for benchmarks and demos)
     Generate(GenerateArgs),
+    /// Recompute every statistic's counts from the stored reports (after editing rows by hand)
+    RebuildTallies(DatabaseArgs),
 }
 
 /// The flags of `serve`, before they are checked into a `Config`.
@@ -122,6 +124,19 @@ pub struct DeleteUserArgs {
     pub key: String,
 
     /// SQLite database file
+    #[arg(
+        long,
+        env = "RAS_DB",
+        value_name = "PATH",
+        default_value = DEFAULT_DB
+    )]
+    pub db: String,
+}
+
+/// The flag of subcommands that work on an existing database and nothing else.
+#[derive(Args, Debug)]
+pub struct DatabaseArgs {
+    /// SQLite database file (it must exist)
     #[arg(
         long,
         env = "RAS_DB",

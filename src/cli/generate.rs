@@ -266,8 +266,22 @@ const SYSTEMS: &[System] = &[
 ];
 
 const PLACES: &[&str] = &[
-    "oslo", "ucl", "toronto", "capetown", "melbourne", "ttu", "berkeley", "edinburgh",
-    "nairobi", "saopaulo", "online", "ethz", "uw", "mcgill", "auckland", "kyoto",
+    "oslo",
+    "ucl",
+    "toronto",
+    "capetown",
+    "melbourne",
+    "ttu",
+    "berkeley",
+    "edinburgh",
+    "nairobi",
+    "saopaulo",
+    "online",
+    "ethz",
+    "uw",
+    "mcgill",
+    "auckland",
+    "kyoto",
 ];
 const PYTHONS: &[&str] = &["3.12.1", "3.11.7", "3.10.12", "3.9.18", "3.8.10"];
 
@@ -453,7 +467,14 @@ fn report(learner: &Learner, rng: &mut fastrand::Rng) -> Report {
             failures.push(Failure {
                 name: check.label.to_owned(),
                 version: too_old.then_some(found),
-                error_description: Some(if too_old { "version too old" } else { "not found" }.into()),
+                error_description: Some(
+                    if too_old {
+                        "version too old"
+                    } else {
+                        "not found"
+                    }
+                    .into(),
+                ),
             });
         } else {
             successes.push(Package {
@@ -468,7 +489,10 @@ fn report(learner: &Learner, rng: &mut fastrand::Rng) -> Report {
             format!("Windows-{version}-10.0-SP0"),
         ),
         "Darwin" => (
-            format!("Darwin Kernel Version {}.0.0", 20 + version[..2].parse::<u32>().unwrap_or(14) - 11),
+            format!(
+                "Darwin Kernel Version {}.0.0",
+                20 + version[..2].parse::<u32>().unwrap_or(14) - 11
+            ),
             format!("macOS-{version}-{}-64bit", os.machine),
         ),
         _ => (

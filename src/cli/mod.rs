@@ -4,7 +4,7 @@
 mod args;
 mod generate;
 
-pub use args::{Cli, Command, DeleteUserArgs, ServeArgs};
+pub use args::{Cli, Command, DatabaseArgs, DeleteUserArgs, ServeArgs};
 pub use generate::{generate, GenerateArgs};
 
 use crate::config::{Config, Location};
@@ -105,17 +105,26 @@ fn context_text(value: &ContextValue) -> String {
     }
 }
 
+/// Opens an existing database (never creating one: a typo in `--db` must not make an empty
+/// file that the command then reports on), runs `work` on it and closes it.
+fn with_existing_store<T>(
+    location: &Location,
+    work: impl AsyncFnOnce(&Store) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| StorageError::Other(format!("starting a runtime: {e}")))?;
+    let store = Store::open_existing(location)?;
+    let outcome = runtime.block_on(work(&store));
+    store.close();
+    outcome
+}
+
 /// `delete-user KEY`: removes a learner and, by cascade, everything they sent.
 pub fn delete_user(args: DeleteUserArgs) -> ExitCode {
     let location = Location::parse(&args.db);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a single-threaded runtime");
-    let outcome = Store::open(&location).and_then(|store| {
-        let deleted = runtime.block_on(store.delete_user(args.key.clone()));
-        store.close();
-        deleted
-    });
+    let key = args.key.clone();
+    let outcome = with_existing_store(&location, async move |store| store.delete_user(key).await);
     match outcome {
         Ok(d) => {
             println!(
@@ -130,6 +139,25 @@ pub fn delete_user(args: DeleteUserArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("cannot delete from {location}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `rebuild-tallies`: recomputes every count the statistics read from the stored reports.
+pub fn rebuild_tallies(args: DatabaseArgs) -> ExitCode {
+    let location = Location::parse(&args.db);
+    let started = std::time::Instant::now();
+    match with_existing_store(&location, async |store| store.rebuild_tallies().await) {
+        Ok(()) => {
+            println!(
+                "rebuilt the tallies of {location} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot rebuild the tallies of {location}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -98,6 +98,7 @@ impl RequestError {
                     e.to_string(),
                 ),
                 StorageError::Corrupt(_)
+                | StorageError::NoDatabase(_)
                 | StorageError::Interrupted(_)
                 | StorageError::Other(_) => {
                     log::error!("storage failed: {e}");

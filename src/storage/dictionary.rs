@@ -199,7 +199,16 @@ impl Dictionary {
                          system_platform, python_version)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?
-                .execute(params![fingerprint, f[0], f[1], f[2], f[3], f[4], f[5], f[6]])?;
+                .execute(params![
+                    fingerprint,
+                    f[0],
+                    f[1],
+                    f[2],
+                    f[3],
+                    f[4],
+                    f[5],
+                    f[6]
+                ])?;
                 conn.last_insert_rowid()
             }
         };

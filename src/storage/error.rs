@@ -7,6 +7,8 @@ use std::fmt;
 pub enum StorageError {
     /// The thing asked for does not exist (a learner's key, say).
     NotFound,
+    /// A command that acts on an existing database was pointed at a file that is not there.
+    NoDatabase(std::path::PathBuf),
     /// Locked by another process for longer than the busy timeout.
     Busy,
     /// The disk or the database is full.
@@ -25,6 +27,9 @@ impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StorageError::NotFound => f.write_str("not found"),
+            StorageError::NoDatabase(path) => {
+                write!(f, "there is no database at {} (check --db)", path.display())
+            }
             StorageError::Busy => f.write_str("database is busy"),
             StorageError::Full => f.write_str("database or disk is full"),
             StorageError::Corrupt(why) => write!(f, "database is unreadable: {why}"),

@@ -77,6 +77,17 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
 }
 
 impl Store {
+    /// Opens a database that must already exist (for commands that act on one: a mistyped
+    /// path is an error, not a new empty file).
+    pub fn open_existing(location: &Location) -> Result<Store, StorageError> {
+        if let Location::File(path) = location {
+            if !path.is_file() {
+                return Err(StorageError::NoDatabase(path.clone()));
+            }
+        }
+        Store::open(location)
+    }
+
     /// Opens (creating or migrating) the database and starts the writer thread.
     pub fn open(location: &Location) -> Result<Store, StorageError> {
         // Every connection of one in-memory store shares one memdb database by name.
@@ -122,7 +133,10 @@ impl Store {
     /// form, `YYYY-MM-DD HH:MM:SS.SSS`). Unlike [`Store::record`], a key not yet known
     /// creates its learner under that very key: for `generate` and for imports, never for
     /// what learners send.
-    pub async fn import(&self, reports: Vec<(Report, String)>) -> Result<Vec<Receipt>, StorageError> {
+    pub async fn import(
+        &self,
+        reports: Vec<(Report, String)>,
+    ) -> Result<Vec<Receipt>, StorageError> {
         self.writer
             .write(move |mut work| {
                 reports

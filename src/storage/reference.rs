@@ -39,9 +39,7 @@ fn counted_failures(scope: &Scope, package: Option<&PackageFilter>) -> (String, 
     let mut values = Vec::new();
     let mut sql = String::from("FROM failed_installs f JOIN attempts a ON a.id = f.attempt_id");
     if !scope.all_attempts {
-        sql.push_str(
-            " JOIN user_system_info u ON u.id = a.user_id AND u.latest_attempt_id = a.id",
-        );
+        sql.push_str(" JOIN user_system_info u ON u.id = a.user_id AND u.latest_attempt_id = a.id");
     }
     sql.push_str(" WHERE 1");
     if let Some(package) = package {
@@ -314,7 +312,11 @@ mod tests {
             );
         }
         assert_eq!(statistics::workshops(conn)?, workshops(conn)?, "{at}");
-        assert_eq!(statistics::package_names(conn)?, package_names(conn)?, "{at}");
+        assert_eq!(
+            statistics::package_names(conn)?,
+            package_names(conn)?,
+            "{at}"
+        );
         assert_eq!(
             statistics::package_versions(conn, "git")?,
             package_versions(conn, "git")?,
@@ -356,7 +358,10 @@ mod tests {
             failures,
         };
         let day = 1 + rng.u8(..4);
-        (report, format!("2026-01-0{day} 1{}:00:00.000", rng.u8(..10)))
+        (
+            report,
+            format!("2026-01-0{day} 1{}:00:00.000", rng.u8(..10)),
+        )
     }
 
     /// One random step of a history, through the same paths the server and the

@@ -78,9 +78,7 @@ fn back_up(conn: &Connection, path: &Path) -> Result<PathBuf, StorageError> {
         let backup = rusqlite::backup::Backup::new(conn, &mut target)?;
         backup.run_to_completion(1024, std::time::Duration::ZERO, None)?;
     }
-    target
-        .close()
-        .map_err(|(_, e)| StorageError::from(e))?;
+    target.close().map_err(|(_, e)| StorageError::from(e))?;
     let failed = |e: std::io::Error| {
         StorageError::Other(format!("writing the copy {}: {e}", copy.display()))
     };
@@ -105,9 +103,8 @@ fn back_up(conn: &Connection, path: &Path) -> Result<PathBuf, StorageError> {
         }
         file.sync_all().map_err(failed)?;
     }
-    let check: String = Connection::open(&copy)?.query_row("PRAGMA integrity_check", [], |r| {
-        r.get(0)
-    })?;
+    let check: String =
+        Connection::open(&copy)?.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if check != "ok" {
         return Err(StorageError::Corrupt(format!(
             "the copy {} does not check out: {check}",
@@ -180,7 +177,12 @@ fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
     for view in objects(&tx, "view", "%")? {
         tx.execute_batch(&format!("DROP VIEW {}", quoted(&view)))?;
     }
-    for table in ["failure_tally", "learner_tally", "detail_tally", "day_tally"] {
+    for table in [
+        "failure_tally",
+        "learner_tally",
+        "detail_tally",
+        "day_tally",
+    ] {
         tx.execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
     }
     for table in LEGACY_TABLES {

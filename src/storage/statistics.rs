@@ -4,6 +4,7 @@
 //! the tests there hold them to that on random histories. The [`Store`] methods at the end
 //! read a whole view in one transaction, so its numbers agree with each other.
 
+use super::dictionary::Profile;
 use super::stats::{
     Breakdown, Comparison, NameFailures, Overview, PackageDetail, PackageFilter, Scope,
     SystemLearners, SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
@@ -215,12 +216,12 @@ fn of_package(workshop: i64, package: &PackageFilter) -> (&'static str, Vec<Valu
     (sql, values)
 }
 
-/// A package's failures in scope per machine profile: the fields of the profile and the count.
+/// A package's failures in scope per machine profile.
 fn per_profile(
     conn: &Connection,
     package: &PackageFilter,
     scope: &Scope,
-) -> Result<Vec<([Option<String>; 7], i64)>, StorageError> {
+) -> Result<Vec<(Profile, i64)>, StorageError> {
     let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
         return Ok(Vec::new());
     };
@@ -235,36 +236,37 @@ fn per_profile(
     );
     rows(conn, &sql, values, |row| {
         Ok((
-            [
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-            ],
+            Profile {
+                distribution_name: row.get(0)?,
+                distribution_version: row.get(1)?,
+                system: row.get(2)?,
+                system_version: row.get(3)?,
+                machine: row.get(4)?,
+                system_platform: row.get(5)?,
+                python_version: row.get(6)?,
+            },
             row.get(7)?,
         ))
     })
 }
 
 /// The value one machine field takes in a profile; `None` for unknown or empty.
-fn profile_value(by: Breakdown, fields: &[Option<String>; 7]) -> Option<String> {
-    let [distribution, distribution_version, system, system_version, machine, platform, python] =
-        fields;
+fn profile_value(by: Breakdown, profile: &Profile) -> Option<String> {
+    let p = profile;
     let value = match by {
-        Breakdown::DistributionName => distribution.clone(),
-        Breakdown::DistributionVersion => distribution_version.clone(),
-        Breakdown::DistributionNameVersion => match (distribution, distribution_version) {
-            (Some(d), Some(v)) if !d.is_empty() && !v.is_empty() => Some(format!("{d} {v}")),
-            _ => None,
-        },
-        Breakdown::System => system.clone(),
-        Breakdown::SystemVersion => system_version.clone(),
-        Breakdown::SystemPlatform => platform.clone(),
-        Breakdown::Machine => machine.clone(),
-        Breakdown::PythonVersion => python.clone(),
+        Breakdown::DistributionName => p.distribution_name.clone(),
+        Breakdown::DistributionVersion => p.distribution_version.clone(),
+        Breakdown::DistributionNameVersion => {
+            match (&p.distribution_name, &p.distribution_version) {
+                (Some(d), Some(v)) if !d.is_empty() && !v.is_empty() => Some(format!("{d} {v}")),
+                _ => None,
+            }
+        }
+        Breakdown::System => p.system.clone(),
+        Breakdown::SystemVersion => p.system_version.clone(),
+        Breakdown::SystemPlatform => p.system_platform.clone(),
+        Breakdown::Machine => p.machine.clone(),
+        Breakdown::PythonVersion => p.python_version.clone(),
         Breakdown::Day | Breakdown::ErrorDescription => None,
     };
     value.filter(|v| !v.is_empty())
@@ -281,49 +283,57 @@ fn sorted(counts: HashMap<String, i64>) -> Vec<ValueCount> {
     list
 }
 
-fn fold_profiles(profiles: &[([Option<String>; 7], i64)], by: Breakdown) -> Vec<ValueCount> {
+fn fold_profiles(profiles: &[(Profile, i64)], by: Breakdown) -> Vec<ValueCount> {
     let mut counts = HashMap::new();
-    for (fields, count) in profiles {
-        if let Some(value) = profile_value(by, fields) {
+    for (profile, count) in profiles {
+        if let Some(value) = profile_value(by, profile) {
             *counts.entry(value).or_default() += count;
         }
     }
     sorted(counts)
 }
 
-/// A package's failures in scope per day or per error text.
-fn per_day_or_error(
+/// A package's failures in scope per day (the attempts' days).
+fn per_day(
     conn: &Connection,
     package: &PackageFilter,
     scope: &Scope,
-    by: Breakdown,
 ) -> Result<Vec<ValueCount>, StorageError> {
     let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
         return Ok(Vec::new());
     };
     let count = counted(scope);
     let (filter, values) = of_package(workshop, package);
-    if by == Breakdown::Day {
-        let sql = format!(
-            "SELECT t.day, sum(t.{count}) FROM failure_day_tally t
-              WHERE {filter} AND t.day <> {UNKNOWN_DAY}
-              GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
-        );
-        return rows(conn, &sql, values, |row| {
-            Ok(ValueCount {
-                value: timestamp::day_text(row.get(0)?),
-                count: row.get(1)?,
-            })
-        });
-    }
-    let sql = match by {
-        _ => format!(
-            "SELECT e.text, sum(t.{count}) FROM failure_error_tally t
-               JOIN error_texts e ON e.id = t.error_id
-              WHERE {filter} AND e.text <> ''
-              GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
-        ),
+    let sql = format!(
+        "SELECT t.day, sum(t.{count}) FROM failure_day_tally t
+          WHERE {filter} AND t.day <> {UNKNOWN_DAY}
+          GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
+    );
+    rows(conn, &sql, values, |row| {
+        Ok(ValueCount {
+            value: timestamp::day_text(row.get(0)?),
+            count: row.get(1)?,
+        })
+    })
+}
+
+/// A package's failures in scope per error text.
+fn per_error(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+) -> Result<Vec<ValueCount>, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
     };
+    let count = counted(scope);
+    let (filter, values) = of_package(workshop, package);
+    let sql = format!(
+        "SELECT e.text, sum(t.{count}) FROM failure_error_tally t
+           JOIN error_texts e ON e.id = t.error_id
+          WHERE {filter} AND e.text <> ''
+          GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
+    );
     rows(conn, &sql, values, |row| {
         Ok(ValueCount {
             value: row.get(0)?,
@@ -341,11 +351,26 @@ pub(crate) fn failure_breakdown(
     scope: &Scope,
     by: Breakdown,
 ) -> Result<Vec<ValueCount>, StorageError> {
+    let profiles = match by {
+        Breakdown::Day | Breakdown::ErrorDescription => Vec::new(),
+        _ => per_profile(conn, package, scope)?,
+    };
+    breakdown(conn, package, scope, by, &profiles)
+}
+
+/// One field's counts: days and error texts from their tallies, machine fields folded from
+/// the package's per-profile counts.
+fn breakdown(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+    by: Breakdown,
+    profiles: &[(Profile, i64)],
+) -> Result<Vec<ValueCount>, StorageError> {
     match by {
-        Breakdown::Day | Breakdown::ErrorDescription => {
-            per_day_or_error(conn, package, scope, by)
-        }
-        _ => Ok(fold_profiles(&per_profile(conn, package, scope)?, by)),
+        Breakdown::Day => per_day(conn, package, scope),
+        Breakdown::ErrorDescription => per_error(conn, package, scope),
+        _ => Ok(fold_profiles(profiles, by)),
     }
 }
 
@@ -375,20 +400,20 @@ pub(crate) fn package_detail(
     scope: &Scope,
 ) -> Result<PackageDetail, StorageError> {
     let profiles = per_profile(conn, package, scope)?;
-    let by = |breakdown| fold_profiles(&profiles, breakdown);
+    let by = |field| breakdown(conn, package, scope, field, &profiles);
     Ok(PackageDetail {
         package: package.clone(),
         failures: failure_count(conn, package, scope)?,
-        distribution_name: by(Breakdown::DistributionName),
-        distribution_version: by(Breakdown::DistributionVersion),
-        distribution_name_version: by(Breakdown::DistributionNameVersion),
-        system: by(Breakdown::System),
-        system_version: by(Breakdown::SystemVersion),
-        system_platform: by(Breakdown::SystemPlatform),
-        machine: by(Breakdown::Machine),
-        python_version: by(Breakdown::PythonVersion),
-        days: per_day_or_error(conn, package, scope, Breakdown::Day)?,
-        error_descriptions: per_day_or_error(conn, package, scope, Breakdown::ErrorDescription)?,
+        distribution_name: by(Breakdown::DistributionName)?,
+        distribution_version: by(Breakdown::DistributionVersion)?,
+        distribution_name_version: by(Breakdown::DistributionNameVersion)?,
+        system: by(Breakdown::System)?,
+        system_version: by(Breakdown::SystemVersion)?,
+        system_platform: by(Breakdown::SystemPlatform)?,
+        machine: by(Breakdown::Machine)?,
+        python_version: by(Breakdown::PythonVersion)?,
+        days: by(Breakdown::Day)?,
+        error_descriptions: by(Breakdown::ErrorDescription)?,
     })
 }
 

@@ -132,10 +132,9 @@ impl Deltas {
                     workshop,
                     package,
                     profile,
-                } => upsert.query_row(
-                    params![workshop, package, profile, first, second],
-                    counts,
-                )?,
+                } => {
+                    upsert.query_row(params![workshop, package, profile, first, second], counts)?
+                }
                 Key::Day {
                     workshop,
                     package,

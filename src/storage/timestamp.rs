@@ -43,7 +43,13 @@ pub(crate) fn day_number(stored: Option<&str>) -> i64 {
             .then(|| date[range].parse::<i64>().ok())
             .flatten()
     };
-    match (bytes[4], bytes[7], digits(0..4), digits(5..7), digits(8..10)) {
+    match (
+        bytes[4],
+        bytes[7],
+        digits(0..4),
+        digits(5..7),
+        digits(8..10),
+    ) {
         (b'-', b'-', Some(y), Some(m @ 1..=12), Some(d @ 1..=31)) => days_from_civil(y, m, d),
         _ => UNKNOWN_DAY,
     }
