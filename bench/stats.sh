@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Statistics at scale: a database of SUBMISSIONS realistic reports (made once with the
-# `generate` subcommand and kept at $DB), then the latency of the overview, a workshop view
-# and one package's detail (latest and all attempts), each for SECONDS_PER_URL with one
-# connection, while a second wrk keeps ingesting; and the start-up time on that database.
+# `generate` subcommand, timed, and kept at $DB), then the latency of the overview, a
+# workshop view and one package's detail (latest and all attempts), each for
+# SECONDS_PER_URL with one connection, while a second wrk keeps ingesting; and the start-up
+# time on that database.
 #
 #   bench/stats.sh                         # 1,000,000 submissions in /tmp/ras-1m.db
 #   SUBMISSIONS=100000 DB=/tmp/ras-100k.db bench/stats.sh
+#   GENERATE_ARGS="--workshops 40" DB=/tmp/ras-1m-40.db bench/stats.sh   # a few huge workshops
 #
 # Needs wrk. Traffic goes to 127.0.0.1 only and stops by itself.
 set -euo pipefail
@@ -24,8 +26,11 @@ load_pid=
 trap '[ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null; [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 if [ ! -e "$DB" ]; then
-    $bin generate --db "$DB" --submissions "$SUBMISSIONS" --learners $((SUBMISSIONS * 3 / 10)) --workshops 40
+    # shellcheck disable=SC2086 # GENERATE_ARGS is a list of flags
+    /usr/bin/time -f "generate: %e s, peak RSS %M KiB" \
+        $bin generate --db "$DB" --submissions "$SUBMISSIONS" ${GENERATE_ARGS:-}
 fi
+echo "database: $(du -m "$DB" | cut -f1) MiB"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
@@ -47,7 +52,8 @@ echo "start-up to first answered request, median of $STARTS: $(sort -n "$work/st
 RUST_LOG=warn $bin --db "$DB" --listen "127.0.0.1:$port" --rate-limit off 2>>"$work/server.log" &
 server_pid=$!
 until curl -sf "$url/healthz" >/dev/null 2>&1; do sleep 0.01; done
-workshop=$(curl -s "$url/view/?export=json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["workshops"][0])')
+# The workshop with most learners, and the package that fails most.
+workshop=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select workshop_id from user_system_info group by 1 order by count(*) desc limit 1').fetchone()[0])" "$DB")
 package=$(curl -s "$url/view/?export=json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["most_failed_package_names"][0]["name"])')
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 echo "ingestion goes on meanwhile: wrk -c4 POSTing reports"
@@ -67,3 +73,4 @@ for path in "/view/?export=json" "/view/?export=json&all_attempts=1" \
 done
 kill -INT "$load_pid"; wait "$load_pid" 2>/dev/null || true; load_pid=
 echo "  (ingestion meanwhile: $(awk '/Requests\/sec/ { print $2 }' "$work/load.txt") reports/s)"
+echo "  peak RSS of the server: $(( $(awk '/VmHWM/ { print $2 }' "/proc/$server_pid/status") / 1024 )) MiB"
