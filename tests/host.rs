@@ -2,7 +2,8 @@
 //! only where given), what it answers to (the current secret and nothing else, with one 404),
 //! its headers, its CSV, and that no public page or export shows an email.
 
-use crate::support::{app, get, peer, post};
+use crate::dashboard::fetch as send;
+use crate::support::{app, peer, post};
 use http_body_util::BodyExt;
 use result_aggregation_server::app::App;
 use result_aggregation_server::storage::NewWorkshop;
@@ -10,24 +11,6 @@ use serde_json::{json, Value};
 
 const WORKSHOP: &str = "2026-11-27-oslo";
 const EMAIL: &str = "ada@example.org";
-
-struct Page {
-    status: u16,
-    headers: hyper::HeaderMap,
-    text: String,
-}
-
-async fn send(app: &App, path: &str) -> Page {
-    let response = app.handle(get(path), peer("192.0.2.1")).await;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Page {
-        status,
-        headers,
-        text: String::from_utf8(body.to_vec()).unwrap(),
-    }
-}
 
 async fn report(app: &App, body: Value) -> String {
     let response = app
