@@ -64,6 +64,20 @@ CREATE TABLE workshops (
     name TEXT NOT NULL UNIQUE
 );
 
+-- A workshop its host registered (`workshop create`): its own checks and the private link's
+-- secret, kept only as its SHA-256 (the link itself is shown once, when it is made).
+-- Deleting the registration leaves the interned name, which older attempts may refer to.
+CREATE TABLE hosted_workshops (
+    workshop_id  INTEGER PRIMARY KEY REFERENCES workshops (id) ON DELETE CASCADE,
+    title        TEXT,
+    -- The check list (`git>=2.30,numpy,make?`); NULL: the server's --checks.
+    checks       TEXT,
+    secret_hash  BLOB    NOT NULL,
+    created_time TEXT    NOT NULL,
+    -- When the current link was made (creation, or the last `workshop revoke`).
+    link_time    TEXT    NOT NULL
+);
+
 -- One attempt: when, from which machine, for which workshop (both as they were then, so a
 -- learner's later change of system never rewrites history), and what passed, as a JSON array
 -- of package ids (successes are only ever counted, so they need no row each).

@@ -49,8 +49,10 @@ impl App {
         let started = Instant::now();
         let client = client_ip(&self.proxies, peer.ip(), request.headers());
         let method = request.method().clone();
-        // The path only: a query string is the client's to fill and is not ours to log.
-        let path = request.uri().path().to_owned();
+        // The path only: a query string is the client's to fill and is not ours to log. A
+        // host's page has its secret in the path, which is cut out.
+        let path = request.uri().path();
+        let path = dashboard::redacted_path(path).unwrap_or_else(|| path.to_owned());
         let response = match self.route(request, client).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
@@ -95,16 +97,24 @@ impl App {
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
             "/check.py" => match *method {
-                Method::GET | Method::HEAD => check_script::serve(
-                    &base_url(public_url, request.headers()),
-                    request.uri().query(),
-                    &self.checks,
-                ),
+                Method::GET | Method::HEAD => {
+                    check_script::serve(
+                        &self.store,
+                        &base_url(public_url, request.headers()),
+                        request.uri().query(),
+                        &self.checks,
+                    )
+                    .await
+                }
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
             "/" | "/view" => {
                 let base_url = base_url(public_url, request.headers());
                 dashboard::route(&self.store, request, &base_url).await
+            }
+            p if p.starts_with("/host/") => {
+                let base_url = base_url(public_url, request.headers());
+                dashboard::host(&self.store, request, &base_url, &self.checks).await
             }
             p if p.starts_with("/view/") || p.starts_with("/static/") => {
                 let base_url = base_url(public_url, request.headers());

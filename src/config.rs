@@ -183,6 +183,23 @@ impl CheckSpec {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The check's name, e.g. `git`.
+    pub fn name(&self) -> &str {
+        let body = self.0.strip_suffix('?').unwrap_or(&self.0);
+        body.split_once(">=").map_or(body, |(name, _)| name)
+    }
+
+    /// The minimum version asked for, if any.
+    pub fn minimum(&self) -> Option<&str> {
+        let body = self.0.strip_suffix('?').unwrap_or(&self.0);
+        body.split_once(">=").map(|(_, version)| version)
+    }
+
+    /// True for a check whose failure is only a warning (`make?`).
+    pub fn optional(&self) -> bool {
+        self.0.ends_with('?')
+    }
 }
 
 impl FromStr for CheckSpec {
@@ -299,6 +316,11 @@ mod tests {
         for bad in ["Git", "git>=", "git>=x", "-git", "git >=2", "git?>=2", ""] {
             assert!(bad.parse::<CheckSpec>().is_err(), "{bad}");
         }
+        let spec: CheckSpec = "python>=3.10?".parse().unwrap();
+        assert_eq!(
+            (spec.name(), spec.minimum(), spec.optional()),
+            ("python", Some("3.10"), true)
+        );
         assert_eq!("".parse::<Checks>().unwrap(), Checks(None));
         assert_eq!(
             "git, numpy?".parse::<Checks>().unwrap().to_string(),

@@ -7,12 +7,13 @@
 //! and routes; the features `ingest`, `dashboard` and `check_script` answer requests;
 //! `http` holds their shared HTTP helpers; [`storage`] owns the SQLite database;
 //! [`throttle`] limits submissions per client address; [`report`] is what learners send;
-//! [`config`] what the program was told.
+//! `catalog` the checks the learner's script knows; [`config`] what the program was told.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod app;
+pub(crate) mod catalog;
 pub(crate) mod check_script;
 pub mod cli;
 pub mod config;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-const BIN: &str = env!("CARGO_BIN_EXE_result-aggregation-server");
+pub const BIN: &str = env!("CARGO_BIN_EXE_result-aggregation-server");
 
 /// A running server binary on a free loopback port.
 pub struct Server {
@@ -305,6 +305,10 @@ fn commands_on_a_database_that_is_not_there_refuse_and_create_nothing() {
     for args in [
         &["delete-user", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"][..],
         &["rebuild-tallies"],
+        &["workshop", "list"],
+        &["workshop", "show", "2026-11-27-place"],
+        &["workshop", "revoke", "2026-11-27-place"],
+        &["workshop", "delete", "2026-11-27-place", "--yes"],
     ] {
         let out = Command::new(BIN)
             .args(args)

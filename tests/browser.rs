@@ -1,11 +1,12 @@
 //! The dashboard in a real browser: headless Chromium (Debian's) loads every page of a
-//! populated server, takes screenshots into target/screenshots/, and finds no console error,
-//! no request to another host, and no script run from a learner's string.
+//! populated server, the host's private page of a workshop with hostile strings in every
+//! learner field included, takes screenshots into target/screenshots/, and finds no console
+//! error, no request to another host, and no script run from a learner's string.
 //!
 //! Needs /usr/bin/chromium (apt-get install chromium), node, and playwright-core
 //! (npm ci --prefix tests/browser). Without them it skips, except under CI=true.
 
-use crate::binary::{agent, post_json, Server};
+use crate::binary::{agent, post_json, Server, BIN};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +21,8 @@ const HOSTILE_VERSION: &str = "\"><svg onload=\"window.__xss=2\">";
 const HOSTILE_SYSTEM: &str = "<script>window.__xss=3</script>";
 const HOSTILE_ERROR: &str = "<iframe src=\"http://evil.example/\"></iframe>";
 const HOSTILE_DISTRIBUTION: &str = "<img src=\"http://evil.example/pixel.png\">";
+const HOSTILE_EMAIL: &str = "\"><img src=x onerror=\"window.__xss=4\">@example.org";
+const HOSTILE_TITLE: &str = "</title><script>window.__xss=5</script>";
 
 /// What the browser test needs, or why it cannot run here.
 fn tools(dir: &Path) -> Result<(), String> {
@@ -94,7 +97,7 @@ fn populate(base: &str) {
         "user_system_info": {"system": HOSTILE_SYSTEM, "distribution_name": HOSTILE_DISTRIBUTION,
             "distribution_version": HOSTILE_VERSION, "machine": HOSTILE_PACKAGE,
             "system_platform": HOSTILE_WORKSHOP, "python_version": HOSTILE_VERSION,
-            "workshop_id": HOSTILE_WORKSHOP, "email_id": "attacker@example.org"},
+            "workshop_id": HOSTILE_WORKSHOP, "email_id": HOSTILE_EMAIL},
         "successful_installs": [{"name": HOSTILE_PACKAGE, "version": HOSTILE_VERSION}],
         "failed_installs": [
             {"name": HOSTILE_PACKAGE, "version": HOSTILE_VERSION, "error_description": HOSTILE_ERROR},
@@ -118,7 +121,35 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("ras.db"), &["--rate-limit", "off"]);
+    let db = dir.path().join("ras.db");
+    let server = Server::start(&db, &["--rate-limit", "off"]);
+    // The hostile workshop has a host, whose private page shows every hostile field.
+    let created = Command::new(BIN)
+        .args([
+            "workshop",
+            "create",
+            HOSTILE_WORKSHOP,
+            "--title",
+            HOSTILE_TITLE,
+        ])
+        .args([
+            "--checks",
+            "git,numpy",
+            "--public-url",
+            &server.base,
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let created = String::from_utf8_lossy(&created.stdout).into_owned();
+    let link = created
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(&format!("{}/host/", server.base)))
+        .unwrap_or_else(|| panic!("no private link:\n{created}"));
+    let host_path = &link[server.base.len()..];
+    let secret = host_path.trim_end_matches('/').rsplit('/').next().unwrap();
     populate(&server.base);
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     let run = Command::new("node")
@@ -126,7 +157,13 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
         .arg(&server.base)
         .arg(&shots)
         .arg(CHROMIUM)
-        .args([WORKSHOP, PACKAGE, HOSTILE_WORKSHOP, HOSTILE_PACKAGE])
+        .args([
+            WORKSHOP,
+            PACKAGE,
+            HOSTILE_WORKSHOP,
+            HOSTILE_PACKAGE,
+            host_path,
+        ])
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -137,11 +174,17 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
     );
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(summary["problems"], json!([]));
-    assert!(summary["visited"].as_u64().unwrap() >= 18, "{summary}");
+    assert!(summary["visited"].as_u64().unwrap() >= 22, "{summary}");
     assert!(shots.join("overview.png").exists());
+    assert!(shots.join("host-live-updated.png").exists());
     let log = server.log.lock().unwrap().clone();
     assert!(
         !log.contains(" 500 "),
         "no request failed on the server:\n{log}"
     );
+    assert!(
+        log.contains("/host/"),
+        "the private page was visited:\n{log}"
+    );
+    assert!(!log.contains(secret), "the secret reached the log:\n{log}");
 }

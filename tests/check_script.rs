@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The real interpreter (not a pyenv shim, which needs a full PATH), or `None` to skip.
-fn python() -> Option<PathBuf> {
+pub fn python() -> Option<PathBuf> {
     let found = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()
@@ -26,7 +26,7 @@ fn python() -> Option<PathBuf> {
 }
 
 /// A PATH holding only fake tools (and Python), so the outcome does not depend on the machine.
-fn fake_tools(dir: &Path, python: &Path) -> PathBuf {
+pub fn fake_tools(dir: &Path, python: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -40,7 +40,7 @@ fn fake_tools(dir: &Path, python: &Path) -> PathBuf {
 }
 
 /// The check names the script printed under `[ OK ]` and under `[FAIL]` or `[WARN]`.
-fn printed(stdout: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+pub fn printed(stdout: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let name = |line: &str| line[6..].split(':').next().unwrap().trim().to_owned();
     let mut passed = BTreeSet::new();
     let mut failed = BTreeSet::new();

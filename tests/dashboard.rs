@@ -9,10 +9,10 @@ use result_aggregation_server::app::App;
 use serde_json::{json, Value};
 
 /// A response with its body as text.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
+pub struct Page {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
 }
 
 impl Page {
@@ -41,7 +41,7 @@ async fn send(app: &App, request: Request<Full<Bytes>>) -> Page {
     }
 }
 
-async fn fetch(app: &App, path: &str) -> Page {
+pub async fn fetch(app: &App, path: &str) -> Page {
     send(
         app,
         Request::get(path).body(Full::new(Bytes::new())).unwrap(),

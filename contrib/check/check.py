@@ -40,11 +40,106 @@ WORKSHOP_ID = None
 CHECKS = None
 # END SERVER SETTINGS
 
-# What runs when the server sets no CHECKS: a Python + shell + git workshop.
-DEFAULT_CHECKS = [
-    "shell", "editor", "git", "python", "package-manager", "jupyter",
-    "numpy", "pandas", "matplotlib", "sqlite3", "python-sqlite3", "make?",
-]
+# The checks, their default minimum versions and the fixes printed for a failure, as JSON
+# between the two marker lines below. The server that serves this script reads the same
+# block (src/catalog.rs), so its list of check names and the fix texts on a host's page are
+# this script's own. "{python}" stands for the interpreter running the script.
+# BEGIN CHECK CATALOG
+CATALOG = json.loads(r"""
+{
+  "default_checks": ["shell", "editor", "git", "python", "package-manager", "jupyter",
+                     "numpy", "pandas", "matplotlib", "sqlite3", "python-sqlite3", "make?"],
+  "fixes": {
+    "install": {
+      "command": "Install {human}: {url}",
+      "module": "Install it: {python} -m pip install {distribution} (or, with conda: conda install {distribution}); see {url}",
+      "any": "Install one of them: {url}"
+    },
+    "upgrade": {
+      "command": "Install {human} {minimum} or newer: {url}",
+      "module": "Upgrade it: {python} -m pip install --upgrade {distribution} (or, with conda: conda update {distribution}); see {url}",
+      "any": "Install {human} {minimum} or newer: {url}"
+    },
+    "timed_out": {
+      "command": "Check that {human} starts, or reinstall it: {url}",
+      "module": "Try 'import {module}' in Python yourself, or reinstall it; see {url}",
+      "any": "Install one of them: {url}"
+    },
+    "reinstall": {
+      "command": "Reinstall {human}: {url}",
+      "module": "Reinstall it; see {url}",
+      "any": "Install one of them: {url}"
+    }
+  },
+  "checks": [
+    {"name": "shell", "human": "Shell", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
+     "alternatives": ["bash", "zsh", "powershell"]},
+    {"name": "bash", "human": "Bash", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
+     "commands": ["bash"], "paths": ["%ProgramFiles%\\Git\\bin\\bash.exe"]},
+    {"name": "zsh", "human": "Zsh", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell", "commands": ["zsh"]},
+    {"name": "powershell", "human": "PowerShell", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
+     "commands": ["pwsh", "powershell"],
+     "args": ["-NoProfile", "-NonInteractive", "-Command", "$PSVersionTable.PSVersion.ToString()"]},
+    {"name": "editor", "human": "Editor", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
+     "alternatives": ["nano", "vim", "emacs", "vscode", "notepad-plus-plus"]},
+    {"name": "nano", "human": "GNU nano", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
+     "commands": ["nano"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\nano.exe"]},
+    {"name": "vim", "human": "Vim", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
+     "commands": ["vim"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\vim.exe"]},
+    {"name": "emacs", "human": "GNU Emacs", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor", "commands": ["emacs"]},
+    {"name": "vscode", "human": "Visual Studio Code", "kind": "command",
+     "url": "https://code.visualstudio.com/download", "commands": ["code"],
+     "paths": ["%LOCALAPPDATA%\\Programs\\Microsoft VS Code\\bin\\code.cmd",
+               "%ProgramFiles%\\Microsoft VS Code\\bin\\code.cmd",
+               "/Applications/Visual Studio Code.app/Contents/Resources/app/bin/code"]},
+    {"name": "notepad-plus-plus", "human": "Notepad++", "kind": "command",
+     "url": "https://notepad-plus-plus.org/downloads/", "commands": ["notepad++"],
+     "paths": ["%ProgramFiles%\\Notepad++\\notepad++.exe", "%ProgramFiles(x86)%\\Notepad++\\notepad++.exe"],
+     "args": null},
+    {"name": "git", "human": "Git", "kind": "command", "url": "https://git-scm.com/downloads",
+     "minimum": "2.0", "commands": ["git"], "paths": ["%ProgramFiles%\\Git\\cmd\\git.exe"],
+     "pattern": "git version (\\d\\S*)",
+     "install_on": {"Darwin": "Install Git with Apple's command line tools (run: xcode-select --install), or see {url}"}},
+    {"name": "make", "human": "GNU Make", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/", "commands": ["make"],
+     "install_on": {"Darwin": "Install GNU Make with Apple's command line tools (run: xcode-select --install); see {url}",
+                    "Linux": "Install GNU Make with your distribution's package manager (e.g. sudo apt install make); see {url}"}},
+    {"name": "python", "human": "Python", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "minimum": "3.8",
+     "paths": ["{python}"], "pattern": "Python (\\d\\S*)"},
+    {"name": "package-manager", "human": "pip or conda", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
+     "alternatives": ["pip", "conda"]},
+    {"name": "pip", "human": "pip", "kind": "module", "url": "https://pip.pypa.io/en/stable/installation/",
+     "module": "pip"},
+    {"name": "conda", "human": "conda", "kind": "command",
+     "url": "https://docs.conda.io/projects/conda/en/latest/user-guide/install/", "commands": ["conda"],
+     "paths": ["%USERPROFILE%\\anaconda3\\condabin\\conda.bat", "%USERPROFILE%\\miniconda3\\condabin\\conda.bat"]},
+    {"name": "jupyter", "human": "Jupyter", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
+     "alternatives": ["notebook", "jupyterlab"]},
+    {"name": "notebook", "human": "Jupyter Notebook", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "notebook"},
+    {"name": "jupyterlab", "human": "JupyterLab", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "jupyterlab"},
+    {"name": "numpy", "human": "NumPy", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "numpy"},
+    {"name": "pandas", "human": "pandas", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "pandas"},
+    {"name": "matplotlib", "human": "Matplotlib", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "matplotlib"},
+    {"name": "scipy", "human": "SciPy", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "scipy"},
+    {"name": "seaborn", "human": "seaborn", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "seaborn"},
+    {"name": "scikit-learn", "human": "scikit-learn", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
+     "module": "sklearn", "distribution": "scikit-learn"},
+    {"name": "sqlite3", "human": "SQLite", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql", "commands": ["sqlite3"]},
+    {"name": "python-sqlite3", "human": "Python sqlite3 module", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql",
+     "module": "sqlite3", "attribute": "sqlite_version"},
+    {"name": "r", "human": "R", "kind": "command", "url": "https://cran.r-project.org/", "minimum": "4.0",
+     "commands": ["R", "Rscript"],
+     "paths": ["%ProgramFiles%\\R\\R-*\\bin\\R.exe", "/Library/Frameworks/R.framework/Resources/bin/R"],
+     "pattern": "version (\\d\\S*)"},
+    {"name": "rstudio", "human": "RStudio", "kind": "command", "url": "https://posit.co/download/rstudio-desktop/",
+     "commands": ["rstudio"],
+     "paths": ["%ProgramFiles%\\RStudio\\rstudio.exe", "%ProgramFiles%\\RStudio\\bin\\rstudio.exe",
+               "/Applications/RStudio.app/Contents/MacOS/RStudio",
+               "/usr/lib/rstudio/bin/rstudio", "/usr/lib/rstudio/rstudio"],
+     "args": null}
+  ]
+}
+""")
+# END CHECK CATALOG
 
 COMMAND_TIMEOUT = 10  # seconds for one "tool --version" command
 IMPORT_TIMEOUT = 30  # seconds for importing a package (matplotlib's first import builds a font cache)
@@ -55,7 +150,11 @@ CONFIG_DIR_ENV = "SWC_CHECK_CONFIG_DIR"
 CONFIG_SUBDIR = "swc-installation-test"
 KEY_FILE = "key"
 
-SETUP_URL = "https://carpentries.github.io/workshop-template/install_instructions/"
+# What runs when the server sets no CHECKS: a Python + shell + git workshop.
+DEFAULT_CHECKS = CATALOG["default_checks"]
+FIXES = CATALOG["fixes"]
+# The catalog's stand-in for the interpreter running this script.
+PYTHON_PLACEHOLDER = "{python}"
 
 SPEC_PATTERN = re.compile(r"([a-z0-9][a-z0-9_.-]*)(?:>=([0-9][0-9A-Za-z.+-]*))?(\?)?")
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -89,7 +188,7 @@ class Check(object):
 
     def __init__(self, name, human, kind, url, minimum=None, commands=(), paths=(),
                  args=("--version",), pattern=DOTTED_VERSION, module=None,
-                 attribute="__version__", distribution=None, alternatives=()):
+                 attribute="__version__", distribution=None, alternatives=(), install_on=None):
         self.name = name
         self.human = human
         self.kind = kind
@@ -103,6 +202,7 @@ class Check(object):
         self.attribute = attribute
         self.distribution = distribution or module
         self.alternatives = tuple(alternatives)
+        self.install_on = dict(install_on or {})
 
     @property
     def label(self):
@@ -124,9 +224,9 @@ def command_check(name, human, commands, url, paths=(), **options):
     return Check(name, human, "command", url, commands=commands, paths=paths, **options)
 
 
-def module_check(name, human, module, url=SETUP_URL + "#python", **options):
+def module_check(name, human, module, url=None, **options):
     """Define a check that imports a Python module in a child interpreter for its version."""
-    return Check(name, human, "module", url, module=module, **options)
+    return Check(name, human, "module", url or CATALOG_BY_NAME["python"]["url"], module=module, **options)
 
 
 def any_of(name, human, alternatives, url):
@@ -134,63 +234,18 @@ def any_of(name, human, alternatives, url):
     return Check(name, human, "any", url, alternatives=alternatives)
 
 
-GIT_FOR_WINDOWS = "%ProgramFiles%\\Git\\"
-CHECK_TABLE = collections.OrderedDict((check.name, check) for check in [
-    any_of("shell", "Shell", ["bash", "zsh", "powershell"], SETUP_URL + "#shell"),
-    command_check("bash", "Bash", ["bash"], SETUP_URL + "#shell",
-                  paths=[GIT_FOR_WINDOWS + "bin\\bash.exe"]),
-    command_check("zsh", "Zsh", ["zsh"], SETUP_URL + "#shell"),
-    command_check("powershell", "PowerShell", ["pwsh", "powershell"], SETUP_URL + "#shell",
-                  args=["-NoProfile", "-NonInteractive", "-Command",
-                        "$PSVersionTable.PSVersion.ToString()"]),
-    any_of("editor", "Editor", ["nano", "vim", "emacs", "vscode", "notepad-plus-plus"],
-           SETUP_URL + "#editor"),
-    command_check("nano", "GNU nano", ["nano"], SETUP_URL + "#editor",
-                  paths=[GIT_FOR_WINDOWS + "usr\\bin\\nano.exe"]),
-    command_check("vim", "Vim", ["vim"], SETUP_URL + "#editor",
-                  paths=[GIT_FOR_WINDOWS + "usr\\bin\\vim.exe"]),
-    command_check("emacs", "GNU Emacs", ["emacs"], SETUP_URL + "#editor"),
-    command_check("vscode", "Visual Studio Code", ["code"], "https://code.visualstudio.com/download",
-                  paths=["%LOCALAPPDATA%\\Programs\\Microsoft VS Code\\bin\\code.cmd",
-                         "%ProgramFiles%\\Microsoft VS Code\\bin\\code.cmd",
-                         "/Applications/Visual Studio Code.app/Contents/Resources/app/bin/code"]),
-    command_check("notepad-plus-plus", "Notepad++", ["notepad++"], "https://notepad-plus-plus.org/downloads/",
-                  paths=["%ProgramFiles%\\Notepad++\\notepad++.exe",
-                         "%ProgramFiles(x86)%\\Notepad++\\notepad++.exe"],
-                  args=None),
-    command_check("git", "Git", ["git"], "https://git-scm.com/downloads", minimum="2.0",
-                  paths=[GIT_FOR_WINDOWS + "cmd\\git.exe"], pattern=r"git version (\d\S*)"),
-    command_check("make", "GNU Make", ["make"], SETUP_URL),
-    command_check("python", "Python", [], SETUP_URL + "#python", minimum="3.8",
-                  paths=[sys.executable], pattern=r"Python (\d\S*)"),
-    any_of("package-manager", "pip or conda", ["pip", "conda"], SETUP_URL + "#python"),
-    module_check("pip", "pip", "pip", url="https://pip.pypa.io/en/stable/installation/"),
-    command_check("conda", "conda", ["conda"], "https://docs.conda.io/projects/conda/en/latest/user-guide/install/",
-                  paths=["%USERPROFILE%\\anaconda3\\condabin\\conda.bat",
-                         "%USERPROFILE%\\miniconda3\\condabin\\conda.bat"]),
-    any_of("jupyter", "Jupyter", ["notebook", "jupyterlab"], SETUP_URL + "#python"),
-    module_check("notebook", "Jupyter Notebook", "notebook"),
-    module_check("jupyterlab", "JupyterLab", "jupyterlab"),
-    module_check("numpy", "NumPy", "numpy"),
-    module_check("pandas", "pandas", "pandas"),
-    module_check("matplotlib", "Matplotlib", "matplotlib"),
-    module_check("scipy", "SciPy", "scipy"),
-    module_check("seaborn", "seaborn", "seaborn"),
-    module_check("scikit-learn", "scikit-learn", "sklearn", distribution="scikit-learn"),
-    command_check("sqlite3", "SQLite", ["sqlite3"], SETUP_URL + "#sql"),
-    module_check("python-sqlite3", "Python sqlite3 module", "sqlite3", url=SETUP_URL + "#sql",
-                 attribute="sqlite_version"),
-    command_check("r", "R", ["R", "Rscript"], "https://cran.r-project.org/", minimum="4.0",
-                  paths=["%ProgramFiles%\\R\\R-*\\bin\\R.exe",
-                         "/Library/Frameworks/R.framework/Resources/bin/R"],
-                  pattern=r"version (\d\S*)"),
-    command_check("rstudio", "RStudio", ["rstudio"], "https://posit.co/download/rstudio-desktop/",
-                  paths=["%ProgramFiles%\\RStudio\\rstudio.exe",
-                         "%ProgramFiles%\\RStudio\\bin\\rstudio.exe",
-                         "/Applications/RStudio.app/Contents/MacOS/RStudio",
-                         "/usr/lib/rstudio/bin/rstudio", "/usr/lib/rstudio/rstudio"],
-                  args=None),
-])
+def catalog_check(entry):
+    """Build a Check from one entry of the catalog ("{python}" in paths is this interpreter)."""
+    options = dict(entry)
+    if "paths" in options:
+        options["paths"] = [sys.executable if path == PYTHON_PLACEHOLDER else path
+                            for path in options["paths"]]
+    return Check(**options)
+
+
+CATALOG_BY_NAME = {entry["name"]: entry for entry in CATALOG["checks"]}
+CHECK_TABLE = collections.OrderedDict((entry["name"], catalog_check(entry))
+                                      for entry in CATALOG["checks"])
 
 Planned = collections.namedtuple("Planned", "check minimum optional")
 
@@ -312,22 +367,24 @@ def locate(check):
     return unique
 
 
+def fix_text(check, situation, minimum=None):
+    """The catalog's fix for a failed check: situation is install, upgrade, timed_out or reinstall."""
+    template = FIXES[situation][check.kind]
+    if situation == "install":
+        template = check.install_on.get(platform.system(), template)
+    return template.format(human=check.human, url=check.url, minimum=minimum,
+                           module=check.module, distribution=check.distribution,
+                           python=f'"{sys.executable}"')
+
+
 def install_hint(check):
     """Tell how to install the tool of a check that was not found."""
-    if check.kind == "module":
-        return (f"Install it: \"{sys.executable}\" -m pip install {check.distribution} "
-                f"(or, with conda: conda install {check.distribution}); see {check.url}")
-    if check.kind == "any":
-        return f"Install one of them: {check.url}"
-    return f"Install {check.human}: {check.url}"
+    return fix_text(check, "install")
 
 
 def upgrade_hint(check, minimum):
     """Tell how to get a new enough version of a check's tool."""
-    if check.kind == "module":
-        return (f"Upgrade it: \"{sys.executable}\" -m pip install --upgrade {check.distribution} "
-                f"(or, with conda: conda update {check.distribution}); see {check.url}")
-    return f"Install {check.human} {minimum} or newer: {check.url}"
+    return fix_text(check, "upgrade", minimum)
 
 
 def find_command(check, verbose):
@@ -346,10 +403,10 @@ def find_command(check, verbose):
             code, output = run_command([executable] + list(check.args), COMMAND_TIMEOUT, verbose)
         except subprocess.TimeoutExpired:
             result.fail("timed out", f"'{shown}' did not finish within {COMMAND_TIMEOUT} s",
-                        f"Check that {executable} works, or reinstall {check.human}: {check.url}")
+                        fix_text(check, "timed_out"))
         except OSError as error:
             result.fail(f"could not run: {error}", f"found {executable} but could not run it ({error})",
-                        f"Reinstall {check.human}: {check.url}")
+                        fix_text(check, "reinstall"))
         else:
             match = re.search(check.pattern, output)
             if match:
@@ -358,7 +415,7 @@ def find_command(check, verbose):
             last_line = (output.strip().splitlines() or ["no output"])[-1].strip()
             result.fail(f"no version in output of '{shown}' (exit code {code}): {last_line}",
                         f"'{shown}' did not report a version (exit code {code}): {last_line}",
-                        f"Reinstall {check.human}: {check.url}")
+                        fix_text(check, "reinstall"))
         first_failure = first_failure or result
     return first_failure
 
@@ -373,10 +430,10 @@ def find_module(check, verbose):
         code, output = run_command(argv, IMPORT_TIMEOUT, verbose, shown)
     except subprocess.TimeoutExpired:
         return result.fail("timed out", f"importing {check.module} took more than {IMPORT_TIMEOUT} s",
-                           f"Try 'import {check.module}' in Python yourself, or reinstall it; see {check.url}")
+                           fix_text(check, "timed_out"))
     except OSError as error:
         return result.fail(f"could not run Python: {error}", f"could not run {sys.executable} ({error})",
-                           f"See {check.url}")
+                           fix_text(check, "reinstall"))
     for line in output.splitlines():
         if line.startswith(VERSION_MARKER):
             result.version = line[len(VERSION_MARKER):].strip() or None
@@ -386,7 +443,7 @@ def find_module(check, verbose):
         return result.fail("not found", f"not installed for {sys.executable} ({last_line})",
                            install_hint(check))
     return result.fail(f"import failed: {last_line}", f"'import {check.module}' failed: {last_line}",
-                       f"Reinstall it; see {check.url}")
+                       fix_text(check, "reinstall"))
 
 
 def find_any(check, verbose):

@@ -178,6 +178,23 @@ class SpecTests(unittest.TestCase):
             name = check.parse_check_spec(spec)[0]
             self.assertIn(name, check.CHECK_TABLE)
 
+    def test_the_catalog_gives_every_check_a_fix_for_every_failure(self):
+        """Each check has a fix text for each situation, built from the catalog alone."""
+        for definition in check.CHECK_TABLE.values():
+            for situation in ("install", "upgrade", "timed_out", "reinstall"):
+                with self.subTest(check=definition.name, situation=situation):
+                    text = check.fix_text(definition, situation, "9.9")
+                    self.assertNotIn("{", text)
+                    self.assertIn(definition.url, text)
+
+    def test_the_catalog_sits_between_the_markers_the_server_reads(self):
+        """The server finds the JSON between these two lines (src/catalog.rs)."""
+        with open(check.__file__, encoding="utf-8") as stream:
+            source = stream.read()
+        block = source.split("# BEGIN CHECK CATALOG\n")[1].split("# END CHECK CATALOG\n")[0]
+        parsed = json.loads(block[block.index("{"):block.rindex("}") + 1])
+        self.assertEqual(parsed, check.CATALOG)
+
 
 class SandboxTestCase(unittest.TestCase):
     """Give each test an empty PATH folder, a temporary config folder and no proxies."""

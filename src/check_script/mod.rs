@@ -1,14 +1,15 @@
 //! The learner's check script (`contrib/check/check.py`), embedded and served at `/check.py`
 //! with this server's address, the workshop and the host's choice of checks filled in.
 
+use crate::catalog::SCRIPT;
 use crate::config::Checks;
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
 use crate::report::MAX_SYSTEM_FIELD_CHARS;
+use crate::storage::Store;
 use hyper::header::{HeaderValue, CONTENT_DISPOSITION};
 use hyper::{Response, StatusCode};
 
-const SCRIPT: &str = include_str!("../../contrib/check/check.py");
 /// The script's settings block: the server rewrites the lines between these two.
 const BEGIN: &str = "# BEGIN SERVER SETTINGS\n";
 const END: &str = "# END SERVER SETTINGS\n";
@@ -37,8 +38,10 @@ pub(crate) fn render(server_url: &str, workshop: Option<&str>, checks: &Checks) 
     format!("{}{settings}{}", &SCRIPT[..start], &SCRIPT[end..])
 }
 
-/// `GET /check.py[?workshop=ID]`.
-pub(crate) fn serve(
+/// `GET /check.py[?workshop=ID]`: with a registered workshop's own checks when it has them,
+/// else the server's.
+pub(crate) async fn serve(
+    store: &Store,
     server_url: &str,
     query: Option<&str>,
     checks: &Checks,
@@ -56,7 +59,24 @@ pub(crate) fn serve(
             )));
         }
     }
-    let script = render(server_url, workshop.as_deref(), checks);
+    let own = match &workshop {
+        Some(w) => store.workshop(w.clone()).await?.and_then(|w| w.checks),
+        None => None,
+    };
+    // Checked when the workshop was registered; a list edited by hand into nonsense falls
+    // back to the server's rather than breaking the script.
+    let own = own.and_then(|list| match list.parse::<Checks>() {
+        Ok(parsed) => Some(parsed),
+        Err(e) => {
+            log::warn!("workshop checks unreadable, serving the server's: {e}");
+            None
+        }
+    });
+    let script = render(
+        server_url,
+        workshop.as_deref(),
+        own.as_ref().unwrap_or(checks),
+    );
     let mut response = response::with_type(StatusCode::OK, "text/x-python; charset=utf-8", script);
     response.headers_mut().insert(
         CONTENT_DISPOSITION,

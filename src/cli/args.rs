@@ -6,6 +6,7 @@
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
 use super::generate::GenerateArgs;
+use super::workshop::{parse_known_checks, WorkshopArgs};
 use crate::config::{Checks, RateLimit, TrustedProxies, DEFAULT_RATE_LIMIT};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -24,7 +25,8 @@ Examples:
   result-aggregation-server                          # http://127.0.0.1:8080, ./result-aggregation.db
   result-aggregation-server --listen 0.0.0.0:8080 --rate-limit 20/minute
   result-aggregation-server --trusted-proxy 127.0.0.1,::1   # behind nginx on this host
-  result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+  result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427
+  result-aggregation-server workshop create 2026-11-27-oslo --checks 'git>=2.30,numpy,make?'";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,6 +64,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Recompute every statistic's counts from the stored reports (after editing rows by hand)
     RebuildTallies(DatabaseArgs),
+    /// Register a workshop for a private readiness page and checks of its own; list, show,
+    /// revoke its link, delete it
+    Workshop(WorkshopArgs),
 }
 
 /// The flags of `serve`, before they are checked into a `Config`.
@@ -171,11 +176,11 @@ fn parse_trusted_proxies(list: &str) -> Result<TrustedProxies, String> {
 }
 
 fn parse_checks(list: &str) -> Result<Checks, String> {
-    list.parse()
+    parse_known_checks(list)
 }
 
 /// An http(s) URL without a trailing slash, so paths can be appended to it.
-fn parse_public_url(url: &str) -> Result<String, String> {
+pub(super) fn parse_public_url(url: &str) -> Result<String, String> {
     let url = url.trim().trim_end_matches('/');
     let rest = url
         .strip_prefix("http://")

@@ -3,9 +3,11 @@
 
 mod args;
 mod generate;
+mod workshop;
 
 pub use args::{Cli, Command, DatabaseArgs, DeleteUserArgs, ServeArgs};
 pub use generate::{generate, GenerateArgs};
+pub use workshop::{workshop, WorkshopAction, WorkshopArgs};
 
 use crate::config::{Config, Location};
 use crate::storage::{StorageError, Store};
@@ -105,16 +107,30 @@ fn context_text(value: &ContextValue) -> String {
     }
 }
 
+/// Opens the database (creating it if missing), runs `work` on it and closes it.
+fn with_store<T>(
+    location: &Location,
+    work: impl AsyncFnOnce(&Store) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    run_on(Store::open(location)?, work)
+}
+
 /// Opens an existing database (never creating one: a typo in `--db` must not make an empty
 /// file that the command then reports on), runs `work` on it and closes it.
 fn with_existing_store<T>(
     location: &Location,
     work: impl AsyncFnOnce(&Store) -> Result<T, StorageError>,
 ) -> Result<T, StorageError> {
+    run_on(Store::open_existing(location)?, work)
+}
+
+fn run_on<T>(
+    store: Store,
+    work: impl AsyncFnOnce(&Store) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| StorageError::Other(format!("starting a runtime: {e}")))?;
-    let store = Store::open_existing(location)?;
     let outcome = runtime.block_on(work(&store));
     store.close();
     outcome

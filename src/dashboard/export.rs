@@ -146,12 +146,12 @@ fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes rows of text cells as CSV, each cell neutralised.
-struct Sheet {
+pub struct Sheet {
     writer: csv::Writer<Vec<u8>>,
 }
 
 impl Sheet {
-    fn new(header: &[&str]) -> Sheet {
+    pub fn new(header: &[&str]) -> Sheet {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer
             .write_record(header)
@@ -159,13 +159,13 @@ impl Sheet {
         Sheet { writer }
     }
 
-    fn row(&mut self, cells: &[&str]) {
+    pub fn row(&mut self, cells: &[&str]) {
         self.writer
             .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
             .expect("writing to memory cannot fail");
     }
 
-    fn finish(self) -> Vec<u8> {
+    pub fn finish(self) -> Vec<u8> {
         self.writer
             .into_inner()
             .expect("writing to memory cannot fail")

@@ -3,10 +3,17 @@
 
 mod assets;
 mod charts;
+mod commands;
 mod export;
+mod host;
 mod pages;
 mod query;
+mod readiness;
 
+pub(crate) use commands::LearnerCommands;
+pub(crate) use host::{host_url, redacted as redacted_path};
+
+use crate::config::Checks;
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
 use crate::storage::{Scope, Store};
@@ -23,6 +30,8 @@ use query::{DetailQuery, Export, ViewQuery, ALL_WORKSHOPS};
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
     frame-ancestors 'none'";
+/// The host's page names learners: kept by nobody on the way, indexed by no one.
+const PRIVATE_CACHE: &str = "no-store";
 /// Built-in files are named by their digest, so they never go stale.
 const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 
@@ -76,6 +85,38 @@ pub(crate) async fn route<B>(
             None => Err(RequestError::NotFound(path.to_owned())),
         },
     }
+}
+
+/// Answers `/host/<workshop>/<secret>/`: the page, or its CSV with `?export=csv`, for the
+/// workshop's current secret; any other path, workshop or secret gets one and the same 404.
+pub(crate) async fn host<B>(
+    store: &Store,
+    request: Request<B>,
+    base_url: &str,
+    checks: &Checks,
+) -> Result<Response<Body>, RequestError> {
+    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        return Err(RequestError::MethodNotAllowed("GET, HEAD"));
+    }
+    let hidden = || RequestError::NotFound(host::HIDDEN_PATH.to_owned());
+    let (workshop, secret) = host::parse_path(request.uri().path()).ok_or_else(hidden)?;
+    let query = host::HostQuery::parse(request.uri().query());
+    let report = host::HostReport::load(store, workshop, secret, checks)
+        .await?
+        .ok_or_else(hidden)?;
+    let mut response = if query.csv {
+        csv(
+            host::learners_csv(&report, &query),
+            &export::file_name("learners", Some(&report.workshop)),
+        )
+    } else {
+        html(host::HostPage::new(&report, &query, base_url).render())
+    };
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(PRIVATE_CACHE));
+    headers.insert("x-robots-tag", HeaderValue::from_static("noindex"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    Ok(response)
 }
 
 async fn landing(

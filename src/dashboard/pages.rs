@@ -3,6 +3,7 @@
 
 use super::assets;
 use super::charts::{BarChart, Category, ColumnChart};
+use super::commands::LearnerCommands;
 use super::query::{
     detail_href, landing_href, script_url, view_href, DetailQuery, Export, ViewQuery,
 };
@@ -29,7 +30,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    fn new(title: String, section: &'static str) -> Layout {
+    pub fn new(title: String, section: &'static str) -> Layout {
         Layout {
             title,
             section,
@@ -69,7 +70,7 @@ impl SummaryRow {
 }
 
 /// A whole percentage, rounded half up; a dash when there is nothing to divide.
-fn share(part: i64, whole: i64) -> String {
+pub fn share(part: i64, whole: i64) -> String {
     match whole {
         0 => "–".into(),
         _ => format!("{}%", (part * 100 + whole / 2) / whole),
@@ -120,15 +121,12 @@ pub struct LandingPage {
 
 impl LandingPage {
     pub fn new(base: &str, workshop: Option<String>, summaries: &[WorkshopSummary]) -> Self {
-        let url = script_url(base, workshop.as_deref());
+        let commands = LearnerCommands::new(base, workshop.as_deref());
         LandingPage {
             layout: Layout::new("Installation results".into(), "home"),
-            // Quoted: `?` and `&` mean something to shells.
-            unix_command: format!("curl -fsSL '{url}' -o check.py && python3 check.py"),
-            windows_command: format!(
-                "Invoke-WebRequest -UseBasicParsing -Uri '{url}' -OutFile check.py; python check.py"
-            ),
-            script_url: url,
+            unix_command: commands.unix,
+            windows_command: commands.windows,
+            script_url: commands.script_url,
             script_path: script_url("", workshop.as_deref()),
             workshop,
             learners: summaries.iter().map(|s| s.learners).sum(),
@@ -212,7 +210,7 @@ pub struct OverviewPage {
 }
 
 /// A system the script could not tell reads "Unknown" rather than a blank.
-fn system_label(system: Option<&str>) -> String {
+pub fn system_label(system: Option<&str>) -> String {
     match system {
         Some(s) if !s.is_empty() => s.to_owned(),
         _ => "Unknown".into(),

@@ -76,7 +76,7 @@ impl DetailQuery {
 }
 
 /// The query's pairs; a key given twice keeps its first value.
-fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
     let mut seen: Vec<(String, String)> = Vec::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if !seen.iter().any(|(k, _)| *k == key) {
@@ -86,7 +86,7 @@ fn pairs(query: Option<&str>) -> Vec<(String, String)> {
     seen
 }
 
-fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == key)
@@ -246,6 +246,11 @@ pub fn landing_href(workshop: Option<&str>) -> String {
         query.append_pair("workshop", w);
     }
     with_query("/".to_owned(), query.finish())
+}
+
+/// A workshop id as one path segment, percent-encoded.
+pub fn segment(workshop: &str) -> String {
+    utf8_percent_encode(workshop, SEGMENT).to_string()
 }
 
 /// The check script's URL on this server, for one workshop or none.

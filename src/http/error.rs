@@ -92,6 +92,7 @@ impl RequestError {
             ),
             RequestError::Storage(e) => match e {
                 StorageError::NotFound => (StatusCode::NOT_FOUND, "not found", e.to_string()),
+                StorageError::Exists => (StatusCode::CONFLICT, "exists already", e.to_string()),
                 StorageError::Busy | StorageError::Full | StorageError::Closed => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily unavailable",

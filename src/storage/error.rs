@@ -7,6 +7,8 @@ use std::fmt;
 pub enum StorageError {
     /// The thing asked for does not exist (a learner's key, say).
     NotFound,
+    /// The thing to create exists already (a registered workshop, say).
+    Exists,
     /// A command that acts on an existing database was pointed at a file that is not there.
     NoDatabase(std::path::PathBuf),
     /// Locked by another process for longer than the busy timeout.
@@ -27,6 +29,7 @@ impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StorageError::NotFound => f.write_str("not found"),
+            StorageError::Exists => f.write_str("exists already"),
             StorageError::NoDatabase(path) => {
                 write!(f, "there is no database at {} (check --db)", path.display())
             }

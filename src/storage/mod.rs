@@ -12,6 +12,7 @@ mod statistics;
 mod stats;
 mod tally;
 pub(crate) mod timestamp;
+mod workshops;
 mod writer;
 
 pub use error::StorageError;
@@ -20,6 +21,10 @@ pub use schema::SCHEMA_VERSION;
 pub(crate) use stats::{
     Comparison, Overview, PackageDetail, PackageFilter, Scope, ValueCount, WorkshopSummary,
 };
+#[cfg(test)]
+pub(crate) use workshops::FailureRecord;
+pub(crate) use workshops::{AttemptRecord, HostView, LearnerHistory};
+pub use workshops::{HostedWorkshop, NewWorkshop, Secret};
 
 pub use crate::config::Location;
 use crate::report::Report;
@@ -154,6 +159,59 @@ impl Store {
         self.writer
             .write(move |work| record::delete_user(work, &key))
             .await
+    }
+
+    /// Registers a workshop (its title and checks); answers the private link's secret, which
+    /// is stored only as a hash. [`StorageError::Exists`] when it is registered already.
+    pub async fn create_workshop(&self, new: NewWorkshop) -> Result<Secret, StorageError> {
+        self.writer
+            .write(move |work| workshops::create(work, &new))
+            .await
+    }
+
+    /// Replaces a workshop's secret: the old link stops working as this commits.
+    pub async fn renew_workshop_link(&self, name: String) -> Result<Secret, StorageError> {
+        self.writer
+            .write(move |work| workshops::renew_link(work, &name))
+            .await
+    }
+
+    /// Unregisters a workshop and deletes, by cascade, every learner whose current workshop
+    /// it is with all they sent. [`StorageError::NotFound`] when it is not registered.
+    pub async fn delete_workshop(&self, name: String) -> Result<Deleted, StorageError> {
+        self.writer
+            .write(move |work| workshops::delete(work, &name))
+            .await
+    }
+
+    /// Every registered workshop.
+    pub async fn workshops(&self) -> Result<Vec<HostedWorkshop>, StorageError> {
+        self.read(workshops::list).await
+    }
+
+    /// One registered workshop, or `None`.
+    pub async fn workshop(&self, name: String) -> Result<Option<HostedWorkshop>, StorageError> {
+        self.read(move |conn| workshops::find(conn, &name)).await
+    }
+
+    /// The host's page of `name`, when `secret` is its current one; `None` otherwise, the
+    /// same for an unknown workshop, a wrong secret and a replaced one.
+    pub(crate) async fn host_view(
+        &self,
+        name: String,
+        secret: String,
+    ) -> Result<Option<HostView>, StorageError> {
+        self.read(move |conn| {
+            if !workshops::admits(conn, &name, &secret)? {
+                return Ok(None);
+            }
+            let Some(workshop) = workshops::find(conn, &name)? else {
+                return Ok(None);
+            };
+            let learners = workshops::histories(conn, &name)?;
+            Ok(Some(HostView { workshop, learners }))
+        })
+        .await
     }
 
     /// Recomputes every tally from the raw rows: after rows were edited by hand with SQL.

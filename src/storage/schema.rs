@@ -26,9 +26,13 @@ pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), 
     match version {
         SCHEMA_VERSION => Ok(()),
         0 if !has_table(conn, "user_system_info")? => {
-            let tx = conn.transaction()?;
-            tx.execute_batch(SCHEMA)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            // Another process may be creating it at this moment (a server starting while
+            // `workshop create` runs): the write lock picks one, the other finds it made.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !has_table(&tx, "user_system_info")? {
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
             tx.commit()?;
             Ok(())
         }

@@ -1,6 +1,9 @@
 // Drives Debian's Chromium through a running dashboard, for tests/browser.rs.
 //
-// node check.mjs BASE_URL SCREENSHOT_DIR CHROMIUM_PATH WORKSHOP PACKAGE HOSTILE_WORKSHOP HOSTILE_PACKAGE
+// node check.mjs BASE_URL SCREENSHOT_DIR CHROMIUM_PATH WORKSHOP PACKAGE HOSTILE_WORKSHOP HOSTILE_PACKAGE [HOST_PATH]
+//
+// HOST_PATH, a host's private page (of HOSTILE_WORKSHOP), is visited like the others, and its
+// live update is checked too.
 //
 // Loads every page twice: as served (with its Content-Security-Policy), and with the policy
 // bypassed, so escaping alone must keep the learners' strings inert. Fails (exit 1) on a
@@ -10,7 +13,7 @@ import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-const [base, shots, executablePath, workshop, pkg, hostileWorkshop, hostilePackage] =
+const [base, shots, executablePath, workshop, pkg, hostileWorkshop, hostilePackage, hostPath] =
   process.argv.slice(2);
 const origin = new URL(base).origin;
 const problems = [];
@@ -28,6 +31,9 @@ const pages = [
   ["hostile-detail", `/view/detail/?package_one_name=${q(hostilePackage)}&workshop_id=${q(hostileWorkshop)}`],
   ["hostile-landing", `/?workshop=${q(hostileWorkshop)}`],
 ];
+if (hostPath) {
+  pages.push(["host", hostPath], ["host-not-ready", `${hostPath}?show=not-ready&sort=system&order=desc`]);
+}
 
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({
@@ -119,26 +125,41 @@ for (const [name, path] of pages) {
   await visit(unprotected, "no-csp", name, path, false);
 }
 
-// A live page picks up a new report without a reload.
-const fresh = `Live-check package ${Date.now()}`;
-await page.goto(base + `/view/${q(workshop)}/`, { waitUntil: "networkidle" });
-const posted = await fetch(base + "/installation_data/", {
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify({
-    user_system_info: { system: "Linux", workshop_id: workshop },
-    successful_installs: [],
-    failed_installs: [{ name: fresh, version: "1.0", error_description: "not found" }],
-  }),
-});
-if (posted.status !== 200) {
-  problems.push(`posting the live-check report answered ${posted.status}`);
+// A live page picks up a new report without a reload: it appears in `table` as `text`.
+async function checkLive(path, system, text, table, shot) {
+  await page.goto(base + path, { waitUntil: "networkidle" });
+  const before = await page.evaluate(() => performance.getEntriesByType("navigation").length);
+  const posted = await fetch(base + "/installation_data/", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...system, successful_installs: [] }),
+  });
+  if (posted.status !== 200) {
+    problems.push(`posting the live-check report for ${shot} answered ${posted.status}`);
+  }
+  try {
+    await page.locator(table).getByText(text, { exact: true }).first().waitFor({ timeout: 15000 });
+    const after = await page.evaluate(() => performance.getEntriesByType("navigation").length);
+    if (after !== before || page.url() !== base + path) {
+      problems.push(`${shot}: the page was reloaded instead of updated`);
+    }
+    await page.screenshot({ path: join(shots, `${shot}.png`), fullPage: true });
+  } catch (e) {
+    problems.push(`${shot}: no new report within 15 s: ${e.message.split("\n")[0]}`);
+  }
 }
-try {
-  await page.locator("main table").getByText(fresh, { exact: true }).first().waitFor({ timeout: 15000 });
-  await page.screenshot({ path: join(shots, "workshop-live-updated.png"), fullPage: true });
-} catch (e) {
-  problems.push(`the live page did not show a new report within 15 s: ${e.message.split("\n")[0]}`);
+
+const fresh = `Live-check package ${Date.now()}`;
+await checkLive(`/view/${q(workshop)}/`, {
+  user_system_info: { system: "Linux", workshop_id: workshop },
+  failed_installs: [{ name: fresh, version: "1.0", error_description: "not found" }],
+}, fresh, "main table", "workshop-live-updated");
+if (hostPath) {
+  const late = `late-${Date.now()}@example.org`;
+  await checkLive(hostPath, {
+    user_system_info: { system: "Linux", workshop_id: hostileWorkshop, email_id: late },
+    failed_installs: [{ name: "Git (git)", version: "1.8", error_description: "version 1.8 < required 2.0" }],
+  }, late, "main table.learners", "host-live-updated");
 }
 
 await browser.close();

@@ -1,0 +1,254 @@
+//! The checks the learner's script knows: their names, default minimum versions and the fix
+//! printed for each kind of failure. They are read from the JSON block inside
+//! `contrib/check/check.py`, the file the script itself reads them from, so the server's list
+//! of names and the fixes a host sees are the script's own and cannot drift from it.
+
+use crate::config::Checks;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// The learner's script, with its catalog block.
+pub(crate) const SCRIPT: &str = include_str!("../contrib/check/check.py");
+const BEGIN: &str = "# BEGIN CHECK CATALOG\n";
+const END: &str = "# END CHECK CATALOG\n";
+/// What the catalog writes for "the Python that runs the script".
+const PYTHON: &str = "{python}";
+
+/// The parsed catalog; the block is compiled in, so a unit test proves it parses.
+static CATALOG: LazyLock<Catalog> =
+    LazyLock::new(|| Catalog::parse(SCRIPT).expect("check.py carries a valid catalog"));
+
+/// The catalog of the script this binary serves.
+pub(crate) fn catalog() -> &'static Catalog {
+    &CATALOG
+}
+
+/// Every check, the default list, and the fix texts, as the script declares them.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Catalog {
+    default_checks: Vec<String>,
+    /// Situation (`install`, `upgrade`, `timed_out`, `reinstall`), then kind, then template.
+    fixes: BTreeMap<String, BTreeMap<String, String>>,
+    checks: Vec<Entry>,
+}
+
+/// One check; the fields the server needs (the script reads more).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Entry {
+    pub name: String,
+    pub human: String,
+    pub kind: String,
+    pub url: String,
+    #[serde(default)]
+    pub minimum: Option<String>,
+    #[serde(default)]
+    module: Option<String>,
+    #[serde(default)]
+    distribution: Option<String>,
+    /// An install fix of its own on some systems (`platform.system()`'s names).
+    #[serde(default)]
+    install_on: BTreeMap<String, String>,
+}
+
+/// What a learner is told to do about one failure, and where to read more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fix {
+    pub text: String,
+    pub url: String,
+}
+
+impl Catalog {
+    /// Reads the JSON between the marker lines of the script's source.
+    fn parse(script: &str) -> Result<Catalog, String> {
+        let start = script.find(BEGIN).ok_or("no BEGIN CHECK CATALOG line")? + BEGIN.len();
+        let end = start
+            + script[start..]
+                .find(END)
+                .ok_or("no END CHECK CATALOG line")?;
+        let block = &script[start..end];
+        let (open, close) = (block.find('{'), block.rfind('}'));
+        let json = match (open, close) {
+            (Some(open), Some(close)) if open < close => &block[open..=close],
+            _ => return Err("no JSON object between the catalog markers".into()),
+        };
+        serde_json::from_str(json).map_err(|e| format!("the check catalog: {e}"))
+    }
+
+    /// Every check name, in the script's order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.checks.iter().map(|c| c.name.as_str())
+    }
+
+    /// The list the script runs when nobody chose one.
+    pub(crate) fn default_checks(&self) -> &[String] {
+        &self.default_checks
+    }
+
+    pub(crate) fn check(&self, name: &str) -> Option<&Entry> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// Refuses a list that names a check the script does not know, naming those it does.
+    pub(crate) fn validate(&self, checks: &Checks) -> Result<(), String> {
+        let unknown: Vec<&str> = checks
+            .0
+            .iter()
+            .flatten()
+            .map(|spec| spec.name())
+            .filter(|name| self.check(name).is_none())
+            .collect();
+        match unknown.as_slice() {
+            [] => Ok(()),
+            names => Err(format!(
+                "unknown check{} {}; the known checks are: {}",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                self.names().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
+    /// The check a reported package name stands for: the script sends `Human (name)`.
+    pub(crate) fn check_of_label(&self, label: &str) -> Option<&Entry> {
+        let inner = label.strip_suffix(')')?;
+        let name = &inner[inner.rfind('(')? + 1..];
+        self.check(name)
+            .filter(|c| label == format!("{} ({})", c.human, c.name))
+    }
+
+    /// The fix the script prints for `error` (the `error_description` it sent) on `system`,
+    /// with the interpreter named as a learner on that system types it.
+    pub(crate) fn fix(
+        &self,
+        check: &Entry,
+        error: Option<&str>,
+        system: Option<&str>,
+        minimum: Option<&str>,
+    ) -> Fix {
+        let error = error.unwrap_or("");
+        let situation = if error == "not found" || error.starts_with("none found") {
+            "install"
+        } else if error.starts_with("version ") {
+            "upgrade"
+        } else if error == "timed out" {
+            "timed_out"
+        } else {
+            "reinstall"
+        };
+        // "version 1.8 < required 2.0" names the minimum the learner's script applied.
+        let minimum = error
+            .split_once("< required ")
+            .map(|(_, m)| m.trim())
+            .or(minimum)
+            .or(check.minimum.as_deref())
+            .unwrap_or("a newer version");
+        let own = match (situation, system) {
+            ("install", Some(system)) => check.install_on.get(system),
+            _ => None,
+        };
+        let template = own
+            .or_else(|| self.fixes.get(situation)?.get(&check.kind))
+            .map_or("See {url}", String::as_str);
+        let python = if system == Some("Windows") {
+            "python"
+        } else {
+            "python3"
+        };
+        let distribution = check
+            .distribution
+            .as_deref()
+            .or(check.module.as_deref())
+            .unwrap_or(&check.name);
+        let text = template
+            .replace("{human}", &check.human)
+            .replace("{url}", &check.url)
+            .replace("{minimum}", minimum)
+            .replace("{module}", check.module.as_deref().unwrap_or(&check.name))
+            .replace("{distribution}", distribution)
+            .replace(PYTHON, python);
+        Fix {
+            text,
+            url: check.url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CheckSpec;
+
+    #[test]
+    fn the_scripts_catalog_parses_and_is_complete() {
+        let catalog = catalog();
+        assert!(catalog.names().count() >= 20);
+        for name in catalog.names() {
+            assert!(name.parse::<CheckSpec>().is_ok(), "{name}");
+        }
+        for spec in catalog.default_checks() {
+            let spec: CheckSpec = spec.parse().unwrap();
+            assert!(catalog.check(spec.name()).is_some(), "{spec}");
+        }
+        // Every kind of check has a fix for every situation, using only known placeholders.
+        for situation in ["install", "upgrade", "timed_out", "reinstall"] {
+            for kind in ["command", "module", "any"] {
+                let template = &catalog.fixes[situation][kind];
+                let mut rest = template.as_str();
+                while let Some(open) = rest.find('{') {
+                    let close = rest[open..].find('}').unwrap() + open;
+                    let field = &rest[open + 1..close];
+                    assert!(
+                        [
+                            "human",
+                            "url",
+                            "minimum",
+                            "module",
+                            "distribution",
+                            "python"
+                        ]
+                        .contains(&field),
+                        "{situation}/{kind}: {{{field}}}"
+                    );
+                    rest = &rest[close..];
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_known_ones() {
+        let catalog = catalog();
+        assert!(catalog
+            .validate(&"git>=2.30,numpy?".parse().unwrap())
+            .is_ok());
+        assert!(catalog.validate(&Checks(None)).is_ok());
+        let error = catalog
+            .validate(&"git,gti,nmupy?".parse().unwrap())
+            .unwrap_err();
+        assert!(error.starts_with("unknown checks gti, nmupy;"), "{error}");
+        assert!(error.contains("git, make, python"), "{error}");
+    }
+
+    #[test]
+    fn fixes_follow_the_failure_and_the_system() {
+        let catalog = catalog();
+        let git = catalog.check_of_label("Git (git)").unwrap();
+        assert!(catalog.check_of_label("Git (numpy)").is_none());
+        assert!(catalog.check_of_label("EasyMercurial").is_none());
+        let old = catalog.fix(git, Some("version 1.8.3 < required 2.30"), None, None);
+        assert_eq!(
+            old.text,
+            "Install Git 2.30 or newer: https://git-scm.com/downloads"
+        );
+        let mac = catalog.fix(git, Some("not found"), Some("Darwin"), None);
+        assert!(mac.text.contains("xcode-select --install"), "{}", mac.text);
+        let numpy = catalog.check("numpy").unwrap();
+        let windows = catalog.fix(numpy, Some("not found"), Some("Windows"), None);
+        assert!(windows
+            .text
+            .starts_with("Install it: python -m pip install numpy"));
+        let linux = catalog.fix(numpy, Some("import failed: boom"), Some("Linux"), None);
+        assert!(linux.text.starts_with("Reinstall it; see https://"));
+    }
+}

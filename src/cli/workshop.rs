@@ -1,0 +1,380 @@
+//! `workshop create | list | show | revoke | delete`: a host registers a workshop, gets the
+//! learners' commands and the private link, replaces a link that leaked, and removes a
+//! workshop with its learners' data.
+
+// The doc comments below are `--help` text for people, not rustdoc.
+#![allow(rustdoc::bare_urls)]
+
+use super::args::{parse_public_url, DEFAULT_DB};
+use super::{with_existing_store, with_store};
+use crate::catalog::catalog;
+use crate::config::{Checks, Location};
+use crate::dashboard::{host_url, LearnerCommands};
+use crate::storage::{HostedWorkshop, NewWorkshop, Secret, StorageError};
+use clap::{Args, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+/// Where learners reach the server when `--public-url` is not given: `serve`'s default.
+const LOCAL_URL: &str = "http://127.0.0.1:8080";
+/// Longest workshop id and title we register (what learners send is capped at 500).
+const MAX_ID_CHARS: usize = 200;
+
+/// `workshop`: its subcommands.
+#[derive(Args, Debug)]
+pub struct WorkshopArgs {
+    /// What to do with workshops.
+    #[command(subcommand)]
+    pub action: WorkshopAction,
+}
+
+/// The `workshop` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum WorkshopAction {
+    /// Register a workshop; print the learners' commands and your private readiness link
+    Create(CreateArgs),
+    /// List the registered workshops
+    List(Place),
+    /// Show one workshop: its checks, learners and the learners' commands
+    Show(Named),
+    /// Replace the private link: the old one stops working at once, the new one is printed
+    Revoke(Named),
+    /// Unregister a workshop and delete all its learners' data (asks first, unless --yes)
+    Delete(DeleteArgs),
+}
+
+/// The database and the URL learners reach the server at.
+#[derive(Args, Debug)]
+pub struct Place {
+    /// SQLite database file
+    #[arg(long, env = "RAS_DB", value_name = "PATH", default_value = DEFAULT_DB)]
+    pub db: String,
+
+    /// The URL learners reach the server at, written into their commands and your link
+    /// (default: http://127.0.0.1:8080, which only this computer reaches)
+    #[arg(long, env = "RAS_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+}
+
+impl Place {
+    fn base_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(LOCAL_URL)
+    }
+}
+
+/// A workshop by its id.
+#[derive(Args, Debug)]
+pub struct Named {
+    /// The workshop's id, as learners send it (e.g. 2026-11-27-place)
+    pub id: String,
+    #[command(flatten)]
+    pub place: Place,
+}
+
+/// The flags of `workshop create`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// The workshop's id, as learners send it (e.g. 2026-11-27-place)
+    #[arg(value_parser = parse_id)]
+    pub id: String,
+
+    /// The checks this workshop's script runs: NAME, NAME>=VERSION, a trailing ? for
+    /// optional, e.g. "shell,git>=2.30,python>=3.10,numpy,make?" (default: the server's
+    /// --checks, else the script's own list)
+    #[arg(long, value_name = "LIST", value_parser = parse_known_checks)]
+    pub checks: Option<Checks>,
+
+    /// A title for your readiness page, e.g. "Data Carpentry, Oslo"
+    #[arg(long, value_name = "TEXT", value_parser = parse_title)]
+    pub title: Option<String>,
+
+    #[command(flatten)]
+    pub place: Place,
+}
+
+/// The flags of `workshop delete`.
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// The workshop's id
+    pub id: String,
+
+    /// Delete without asking
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// SQLite database file
+    #[arg(long, env = "RAS_DB", value_name = "PATH", default_value = DEFAULT_DB)]
+    pub db: String,
+}
+
+/// A check list in the script's grammar whose every name the script knows.
+pub(super) fn parse_known_checks(list: &str) -> Result<Checks, String> {
+    let checks: Checks = list.parse()?;
+    catalog().validate(&checks)?;
+    Ok(checks)
+}
+
+/// A workshop id a link and a shell can carry: no control characters, no surrounding space,
+/// and not a dot segment (which browsers fold away).
+fn parse_id(id: &str) -> Result<String, String> {
+    if id.is_empty() || id.trim() != id || id == "." || id == ".." {
+        return Err("a workshop id is a non-empty word, e.g. 2026-11-27-place".into());
+    }
+    if id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
+        return Err(format!(
+            "at most {MAX_ID_CHARS} characters, none of them control characters"
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+fn parse_title(title: &str) -> Result<String, String> {
+    let title = title.trim();
+    if title.chars().count() > MAX_ID_CHARS || title.chars().any(char::is_control) {
+        return Err(format!(
+            "at most {MAX_ID_CHARS} characters, none of them control characters"
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// Runs one `workshop` subcommand.
+pub fn workshop(args: WorkshopArgs) -> ExitCode {
+    match args.action {
+        WorkshopAction::Create(args) => create(args),
+        WorkshopAction::List(place) => list(place),
+        WorkshopAction::Show(named) => show(named),
+        WorkshopAction::Revoke(named) => revoke(named),
+        WorkshopAction::Delete(args) => delete(args),
+    }
+}
+
+/// Tells why a command failed, naming the workshop and the database; exit code 1.
+fn failed(what: &str, id: &str, location: &Location, e: &StorageError) -> ExitCode {
+    match e {
+        StorageError::NotFound => {
+            eprintln!("no workshop {id} is registered in {location} (see `workshop list`)")
+        }
+        StorageError::Exists => eprintln!(
+            "workshop {id} is registered already in {location}; `workshop show {id}` shows \
+             it, `workshop revoke {id}` makes a new private link"
+        ),
+        e => eprintln!("cannot {what} workshop {id} in {location}: {e}"),
+    }
+    ExitCode::FAILURE
+}
+
+fn print_commands(base_url: &str, id: &str) {
+    let commands = LearnerCommands::new(base_url, Some(id));
+    println!("Learners run one line; it downloads the check script and runs it:");
+    println!("  macOS and Linux:");
+    println!("    {}", commands.unix);
+    println!("  Windows (PowerShell):");
+    println!("    {}", commands.windows);
+}
+
+fn print_link(base_url: &str, id: &str, secret: &Secret) {
+    println!("Your private readiness page (keep the link to yourself; it is shown only now):");
+    println!("    {}", host_url(base_url, id, secret.expose()));
+}
+
+fn print_checks(checks: Option<&str>) {
+    match checks {
+        Some(list) => println!("Checks: {list}"),
+        None => println!("Checks: the server's --checks, else the script's own list"),
+    }
+}
+
+fn warn_if_local(place: &Place) {
+    if place.public_url.is_none() {
+        eprintln!(
+            "note: no --public-url, so the commands use {LOCAL_URL}, which only this computer \
+             reaches; give the address learners reach the server at"
+        );
+    }
+}
+
+fn create(args: CreateArgs) -> ExitCode {
+    let location = Location::parse(&args.place.db);
+    let new = NewWorkshop {
+        name: args.id.clone(),
+        title: args.title.clone().filter(|t| !t.is_empty()),
+        // `--checks default` is no list of its own.
+        checks: args
+            .checks
+            .as_ref()
+            .filter(|c| c.0.is_some())
+            .map(ToString::to_string),
+    };
+    let checks = new.checks.clone();
+    // A host's first command on a new laptop: the database may not exist yet.
+    match with_store(&location, async move |store| {
+        store.create_workshop(new).await
+    }) {
+        Ok(secret) => {
+            warn_if_local(&args.place);
+            let base = args.place.base_url();
+            println!("Registered workshop {} in {location}.", args.id);
+            print_checks(checks.as_deref());
+            println!();
+            print_commands(base, &args.id);
+            println!();
+            print_link(base, &args.id, &secret);
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed("register", &args.id, &location, &e),
+    }
+}
+
+fn describe(workshop: &HostedWorkshop) -> String {
+    let title = workshop
+        .title
+        .as_deref()
+        .map(|t| format!(" \"{t}\""))
+        .unwrap_or_default();
+    format!(
+        "{}{title}: {} learner{}, checks {}, registered {} UTC",
+        workshop.name,
+        workshop.learners,
+        if workshop.learners == 1 { "" } else { "s" },
+        workshop.checks.as_deref().unwrap_or("(the server's)"),
+        &workshop.created_time[..workshop.created_time.len().min(16)],
+    )
+}
+
+fn list(place: Place) -> ExitCode {
+    let location = Location::parse(&place.db);
+    match with_existing_store(&location, async |store| store.workshops().await) {
+        Ok(workshops) if workshops.is_empty() => {
+            println!(
+                "No workshop is registered in {location}; `workshop create ID` registers one."
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(workshops) => {
+            for workshop in &workshops {
+                println!("{}", describe(workshop));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot list the workshops of {location}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn show(named: Named) -> ExitCode {
+    let location = Location::parse(&named.place.db);
+    let id = named.id.clone();
+    match with_existing_store(&location, async move |store| store.workshop(id).await) {
+        Ok(Some(workshop)) => {
+            println!("{}", describe(&workshop));
+            println!(
+                "Private link made {} UTC; only its hash is stored, so it cannot be shown \
+                 again: `workshop revoke {}` makes a new one.",
+                &workshop.link_time[..workshop.link_time.len().min(16)],
+                workshop.name
+            );
+            println!();
+            print_commands(named.place.base_url(), &workshop.name);
+            ExitCode::SUCCESS
+        }
+        Ok(None) => failed("show", &named.id, &location, &StorageError::NotFound),
+        Err(e) => failed("show", &named.id, &location, &e),
+    }
+}
+
+fn revoke(named: Named) -> ExitCode {
+    let location = Location::parse(&named.place.db);
+    let id = named.id.clone();
+    match with_existing_store(&location, async move |store| {
+        store.renew_workshop_link(id).await
+    }) {
+        Ok(secret) => {
+            println!("The old private link of {} no longer works.", named.id);
+            print_link(named.place.base_url(), &named.id, &secret);
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed("revoke the link of", &named.id, &location, &e),
+    }
+}
+
+/// Asks on the terminal; anything but y or yes is no.
+fn confirm(question: &str) -> bool {
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
+fn delete(args: DeleteArgs) -> ExitCode {
+    let location = Location::parse(&args.db);
+    let id = args.id.clone();
+    let found = with_existing_store(&location, async move |store| store.workshop(id).await);
+    let workshop = match found {
+        Ok(Some(workshop)) => workshop,
+        Ok(None) => return failed("delete", &args.id, &location, &StorageError::NotFound),
+        Err(e) => return failed("delete", &args.id, &location, &e),
+    };
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!(
+                "not deleting workshop {}: no terminal to ask for confirmation; add --yes",
+                args.id
+            );
+            return ExitCode::FAILURE;
+        }
+        let question = format!(
+            "Delete workshop {} and, for good, its {} learner{} with every report they sent?",
+            args.id,
+            workshop.learners,
+            if workshop.learners == 1 { "" } else { "s" }
+        );
+        if !confirm(&question) {
+            println!("Nothing deleted.");
+            return ExitCode::FAILURE;
+        }
+    }
+    let id = args.id.clone();
+    match with_existing_store(&location, async move |store| {
+        store.delete_workshop(id).await
+    }) {
+        Ok(d) => {
+            println!(
+                "deleted workshop {} with {} learners, {} attempts, {} successful and {} failed \
+                 installs",
+                args.id, d.learners, d.attempts, d.successful_installs, d.failed_installs
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed("delete", &args.id, &location, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_titles_a_link_and_a_shell_can_carry() {
+        assert!(parse_id("2026-11-27-place").is_ok());
+        assert!(parse_id("Ünïcode workshop / 2").is_ok());
+        for bad in ["", " x", "x ", ".", "..", "a\nb", "a\u{7}b"] {
+            assert!(parse_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_title("a\u{1b}[31m").is_err());
+        assert_eq!(parse_title("  Oslo  ").unwrap(), "Oslo");
+    }
+
+    #[test]
+    fn unknown_checks_are_refused_with_the_known_names() {
+        let error = parse_known_checks("git,gitt").unwrap_err();
+        assert!(error.contains("unknown check gitt"), "{error}");
+        assert!(error.contains("numpy"), "{error}");
+        assert!(parse_known_checks("git>=2.30,make?").is_ok());
+    }
+}

@@ -1,0 +1,341 @@
+//! Workshops a host registered: their own check list and the private link's secret, of which
+//! only a SHA-256 is stored; and what the host's readiness page reads, each learner's
+//! attempts, straight from the raw rows (a workshop has tens to hundreds of learners).
+
+use super::record::{self, Deleted};
+use super::timestamp;
+use super::writer::Work;
+use super::StorageError;
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use subtle::ConstantTimeEq;
+
+/// Random bytes in a link's secret: 160 bits, past any guessing.
+const SECRET_BYTES: usize = 20;
+
+/// The secret in a host's private link: shown once, when made, and never stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    fn generate() -> Result<Secret, StorageError> {
+        let mut bytes = [0u8; SECRET_BYTES];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| StorageError::Other(format!("no randomness for a secret: {e}")))?;
+        Ok(Secret(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    /// The secret as the link carries it (40 hexadecimal digits).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn hash(text: &str) -> [u8; 32] {
+        Sha256::digest(text.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// A workshop to register.
+#[derive(Debug, Clone)]
+pub struct NewWorkshop {
+    /// The id learners send (`2026-11-27-place`).
+    pub name: String,
+    /// What the host calls it, shown on its page.
+    pub title: Option<String>,
+    /// The checks its script runs (`git>=2.30,numpy`); `None` for the server's.
+    pub checks: Option<String>,
+}
+
+/// A registered workshop, as `workshop list` and `show` print it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)] // the columns of hosted_workshops
+pub struct HostedWorkshop {
+    pub name: String,
+    pub title: Option<String>,
+    pub checks: Option<String>,
+    pub created_time: String,
+    pub link_time: String,
+    /// Learners whose current workshop it is.
+    pub learners: i64,
+}
+
+/// One learner of a workshop, with every attempt, oldest first.
+#[derive(Debug, Clone)]
+pub(crate) struct LearnerHistory {
+    /// A short name derived from the key, which is never shown.
+    pub pseudonym: String,
+    pub email: Option<String>,
+    pub system: Option<String>,
+    pub distribution: Option<String>,
+    pub python_version: Option<String>,
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// What one attempt said, package by package.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AttemptRecord {
+    pub time: Option<String>,
+    pub passed: Vec<String>,
+    pub failed: Vec<FailureRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FailureRecord {
+    pub name: String,
+    pub version: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What the host's page is made of.
+#[derive(Debug, Clone)]
+pub(crate) struct HostView {
+    pub workshop: HostedWorkshop,
+    pub learners: Vec<LearnerHistory>,
+}
+
+/// The pseudonym of a key: the first 32 bits of its SHA-256, which tell a few hundred
+/// learners apart and say nothing about the key.
+fn pseudonym(key: &str) -> String {
+    let digest = Sha256::digest(format!("learner pseudonym\n{key}").as_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("learner-{hex}")
+}
+
+/// Registers a workshop; [`StorageError::Exists`] if it is registered already.
+pub(crate) fn create(work: Work<'_>, new: &NewWorkshop) -> Result<Secret, StorageError> {
+    let id = work.dictionary.workshop(work.conn, Some(&new.name))?;
+    let secret = Secret::generate()?;
+    let now = timestamp::now();
+    let inserted = work
+        .conn
+        .prepare_cached(
+            "INSERT INTO hosted_workshops (workshop_id, title, checks, secret_hash,
+                                           created_time, link_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (workshop_id) DO NOTHING",
+        )?
+        .execute(params![
+            id,
+            new.title,
+            new.checks,
+            Secret::hash(secret.expose()).as_slice(),
+            now
+        ])?;
+    match inserted {
+        0 => Err(StorageError::Exists),
+        _ => Ok(secret),
+    }
+}
+
+/// A new secret for a registered workshop; the old link stops working with the commit.
+pub(crate) fn renew_link(work: Work<'_>, name: &str) -> Result<Secret, StorageError> {
+    let secret = Secret::generate()?;
+    let changed = work
+        .conn
+        .prepare_cached(
+            "UPDATE hosted_workshops SET secret_hash = ?2, link_time = ?3
+              WHERE workshop_id = (SELECT id FROM workshops WHERE name = ?1)",
+        )?
+        .execute(params![
+            name,
+            Secret::hash(secret.expose()).as_slice(),
+            timestamp::now()
+        ])?;
+    match changed {
+        0 => Err(StorageError::NotFound),
+        _ => Ok(secret),
+    }
+}
+
+/// Unregisters a workshop and deletes every learner whose current workshop it is (their
+/// attempts and packages go by the cascade; the tallies are kept exact on the way).
+pub(crate) fn delete(mut work: Work<'_>, name: &str) -> Result<Deleted, StorageError> {
+    let removed = work
+        .conn
+        .prepare_cached(
+            "DELETE FROM hosted_workshops
+              WHERE workshop_id = (SELECT id FROM workshops WHERE name = ?1)",
+        )?
+        .execute([name])?;
+    if removed == 0 {
+        return Err(StorageError::NotFound);
+    }
+    let learners: Vec<i64> = work
+        .conn
+        .prepare_cached("SELECT id FROM user_system_info WHERE workshop_id = ?1")?
+        .query_map([name], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut deleted = Deleted::default();
+    for id in learners {
+        deleted += record::delete_learner(work.reborrow(), id)?;
+    }
+    Ok(deleted)
+}
+
+const HOSTED: &str = "SELECT w.name, h.title, h.checks, h.created_time, h.link_time,
+        (SELECT count(*) FROM user_system_info u WHERE u.workshop_id = w.name)
+   FROM hosted_workshops h JOIN workshops w ON w.id = h.workshop_id";
+
+fn hosted_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostedWorkshop> {
+    Ok(HostedWorkshop {
+        name: r.get(0)?,
+        title: r.get(1)?,
+        checks: r.get(2)?,
+        created_time: r.get(3)?,
+        link_time: r.get(4)?,
+        learners: r.get(5)?,
+    })
+}
+
+/// Every registered workshop, by name.
+pub(crate) fn list(conn: &Connection) -> Result<Vec<HostedWorkshop>, StorageError> {
+    Ok(conn
+        .prepare_cached(&format!("{HOSTED} ORDER BY w.name"))?
+        .query_map([], hosted_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+/// One registered workshop, or `None`.
+pub(crate) fn find(conn: &Connection, name: &str) -> Result<Option<HostedWorkshop>, StorageError> {
+    Ok(conn
+        .prepare_cached(&format!("{HOSTED} WHERE w.name = ?1"))?
+        .query_row([name], hosted_row)
+        .optional()?)
+}
+
+/// Whether `secret` opens `name`'s page. Compared in constant time; an unknown workshop is
+/// compared against a hash nobody has, so it takes as long as a wrong secret.
+pub(crate) fn admits(conn: &Connection, name: &str, secret: &str) -> Result<bool, StorageError> {
+    let stored: Option<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT h.secret_hash FROM hosted_workshops h JOIN workshops w
+                ON w.id = h.workshop_id WHERE w.name = ?1",
+        )?
+        .query_row([name], |r| r.get(0))
+        .optional()?;
+    let given = Secret::hash(secret);
+    let known = stored.is_some();
+    let stored = stored.unwrap_or_else(|| vec![0; 32]);
+    Ok(known && bool::from(given.as_slice().ct_eq(stored.as_slice())))
+}
+
+/// The host's page's data: every learner whose current workshop is `name`, with every attempt.
+pub(crate) fn histories(
+    conn: &Connection,
+    name: &str,
+) -> Result<Vec<LearnerHistory>, StorageError> {
+    let mut learners: Vec<LearnerHistory> = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    let mut rows = conn.prepare_cached(
+        "SELECT u.id, u.unique_user_id, u.email_id, p.system, p.distribution_name,
+                p.distribution_version, p.python_version
+           FROM user_system_info u LEFT JOIN system_profiles p ON p.id = u.profile_id
+          WHERE u.workshop_id = ?1 ORDER BY u.id",
+    )?;
+    let mut found = rows.query([name])?;
+    while let Some(r) = found.next()? {
+        let distribution = match (
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ) {
+            (Some(n), Some(v)) if !v.is_empty() => Some(format!("{n} {v}")),
+            (n, _) => n.filter(|n| !n.is_empty()),
+        };
+        index.insert(r.get(0)?, learners.len());
+        learners.push(LearnerHistory {
+            pseudonym: pseudonym(&r.get::<_, String>(1)?),
+            email: r
+                .get::<_, Option<String>>(2)?
+                .filter(|e| !e.trim().is_empty()),
+            system: r.get(3)?,
+            distribution,
+            python_version: r.get(6)?,
+            attempts: Vec::new(),
+        });
+    }
+    // Attempts in order, then their packages, each placed by the attempt's id.
+    let mut attempt_at: HashMap<i64, (usize, usize)> = HashMap::new();
+    let mut rows = conn.prepare_cached(
+        "SELECT s.id, s.user_id, s.create_time FROM submissions s
+           JOIN user_system_info u ON u.id = s.user_id
+          WHERE u.workshop_id = ?1 ORDER BY s.user_id, s.create_time, s.id",
+    )?;
+    let mut found = rows.query([name])?;
+    while let Some(r) = found.next()? {
+        let Some(&learner) = index.get(&r.get::<_, i64>(1)?) else {
+            continue;
+        };
+        let attempts = &mut learners[learner].attempts;
+        attempt_at.insert(r.get(0)?, (learner, attempts.len()));
+        attempts.push(AttemptRecord {
+            time: r.get(2)?,
+            ..AttemptRecord::default()
+        });
+    }
+    let mut rows = conn.prepare_cached(
+        "SELECT s.id, p.name FROM submissions s
+           JOIN user_system_info u ON u.id = s.user_id, json_each(s.successes) j
+           JOIN packages p ON p.id = j.value
+          WHERE u.workshop_id = ?1 ORDER BY s.id, j.key",
+    )?;
+    let mut found = rows.query([name])?;
+    while let Some(r) = found.next()? {
+        if let Some(&(learner, attempt)) = attempt_at.get(&r.get::<_, i64>(0)?) {
+            learners[learner].attempts[attempt].passed.push(r.get(1)?);
+        }
+    }
+    let mut rows = conn.prepare_cached(
+        "SELECT f.submission_id, p.name, p.version, e.text FROM submission_failures f
+           JOIN submissions s ON s.id = f.submission_id
+           JOIN user_system_info u ON u.id = s.user_id
+           JOIN packages p ON p.id = f.package_id
+           LEFT JOIN error_texts e ON e.id = f.error_id
+          WHERE u.workshop_id = ?1 ORDER BY f.submission_id, f.position",
+    )?;
+    let mut found = rows.query([name])?;
+    while let Some(r) = found.next()? {
+        if let Some(&(learner, attempt)) = attempt_at.get(&r.get::<_, i64>(0)?) {
+            learners[learner].attempts[attempt]
+                .failed
+                .push(FailureRecord {
+                    name: r.get(1)?,
+                    version: r.get(2)?,
+                    error: r.get(3)?,
+                });
+        }
+    }
+    Ok(learners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_random_and_never_printed() {
+        let a = Secret::generate().unwrap();
+        let b = Secret::generate().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), SECRET_BYTES * 2);
+        assert!(a.expose().chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(format!("{a:?}"), "Secret(…)");
+    }
+
+    #[test]
+    fn pseudonyms_are_short_stable_and_not_the_key() {
+        let key = "5d0c7bd3-0000-4000-8000-000000000000";
+        assert_eq!(pseudonym(key), pseudonym(key));
+        assert_ne!(
+            pseudonym(key),
+            pseudonym("5d0c7bd3-0000-4000-8000-000000000001")
+        );
+        assert_eq!(pseudonym(key).len(), "learner-".len() + 8);
+        assert!(!pseudonym(key).contains("5d0c7bd3"));
+    }
+}
