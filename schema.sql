@@ -37,6 +37,12 @@ CREATE TABLE packages (
 );
 CREATE INDEX packages_by_name ON packages (name, version);
 
+-- A check's name, all versions together (what "what fixed it" counts learners by).
+CREATE TABLE check_names (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
 CREATE TABLE error_texts (
     id   INTEGER PRIMARY KEY,
     text TEXT NOT NULL
@@ -176,4 +182,58 @@ CREATE TABLE workshop_tally (
     workshop INTEGER NOT NULL PRIMARY KEY,
     learners INTEGER NOT NULL,
     passing  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- What fixed it. One row per learner and check they ever failed: where the problem began
+-- (their first attempt that failed it: when, in which workshop, on which machine), whether a
+-- later attempt passed it (the first one: how many seconds later, with which package
+-- version), and whether their latest attempt still fails it (stuck). Kept by the writer with
+-- each attempt, like the tallies, and rebuilt with them.
+CREATE TABLE learner_checks (
+    user_id          INTEGER NOT NULL REFERENCES user_system_info (id) ON DELETE CASCADE,
+    name_id          INTEGER NOT NULL REFERENCES check_names (id),
+    failed_attempt   INTEGER NOT NULL,
+    failed_time      INTEGER,             -- seconds since 1970; NULL when unknown
+    workshop         INTEGER NOT NULL,    -- as in the tallies: 0 for none
+    profile_id       INTEGER NOT NULL,
+    fixed_attempt    INTEGER,
+    seconds_to_fix   INTEGER,             -- NULL when not fixed or a time is unknown
+    fixed_package_id INTEGER,             -- the passing package (its version)
+    stuck            INTEGER NOT NULL,    -- 1: the learner's latest attempt fails it
+    PRIMARY KEY (user_id, name_id)
+) WITHOUT ROWID;
+-- The times to fix in order, for exact medians and 90th percentiles (see fix_time_tally).
+CREATE INDEX learner_checks_by_time ON learner_checks (name_id, seconds_to_fix)
+    WHERE seconds_to_fix IS NOT NULL;
+CREATE INDEX learner_checks_by_workshop_time ON learner_checks (workshop, name_id, seconds_to_fix)
+    WHERE seconds_to_fix IS NOT NULL;
+
+-- Learners per check, workshop (-1: all) and machine where they first failed it.
+CREATE TABLE fix_tally (
+    workshop   INTEGER NOT NULL,
+    name_id    INTEGER NOT NULL,
+    profile_id INTEGER NOT NULL,
+    failed     INTEGER NOT NULL,
+    fixed      INTEGER NOT NULL,
+    stuck      INTEGER NOT NULL,
+    PRIMARY KEY (workshop, name_id, profile_id)
+) WITHOUT ROWID;
+
+-- Fixes per check by time to fix in buckets of about 3% (src/storage/fixes.rs), so a
+-- percentile is found by summing a few hundred counts and then walking one bucket's times.
+CREATE TABLE fix_time_tally (
+    workshop INTEGER NOT NULL,
+    name_id  INTEGER NOT NULL,
+    bucket   INTEGER NOT NULL,
+    fixes    INTEGER NOT NULL,
+    PRIMARY KEY (workshop, name_id, bucket)
+) WITHOUT ROWID;
+
+-- Fixes per check by the package (version) that passed.
+CREATE TABLE fix_version_tally (
+    workshop   INTEGER NOT NULL,
+    name_id    INTEGER NOT NULL,
+    package_id INTEGER NOT NULL,
+    fixes      INTEGER NOT NULL,
+    PRIMARY KEY (workshop, name_id, package_id)
 ) WITHOUT ROWID;

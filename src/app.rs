@@ -108,7 +108,7 @@ impl App {
                 }
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
-            "/" | "/view" => {
+            "/" | "/view" | "/fixes" | "/fixes/" => {
                 let base_url = base_url(public_url, request.headers());
                 dashboard::route(&self.store, request, &base_url).await
             }

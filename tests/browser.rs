@@ -107,6 +107,16 @@ fn populate(base: &str) {
     });
     let (status, text) = post_json(&agent, &url, &hostile.to_string());
     assert_eq!(status, 200, "{text}");
+    // The hostile learner fixes the hostile package, with a hostile version: "What gets
+    // fixed" and the detail's "fixed with" show them.
+    let key: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut fixed = hostile.clone();
+    fixed["failed_installs"] = json!([
+        {"name": PACKAGE, "version": HOSTILE_VERSION, "error_description": HOSTILE_ERROR}
+    ]);
+    fixed["successful_installs"] = json!([{"name": HOSTILE_PACKAGE, "version": HOSTILE_ERROR}]);
+    fixed["unique_user_id"] = key["key"].clone();
+    assert_eq!(post_json(&agent, &url, &fixed.to_string()).0, 200);
 }
 
 #[test]

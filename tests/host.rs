@@ -100,10 +100,12 @@ async fn the_private_page_shows_latest_failures_and_emails_only_where_given() {
         "one of two ready:\n{}",
         page.text
     );
-    // Git was fixed: it is no longer among Ada's failures, nor in the fixes.
+    // Git was fixed: it is no longer among Ada's failures, nor in the fixes to send, but
+    // among what she fixed.
     let learners = page.text.split("id=\"learners-h\"").nth(1).unwrap();
     let learners = learners.split("id=\"fixes-h\"").next().unwrap();
-    assert!(!learners.contains("Git (git)"), "{learners}");
+    assert!(!learners.contains("\">Git (git)"), "{learners}");
+    assert!(learners.contains("fixed Git (git)"), "{learners}");
     assert!(
         page.text.contains("python3 -m pip install numpy"),
         "the fix for Linux"

@@ -2,7 +2,7 @@
 //! open in a spreadsheet.
 
 use super::query::{AttemptsParam, ALL_WORKSHOPS};
-use crate::storage::{Overview, PackageDetail, ValueCount};
+use crate::storage::{FixOverview, Fixes, Overview, PackageDetail, ValueCount};
 use serde::Serialize;
 
 /// `/view/?export=json`: the original's shape, key for key.
@@ -84,6 +84,96 @@ struct PackageJson<'a> {
     /// As asked: null for all workshops.
     workshop_id: Option<&'a str>,
     all_attempts: Option<u8>,
+    /// Added to the original's shape: what fixed the package's check.
+    fixes: FixesJsonPart<'a>,
+}
+
+/// What fixed a check, as the exports write it.
+#[derive(Serialize)]
+struct FixesJsonPart<'a> {
+    failed_learners: i64,
+    fixed_learners: i64,
+    stuck_learners: i64,
+    median_seconds_to_fix: Option<i64>,
+    p90_seconds_to_fix: Option<i64>,
+    /// `[[version, learners], ...]`, most first; a version the script could not tell is null.
+    fixed_with: Vec<(Option<&'a str>, i64)>,
+    /// `[[system, failed, fixed], ...]`, most failed first.
+    by_system: Vec<(Option<&'a str>, i64, i64)>,
+}
+
+impl<'a> FixesJsonPart<'a> {
+    fn new(fixes: &'a Fixes) -> Self {
+        FixesJsonPart {
+            failed_learners: fixes.failed_learners,
+            fixed_learners: fixes.fixed_learners,
+            stuck_learners: fixes.stuck_learners,
+            median_seconds_to_fix: fixes.median_seconds_to_fix,
+            p90_seconds_to_fix: fixes.p90_seconds_to_fix,
+            fixed_with: fixes
+                .fixed_with
+                .iter()
+                .map(|(v, n)| (v.as_deref(), *n))
+                .collect(),
+            by_system: fixes
+                .by_system
+                .iter()
+                .map(|s| (s.system.as_deref(), s.failed, s.fixed))
+                .collect(),
+        }
+    }
+}
+
+/// `/fixes/?export=json`: every check at least `min_learners` learners failed.
+#[derive(Serialize)]
+pub struct FixesJson<'a> {
+    /// As asked: null for all workshops.
+    workshop_id: Option<&'a str>,
+    min_learners: i64,
+    checks: Vec<CheckJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    name: &'a str,
+    failed_learners: i64,
+    fixed_learners: i64,
+    stuck_learners: i64,
+    median_seconds_to_fix: Option<i64>,
+    /// `{"system", "failed", "stuck"}` where the share stuck is largest, or null.
+    worst_system: Option<WorstJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct WorstJson<'a> {
+    system: Option<&'a str>,
+    failed: i64,
+    stuck: i64,
+}
+
+impl<'a> FixesJson<'a> {
+    pub fn new(overview: &'a FixOverview, workshop: Option<&'a str>, min_learners: i64) -> Self {
+        FixesJson {
+            workshop_id: workshop,
+            min_learners,
+            checks: overview
+                .checks
+                .iter()
+                .map(|c| CheckJson {
+                    name: &c.name,
+                    failed_learners: c.failed_learners,
+                    fixed_learners: c.fixed_learners,
+                    stuck_learners: c.stuck_learners,
+                    median_seconds_to_fix: c.median_seconds_to_fix,
+                    worst_system: c.worst_system.as_ref().map(|s| WorstJson {
+                        system: s.system.as_deref(),
+                        failed: s.failed,
+                        stuck: s.stuck,
+                    }),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// `[[value, count], ...]`, largest count first.
@@ -130,6 +220,7 @@ impl<'a> DetailJson<'a> {
                     create_time: pairs(&d.days),
                     workshop_id: workshop,
                     all_attempts: all_attempts.0,
+                    fixes: FixesJsonPart::new(&d.fixes),
                 })
                 .collect(),
         }
@@ -223,6 +314,65 @@ pub fn detail_csv(details: &[PackageDetail]) -> Vec<u8> {
                 ]);
             }
         }
+        let f = &d.fixes;
+        let optional = |n: Option<i64>| n.map_or(String::new(), |n| n.to_string());
+        for (value, count) in [
+            ("failed_learners", f.failed_learners.to_string()),
+            ("fixed_learners", f.fixed_learners.to_string()),
+            ("stuck_learners", f.stuck_learners.to_string()),
+            ("median_seconds_to_fix", optional(f.median_seconds_to_fix)),
+            ("p90_seconds_to_fix", optional(f.p90_seconds_to_fix)),
+        ] {
+            sheet.row(&[&d.package.name, version, "fixes", value, &count]);
+        }
+        for (fixed_with, learners) in &f.fixed_with {
+            let fixed_with = fixed_with.as_deref().unwrap_or("");
+            sheet.row(&[
+                &d.package.name,
+                version,
+                "fixed_with",
+                fixed_with,
+                &learners.to_string(),
+            ]);
+        }
+        for s in &f.by_system {
+            let system = s.system.as_deref().unwrap_or("");
+            for (field, count) in [
+                ("failed_learners_by_system", s.failed),
+                ("fixed_learners_by_system", s.fixed),
+            ] {
+                sheet.row(&[&d.package.name, version, field, system, &count.to_string()]);
+            }
+        }
+    }
+    sheet.finish()
+}
+
+/// "What gets fixed" as one row per check.
+pub fn fixes_csv(overview: &FixOverview) -> Vec<u8> {
+    let mut sheet = Sheet::new(&[
+        "check",
+        "failed_learners",
+        "fixed_learners",
+        "stuck_learners",
+        "median_seconds_to_fix",
+        "worst_system",
+        "worst_system_failed",
+        "worst_system_stuck",
+    ]);
+    for c in &overview.checks {
+        let worst = c.worst_system.as_ref();
+        sheet.row(&[
+            &c.name,
+            &c.failed_learners.to_string(),
+            &c.fixed_learners.to_string(),
+            &c.stuck_learners.to_string(),
+            &c.median_seconds_to_fix
+                .map_or(String::new(), |n| n.to_string()),
+            worst.and_then(|s| s.system.as_deref()).unwrap_or(""),
+            &worst.map_or(String::new(), |s| s.failed.to_string()),
+            &worst.map_or(String::new(), |s| s.stuck.to_string()),
+        ]);
     }
     sheet.finish()
 }

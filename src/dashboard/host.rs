@@ -6,6 +6,7 @@
 use super::charts::{Category, ColumnChart};
 use super::commands::LearnerCommands;
 use super::export::Sheet;
+use super::fixes::duration;
 use super::pages::{share, system_label, Layout};
 use super::query::{pairs, value, workshop_from_segment};
 use super::readiness::{requirements, Learner, Readiness, Requirement};
@@ -186,6 +187,8 @@ pub struct LearnerRow {
     pub ready: bool,
     pub failing: Vec<FailingCell>,
     pub unchecked: Vec<String>,
+    /// What they already fixed: the check, when, and how long after it first failed.
+    pub fixed: Vec<(String, String, String)>,
     pub attempts: usize,
     pub last_report: String,
 }
@@ -355,6 +358,20 @@ impl HostPage {
                     })
                     .collect(),
                 unchecked: l.unchecked.clone(),
+                fixed: l
+                    .fixed
+                    .iter()
+                    .map(|f| {
+                        let seconds = |t: &Option<String>| timestamp::seconds(t.as_deref());
+                        let after = match (seconds(&f.failed_at), seconds(&f.fixed_at)) {
+                            (Some(failed), Some(fixed)) => {
+                                format!("{} after it failed", duration(fixed - failed))
+                            }
+                            _ => String::new(),
+                        };
+                        (f.label.clone(), minute(f.fixed_at.as_deref()), after)
+                    })
+                    .collect(),
                 attempts: l.attempts,
                 last_report: minute(l.last_report.as_deref()),
             })
@@ -448,6 +465,7 @@ pub fn learners_csv(report: &HostReport, query: &HostQuery) -> Vec<u8> {
         "still_failing",
         "failing_since",
         "not_checked",
+        "fixed",
         "attempts",
         "first_report",
         "last_report",
@@ -474,6 +492,11 @@ pub fn learners_csv(report: &HostReport, query: &HostQuery) -> Vec<u8> {
             &failing.join("; "),
             &since.join("; "),
             &l.unchecked.join("; "),
+            &l.fixed
+                .iter()
+                .map(|f| format!("{} ({})", f.label, f.fixed_at.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("; "),
             &l.attempts.to_string(),
             l.first_report.as_deref().unwrap_or(""),
             l.last_report.as_deref().unwrap_or(""),

@@ -5,6 +5,7 @@ mod assets;
 mod charts;
 mod commands;
 mod export;
+mod fixes;
 mod host;
 mod pages;
 mod query;
@@ -18,13 +19,13 @@ use crate::http::response::{self, Body};
 use crate::http::RequestError;
 use crate::storage::{Scope, Store};
 use askama::Template;
-use export::{DetailJson, OverviewJson};
+use export::{DetailJson, FixesJson, OverviewJson};
 use hyper::header::{
     HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, LOCATION,
     REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use query::{DetailQuery, Export, ViewQuery, ALL_WORKSHOPS};
+use query::{DetailQuery, Export, FixesQuery, ViewQuery, ALL_WORKSHOPS};
 
 /// Scripts and styles from our own files only, nothing inline, nothing from elsewhere.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -70,6 +71,8 @@ pub(crate) async fn route<B>(
             }
         }
         "/view/detail/" | "/view/detail" => detail(store, DetailQuery::parse(query)).await,
+        "/fixes/" => what_gets_fixed(store, FixesQuery::parse(query)).await,
+        "/fixes" => Ok(redirect(&with_query("/fixes/", query))),
         _ => match path.strip_prefix("/view/") {
             Some(rest) => {
                 let workshop = query::workshop_from_segment(rest.strip_suffix('/').unwrap_or(rest));
@@ -172,6 +175,21 @@ async fn detail(store: &Store, query: DetailQuery) -> Result<Response<Body>, Req
             &export::file_name("package-details", workshop),
         ),
         Export::Html => html(pages::DetailPage::new(&comparison, &query).render()),
+    })
+}
+
+async fn what_gets_fixed(store: &Store, query: FixesQuery) -> Result<Response<Body>, RequestError> {
+    let overview = store
+        .fix_overview(query.workshop.clone(), query.min_learners)
+        .await?;
+    let workshop = query.workshop.as_deref();
+    Ok(match query.export {
+        Export::Json => json(&FixesJson::new(&overview, workshop, query.min_learners)),
+        Export::Csv => csv(
+            export::fixes_csv(&overview),
+            &export::file_name("fixes", workshop),
+        ),
+        Export::Html => html(fixes::FixesPage::new(&overview, &query).render()),
     })
 }
 

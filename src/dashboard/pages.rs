@@ -4,6 +4,7 @@
 use super::assets;
 use super::charts::{BarChart, Category, ColumnChart};
 use super::commands::LearnerCommands;
+use super::fixes::FixSummary;
 use super::query::{
     detail_href, landing_href, script_url, view_href, DetailQuery, Export, ViewQuery,
 };
@@ -84,7 +85,7 @@ pub struct Choice {
     pub selected: bool,
 }
 
-fn workshop_choices(workshops: &[String], current: Option<&str>) -> Vec<Choice> {
+pub fn workshop_choices(workshops: &[String], current: Option<&str>) -> Vec<Choice> {
     std::iter::once(Choice {
         value: String::new(),
         label: "All workshops".into(),
@@ -467,6 +468,10 @@ pub struct DetailPage {
     pub timeline: ColumnChart,
     pub timeline_rows: Vec<CompareRow>,
     pub errors: Vec<ErrorList>,
+    /// What fixed each package's check (its name, all versions).
+    pub fixes: Vec<FixSummary>,
+    /// Some learner failed one of them: the section has something to say.
+    pub fixes_shown: bool,
     pub overview_href: String,
     pub json_href: String,
     pub csv_href: String,
@@ -598,6 +603,11 @@ impl DetailPage {
                     rows: d.error_descriptions.iter().take(10).cloned().collect(),
                 })
                 .collect(),
+            fixes: details
+                .iter()
+                .map(|d| FixSummary::new(&d.package.name, &d.fixes))
+                .collect(),
+            fixes_shown: details.iter().any(|d| d.fixes.failed_learners > 0),
             overview_href: view_href(workshop, all, Export::Html),
             json_href: detail_href(&package_refs, workshop, all, Export::Json),
             csv_href: detail_href(&package_refs, workshop, all, Export::Csv),

@@ -62,6 +62,44 @@ pub struct DetailQuery {
     pub export: Export,
 }
 
+/// The query of `/fixes/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixesQuery {
+    pub workshop: Option<String>,
+    /// Checks fewer learners failed are left out (their shares say little).
+    pub min_learners: i64,
+    pub export: Export,
+}
+
+/// `/fixes/` lists checks at least this many learners failed unless asked otherwise.
+pub const MIN_LEARNERS: i64 = 5;
+
+impl FixesQuery {
+    pub fn parse(query: Option<&str>) -> FixesQuery {
+        let pairs = pairs(query);
+        FixesQuery {
+            workshop: workshop(value(&pairs, "workshop_id")),
+            min_learners: value(&pairs, "min_learners")
+                .and_then(|n| n.trim().parse::<i64>().ok())
+                .map_or(MIN_LEARNERS, |n| n.clamp(1, 1_000_000)),
+            export: export(&pairs),
+        }
+    }
+}
+
+/// The link to "What gets fixed".
+pub fn fixes_href(workshop: Option<&str>, min_learners: i64, export: Export) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(workshop) = workshop {
+        query.append_pair("workshop_id", workshop);
+    }
+    if min_learners != MIN_LEARNERS {
+        query.append_pair("min_learners", &min_learners.to_string());
+    }
+    append_export(&mut query, export);
+    with_query("/fixes/".to_owned(), query.finish())
+}
+
 impl DetailQuery {
     pub fn scope(&self) -> Scope {
         Scope {

@@ -80,6 +80,8 @@ pub struct Learner {
     pub failing: Vec<Failing>,
     /// Required checks no attempt has reported on.
     pub unchecked: Vec<String>,
+    /// Failures already fixed, in the order they were fixed.
+    pub fixed: Vec<Fixed>,
 }
 
 /// One check a learner still fails.
@@ -99,17 +101,40 @@ fn key_of(label: &str) -> (String, Option<&'static Entry>) {
     }
 }
 
-/// A learner's checks after some attempts: name -> latest outcome, in first-seen order.
+/// A failure the learner already fixed: a later attempt passed what an earlier one failed
+/// (the definition of "What gets fixed").
+#[derive(Debug, Clone)]
+pub struct Fixed {
+    pub label: String,
+    /// The first attempt that failed it, and the first later one that passed it.
+    pub failed_at: Option<String>,
+    pub fixed_at: Option<String>,
+}
+
+/// A learner's checks after some attempts: name -> latest outcome, in first-seen order, and
+/// what they fixed.
 #[derive(Default)]
 struct State {
     order: Vec<String>,
     outcomes: BTreeMap<String, Outcome>,
+    /// When each check first failed.
+    first_failed: BTreeMap<String, Option<String>>,
+    fixed: Vec<(String, Fixed)>,
 }
 
 impl State {
     fn apply(&mut self, attempt: &AttemptRecord) {
         for label in &attempt.passed {
             let (key, check) = key_of(label);
+            let fixed_before = self.fixed.iter().any(|(k, _)| *k == key);
+            if let (Some(failed_at), false) = (self.first_failed.get(&key), fixed_before) {
+                let fix = Fixed {
+                    label: label.clone(),
+                    failed_at: failed_at.clone(),
+                    fixed_at: attempt.time.clone(),
+                };
+                self.fixed.push((key.clone(), fix));
+            }
             self.put(
                 key,
                 Outcome {
@@ -124,6 +149,9 @@ impl State {
         }
         for failure in &attempt.failed {
             let (key, check) = key_of(&failure.name);
+            self.first_failed
+                .entry(key.clone())
+                .or_insert_with(|| attempt.time.clone());
             let since = match self.outcomes.get(&key) {
                 Some(before) if !before.passed => before.since.clone(),
                 _ => attempt.time.clone(),
@@ -266,6 +294,7 @@ impl Learner {
                 .filter(|r| !r.optional && !state.outcomes.contains_key(&r.name))
                 .map(|r| r.name.clone())
                 .collect(),
+            fixed: state.fixed.iter().map(|(_, f)| f.clone()).collect(),
         }
     }
 }
@@ -299,6 +328,41 @@ mod tests {
             python_version: None,
             attempts,
         }
+    }
+
+    #[test]
+    fn the_host_sees_what_was_fixed_once_and_when() {
+        let required = requirements(Some("git,numpy"), &Checks(None));
+        let history = learner(vec![
+            attempt(
+                "2026-11-20 10:00:00.000",
+                &["NumPy (numpy)"],
+                &[("Git (git)", "too old")],
+            ),
+            attempt("2026-11-20 12:30:00.000", &["Git (git)"], &[]),
+            attempt(
+                "2026-11-21 09:00:00.000",
+                &[],
+                &[("Git (git)", "not found")],
+            ),
+            attempt("2026-11-21 10:00:00.000", &["Git (git)"], &[]),
+        ]);
+        let readiness = Readiness::new(&[history], &required, 0);
+        let fixed = &readiness.learners[0].fixed;
+        assert_eq!(
+            fixed.len(),
+            1,
+            "numpy never failed; git is fixed once: {fixed:?}"
+        );
+        assert_eq!(fixed[0].label, "Git (git)");
+        assert_eq!(
+            fixed[0].failed_at.as_deref(),
+            Some("2026-11-20 10:00:00.000")
+        );
+        assert_eq!(
+            fixed[0].fixed_at.as_deref(),
+            Some("2026-11-20 12:30:00.000")
+        );
     }
 
     #[test]

@@ -88,6 +88,7 @@ impl<K, V> Default for Cache<K, V> {
 #[derive(Default)]
 pub(crate) struct Dictionary {
     packages: Cache<(String, Option<String>), i64>,
+    names: Cache<String, i64>,
     errors: Cache<String, i64>,
     profiles: Cache<Profile, i64>,
     workshops: Cache<String, i64>,
@@ -123,6 +124,31 @@ impl Dictionary {
             }
         };
         self.packages.put(key, id);
+        Ok(id)
+    }
+
+    /// The id of a check's name (all versions of a package), created if new.
+    pub(crate) fn check_name(
+        &mut self,
+        conn: &Connection,
+        name: &str,
+    ) -> Result<i64, StorageError> {
+        if let Some(id) = self.names.get(&name.to_owned()) {
+            return Ok(id);
+        }
+        let found = conn
+            .prepare_cached("SELECT id FROM check_names WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                conn.prepare_cached("INSERT INTO check_names (name) VALUES (?1)")?
+                    .execute([name])?;
+                conn.last_insert_rowid()
+            }
+        };
+        self.names.put(name.to_owned(), id);
         Ok(id)
     }
 

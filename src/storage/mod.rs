@@ -4,6 +4,7 @@
 
 mod dictionary;
 mod error;
+mod fixes;
 mod record;
 #[cfg(test)]
 mod reference;
@@ -19,7 +20,8 @@ pub use error::StorageError;
 pub use record::{Deleted, Receipt};
 pub use schema::SCHEMA_VERSION;
 pub(crate) use stats::{
-    Comparison, Overview, PackageDetail, PackageFilter, Scope, ValueCount, WorkshopSummary,
+    CheckFixes, Comparison, FixOverview, Fixes, Overview, PackageDetail, PackageFilter, Scope,
+    ValueCount, WorkshopSummary,
 };
 #[cfg(test)]
 pub(crate) use workshops::FailureRecord;

@@ -2,6 +2,7 @@
 //! tallies; the writer applies those changes with the rest of its batch.
 
 use super::dictionary::Profile;
+use super::fixes::{self, LearnerChecks};
 use super::tally::AttemptFacts;
 use super::timestamp;
 use super::writer::Work;
@@ -169,12 +170,40 @@ pub(crate) fn record_attempt(
         "INSERT INTO submission_failures (submission_id, position, package_id, error_id)
          VALUES (?1, ?2, ?3, ?4)",
     )?;
+    let mut failed = Vec::with_capacity(report.failures.len());
     for (position, f) in report.failures.iter().enumerate() {
         let package = dictionary.package(conn, &f.name, f.version.as_deref())?;
         let error = dictionary.error(conn, f.error_description.as_deref())?;
         insert.execute(params![attempt_id, position as i64, package, error])?;
         deltas.failure(&facts, package, error, 1, 1);
+        failed.push(dictionary.check_name(conn, &f.name)?);
     }
+    // What fixed it: a new learner has no records yet, so nothing they pass can be a fix.
+    let mut checks = match &known {
+        Some((learner, _)) => LearnerChecks::load(conn, learner.id)?,
+        None => LearnerChecks::none(user_id),
+    };
+    let passed = match &known {
+        Some(_) => report
+            .successes
+            .iter()
+            .zip(&successes)
+            .map(|(p, &package)| Ok((dictionary.check_name(conn, &p.name)?, package)))
+            .collect::<Result<Vec<_>, StorageError>>()?,
+        None => Vec::new(),
+    };
+    checks.apply(
+        &fixes::Attempt {
+            id: attempt_id,
+            time: timestamp::seconds(Some(at)),
+            workshop,
+            profile,
+            failed: &failed,
+            passed: &passed,
+        },
+        deltas,
+    );
+    checks.save(conn)?;
     if let Some((learner, _)) = &known {
         // The previous latest attempt stops counting as latest, under its own workshop and
         // machine; the learner leaves the counts they were in.
@@ -329,6 +358,7 @@ pub(crate) fn delete_learner(work: Work<'_>, user_id: i64) -> Result<Deleted, St
         None => dictionary.profile(conn, &Profile::default())?,
     };
     deltas.learner(workshop, profile, -1, -i64::from(was_passing));
+    LearnerChecks::load(conn, user_id)?.forget(deltas);
     conn.prepare_cached("DELETE FROM user_system_info WHERE id = ?1")?
         .execute([user_id])?;
     Ok(deleted)

@@ -4,7 +4,8 @@
 //! equal on random histories.
 
 use super::stats::{
-    Breakdown, NameFailures, PackageFilter, Scope, SystemLearners, SystemNameFailures, ValueCount,
+    most_stuck_first, percentile_rank, worst_system, Breakdown, CheckFixes, Fixes, NameFailures,
+    PackageFilter, Scope, SystemFixes, SystemLearners, SystemNameFailures, ValueCount,
     VersionFailures, WorkshopSummary,
 };
 use super::StorageError;
@@ -242,6 +243,154 @@ pub fn failure_count(
         .query_row(params_from_iter(values), |row| row.get(0))?)
 }
 
+/// One learner's record of one check, computed straight from the original's tables: the
+/// first attempt that failed it (its workshop and system), the first later attempt that
+/// passed it, and whether the learner's latest attempt fails it.
+pub struct CheckRecord {
+    name: String,
+    workshop: Option<String>,
+    system: Option<String>,
+    fixed: bool,
+    seconds_to_fix: Option<i64>,
+    fixed_with: Option<String>,
+    stuck: bool,
+}
+
+pub fn check_records(conn: &Connection) -> Result<Vec<CheckRecord>, StorageError> {
+    let sql = "
+        WITH firsts AS (
+            SELECT a.user_id, f.name, min(a.id) AS first_id
+              FROM failed_installs f JOIN attempts a ON a.id = f.attempt_id
+             GROUP BY 1, 2),
+        fixes AS (
+            SELECT fi.user_id, fi.name, min(s.attempt_id) AS fix_id
+              FROM firsts fi JOIN successful_installs s
+                ON s.user_id = fi.user_id AND s.name = fi.name AND s.attempt_id > fi.first_id
+             GROUP BY 1, 2)
+        SELECT fi.name, fa.workshop_id, fa.system, fx.fix_id IS NOT NULL,
+               CAST(strftime('%s', xa.create_time) AS INTEGER)
+                   - CAST(strftime('%s', fa.create_time) AS INTEGER),
+               (SELECT s.version FROM successful_installs s
+                 WHERE s.attempt_id = fx.fix_id AND s.name = fi.name ORDER BY s.id LIMIT 1),
+               EXISTS (SELECT 1 FROM failed_installs f
+                         JOIN user_system_info u ON u.latest_attempt_id = f.attempt_id
+                        WHERE u.id = fi.user_id AND f.name = fi.name)
+          FROM firsts fi
+          JOIN attempts fa ON fa.id = fi.first_id
+          LEFT JOIN fixes fx ON fx.user_id = fi.user_id AND fx.name = fi.name
+          LEFT JOIN attempts xa ON xa.id = fx.fix_id";
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map([], |row| {
+        Ok(CheckRecord {
+            name: row.get(0)?,
+            workshop: row.get(1)?,
+            system: row.get(2)?,
+            fixed: row.get(3)?,
+            seconds_to_fix: row.get(4)?,
+            fixed_with: row.get(5)?,
+            stuck: row.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The value of nearest rank `numerator / denominator` among `values`.
+fn percentile(values: &[i64], numerator: i64, denominator: i64) -> Option<i64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = percentile_rank(sorted.len() as i64, numerator, denominator);
+    (!sorted.is_empty()).then(|| sorted[rank as usize - 1])
+}
+
+fn summarise(records: &[&CheckRecord]) -> Fixes {
+    let times: Vec<i64> = records.iter().filter_map(|r| r.seconds_to_fix).collect();
+    let mut fixed_with: Vec<(Option<String>, i64)> = Vec::new();
+    let mut by_system: Vec<SystemFixes> = Vec::new();
+    for r in records {
+        if r.fixed {
+            match fixed_with.iter_mut().find(|(v, _)| *v == r.fixed_with) {
+                Some((_, n)) => *n += 1,
+                None => fixed_with.push((r.fixed_with.clone(), 1)),
+            }
+        }
+        let at = match by_system.iter().position(|s| s.system == r.system) {
+            Some(at) => at,
+            None => {
+                by_system.push(SystemFixes {
+                    system: r.system.clone(),
+                    failed: 0,
+                    fixed: 0,
+                    stuck: 0,
+                });
+                by_system.len() - 1
+            }
+        };
+        by_system[at].failed += 1;
+        by_system[at].fixed += i64::from(r.fixed);
+        by_system[at].stuck += i64::from(r.stuck);
+    }
+    fixed_with.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    by_system.sort_by(|a, b| {
+        b.failed
+            .cmp(&a.failed)
+            .then_with(|| a.system.cmp(&b.system))
+    });
+    Fixes {
+        failed_learners: records.len() as i64,
+        fixed_learners: records.iter().filter(|r| r.fixed).count() as i64,
+        stuck_learners: records.iter().filter(|r| r.stuck).count() as i64,
+        median_seconds_to_fix: percentile(&times, 1, 2),
+        p90_seconds_to_fix: percentile(&times, 9, 10),
+        fixed_with,
+        by_system,
+    }
+}
+
+fn in_scope(record: &CheckRecord, workshop: Option<&str>) -> bool {
+    workshop.is_none_or(|w| record.workshop.as_deref() == Some(w))
+}
+
+/// What fixed a check, in one workshop or all, among `records` (from [`check_records`]).
+pub fn check_fixes(records: &[CheckRecord], name: &str, workshop: Option<&str>) -> Fixes {
+    let chosen: Vec<&CheckRecord> = records
+        .iter()
+        .filter(|r| r.name == name && in_scope(r, workshop))
+        .collect();
+    summarise(&chosen)
+}
+
+/// Every check at least `min_failed` learners failed, most stuck first, among `records`.
+pub fn fix_overview(
+    records: &[CheckRecord],
+    workshop: Option<&str>,
+    min_failed: i64,
+) -> Vec<CheckFixes> {
+    let mut names: Vec<&str> = records.iter().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut checks = Vec::new();
+    for name in names {
+        let chosen: Vec<&CheckRecord> = records
+            .iter()
+            .filter(|r| r.name == name && in_scope(r, workshop))
+            .collect();
+        let fixes = summarise(&chosen);
+        if chosen.is_empty() || fixes.failed_learners < min_failed {
+            continue;
+        }
+        checks.push(CheckFixes {
+            name: name.to_owned(),
+            failed_learners: fixes.failed_learners,
+            fixed_learners: fixes.fixed_learners,
+            stuck_learners: fixes.stuck_learners,
+            median_seconds_to_fix: fixes.median_seconds_to_fix,
+            worst_system: worst_system(&fixes.by_system, min_failed),
+        });
+    }
+    checks.sort_by(most_stuck_first);
+    checks
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::record::{self, Keys};
@@ -311,6 +460,23 @@ mod tests {
                 "{at}, {workshop:?}"
             );
         }
+        let records = check_records(conn)?;
+        for workshop in [None, Some("w1"), Some("w2"), Some("none")] {
+            for name in ["git", "make", "numpy", "bash", "nothing"] {
+                assert_eq!(
+                    statistics::check_fixes(conn, name, workshop)?,
+                    check_fixes(&records, name, workshop),
+                    "{at}, fixes of {name} in {workshop:?}"
+                );
+            }
+            for min_failed in [1, 3] {
+                assert_eq!(
+                    statistics::fix_overview(conn, workshop, min_failed)?,
+                    fix_overview(&records, workshop, min_failed),
+                    "{at}, what gets fixed in {workshop:?}, at least {min_failed}"
+                );
+            }
+        }
         assert_eq!(statistics::workshops(conn)?, workshops(conn)?, "{at}");
         assert_eq!(
             statistics::package_names(conn)?,
@@ -332,13 +498,24 @@ mod tests {
     /// A report from few workshops, systems and packages (NULLs included), on one of a few
     /// days, for a new learner or a returning one who may have moved workshop or machine.
     fn random_report(rng: &mut fastrand::Rng, key: Option<uuid::Uuid>) -> (Report, String) {
-        let failures = (0..rng.usize(..4))
-            .map(|_| Failure {
-                name: pick(rng, &[Some("git"), Some("make"), Some("numpy")]).unwrap(),
-                version: pick(rng, &[None, Some("1.0"), Some("2.0")]),
-                error_description: pick(rng, &[None, Some("not found"), Some("too old")]),
-            })
-            .collect();
+        // Each check failed, passed or left out (a partial re-run), so learners fix things,
+        // break them again and fix them again.
+        let mut failures = Vec::new();
+        let mut successes = Vec::new();
+        for name in ["git", "make", "numpy", "bash"] {
+            match rng.u8(..3) {
+                0 => failures.push(Failure {
+                    name: name.into(),
+                    version: pick(rng, &[None, Some("1.0"), Some("2.0")]),
+                    error_description: pick(rng, &[None, Some("not found"), Some("too old")]),
+                }),
+                1 => successes.push(Package {
+                    name: name.into(),
+                    version: pick(rng, &[None, Some("2.0"), Some("3.0")]),
+                }),
+                _ => {}
+            }
+        }
         let report = Report {
             key,
             system: SystemInfo {
@@ -435,11 +612,11 @@ mod tests {
 
     #[tokio::test]
     async fn tallies_equal_the_straightforward_queries_after_every_step_of_random_histories() {
-        for seed in 1..=6 {
+        for seed in 1..=5 {
             let store = Store::open(&Location::Memory).unwrap();
             let mut rng = fastrand::Rng::with_seed(seed);
             let mut keys = Vec::new();
-            for n in 0..150 {
+            for n in 0..120 {
                 let what = step(&store, &mut rng, &mut keys).await;
                 let at = format!("seed {seed}, step {n}: {what}");
                 store

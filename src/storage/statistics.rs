@@ -5,15 +5,17 @@
 //! read a whole view in one transaction, so its numbers agree with each other.
 
 use super::dictionary::Profile;
+use super::fixes::bucket_range;
 use super::stats::{
-    Breakdown, Comparison, NameFailures, Overview, PackageDetail, PackageFilter, Scope,
+    most_stuck_first, percentile_rank, worst_system, Breakdown, CheckFixes, Comparison,
+    FixOverview, Fixes, NameFailures, Overview, PackageDetail, PackageFilter, Scope, SystemFixes,
     SystemLearners, SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
 };
 use super::tally::ALL_WORKSHOPS;
 use super::timestamp::{self, UNKNOWN_DAY};
 use super::{StorageError, Store};
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 
 /// The tally column that counts in `scope`.
@@ -393,6 +395,180 @@ pub(crate) fn failure_count(
         .query_row(params_from_iter(values), |row| row.get(0))?)
 }
 
+/// The id of a check's name; `None` when nobody ever failed or passed it.
+fn name_key(conn: &Connection, name: &str) -> Result<Option<i64>, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM check_names WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+/// Per operating system: learners who failed a check, fixed it, are stuck with it.
+fn fixes_by_system(
+    conn: &Connection,
+    workshop: i64,
+    name: i64,
+) -> Result<Vec<SystemFixes>, StorageError> {
+    let sql = "SELECT pr.system, sum(t.failed), sum(t.fixed), sum(t.stuck) FROM fix_tally t
+                 JOIN system_profiles pr ON pr.id = t.profile_id
+                WHERE t.workshop = ?1 AND t.name_id = ?2
+                GROUP BY 1 HAVING sum(t.failed) > 0 ORDER BY 2 DESC, 1";
+    rows(conn, sql, vec![workshop.into(), name.into()], |row| {
+        Ok(SystemFixes {
+            system: row.get(0)?,
+            failed: row.get(1)?,
+            fixed: row.get(2)?,
+            stuck: row.get(3)?,
+        })
+    })
+}
+
+/// Nearest-rank percentiles of a check's times to fix, each `(numerator, denominator)`: the
+/// histogram of `fix_time_tally` finds the bucket holding the rank, and the times in that
+/// bucket are walked in order (by index) to the value itself, so the answer is exact.
+fn percentiles(
+    conn: &Connection,
+    workshop: i64,
+    name: i64,
+    fractions: &[(i64, i64)],
+) -> Result<Vec<Option<i64>>, StorageError> {
+    let histogram: Vec<(i64, i64)> = rows(
+        conn,
+        "SELECT bucket, fixes FROM fix_time_tally WHERE workshop = ?1 AND name_id = ?2
+          ORDER BY bucket",
+        vec![workshop.into(), name.into()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let n: i64 = histogram.iter().map(|(_, fixes)| fixes).sum();
+    let within = if workshop == ALL_WORKSHOPS {
+        "SELECT seconds_to_fix FROM learner_checks INDEXED BY learner_checks_by_time
+          WHERE name_id = ?2 AND seconds_to_fix IS NOT NULL
+            AND seconds_to_fix >= ?3 AND seconds_to_fix < ?4
+          ORDER BY seconds_to_fix LIMIT 1 OFFSET ?5"
+    } else {
+        "SELECT seconds_to_fix FROM learner_checks INDEXED BY learner_checks_by_workshop_time
+          WHERE workshop = ?1 AND name_id = ?2 AND seconds_to_fix IS NOT NULL
+            AND seconds_to_fix >= ?3 AND seconds_to_fix < ?4
+          ORDER BY seconds_to_fix LIMIT 1 OFFSET ?5"
+    };
+    let mut values = Vec::with_capacity(fractions.len());
+    for &(numerator, denominator) in fractions {
+        if n == 0 {
+            values.push(None);
+            continue;
+        }
+        let rank = percentile_rank(n, numerator, denominator);
+        let mut below = 0;
+        let mut found = None;
+        for &(bucket, fixes) in &histogram {
+            if below + fixes >= rank {
+                let (low, high) = bucket_range(bucket);
+                let value: Option<i64> = conn
+                    .prepare_cached(within)?
+                    .query_row(params![workshop, name, low, high, rank - below - 1], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                found = value;
+                break;
+            }
+            below += fixes;
+        }
+        values.push(found);
+    }
+    Ok(values)
+}
+
+/// What fixed a check, in one workshop or all.
+pub(crate) fn check_fixes(
+    conn: &Connection,
+    name: &str,
+    workshop: Option<&str>,
+) -> Result<Fixes, StorageError> {
+    let (Some(workshop), Some(name)) = (workshop_key(conn, workshop)?, name_key(conn, name)?)
+    else {
+        return Ok(Fixes::default());
+    };
+    let by_system = fixes_by_system(conn, workshop, name)?;
+    let times = percentiles(conn, workshop, name, &[(1, 2), (9, 10)])?;
+    let fixed_with = rows(
+        conn,
+        "SELECT p.version, sum(t.fixes) FROM fix_version_tally t
+           JOIN packages p ON p.id = t.package_id
+          WHERE t.workshop = ?1 AND t.name_id = ?2
+          GROUP BY 1 HAVING sum(t.fixes) > 0 ORDER BY 2 DESC, 1",
+        vec![workshop.into(), name.into()],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(Fixes {
+        failed_learners: by_system.iter().map(|s| s.failed).sum(),
+        fixed_learners: by_system.iter().map(|s| s.fixed).sum(),
+        stuck_learners: by_system.iter().map(|s| s.stuck).sum(),
+        median_seconds_to_fix: times[0],
+        p90_seconds_to_fix: times[1],
+        fixed_with,
+        by_system,
+    })
+}
+
+/// "What gets fixed": every check at least `min_failed` learners failed, most stuck first.
+pub(crate) fn fix_overview(
+    conn: &Connection,
+    workshop: Option<&str>,
+    min_failed: i64,
+) -> Result<Vec<CheckFixes>, StorageError> {
+    let Some(workshop) = workshop_key(conn, workshop)? else {
+        return Ok(Vec::new());
+    };
+    let per_system: Vec<(i64, String, SystemFixes)> = rows(
+        conn,
+        "SELECT t.name_id, n.name, pr.system, sum(t.failed), sum(t.fixed), sum(t.stuck)
+           FROM fix_tally t
+           JOIN check_names n ON n.id = t.name_id
+           JOIN system_profiles pr ON pr.id = t.profile_id
+          WHERE t.workshop = ?1
+          GROUP BY 1, 3 HAVING sum(t.failed) > 0",
+        vec![workshop.into()],
+        |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                SystemFixes {
+                    system: row.get(2)?,
+                    failed: row.get(3)?,
+                    fixed: row.get(4)?,
+                    stuck: row.get(5)?,
+                },
+            ))
+        },
+    )?;
+    let mut by_name: HashMap<i64, (String, Vec<SystemFixes>)> = HashMap::new();
+    for (id, name, system) in per_system {
+        by_name
+            .entry(id)
+            .or_insert_with(|| (name, Vec::new()))
+            .1
+            .push(system);
+    }
+    let mut checks = Vec::new();
+    for (id, (name, systems)) in by_name {
+        let failed: i64 = systems.iter().map(|s| s.failed).sum();
+        if failed < min_failed {
+            continue;
+        }
+        checks.push(CheckFixes {
+            name,
+            failed_learners: failed,
+            fixed_learners: systems.iter().map(|s| s.fixed).sum(),
+            stuck_learners: systems.iter().map(|s| s.stuck).sum(),
+            median_seconds_to_fix: percentiles(conn, workshop, id, &[(1, 2)])?[0],
+            worst_system: worst_system(&systems, min_failed),
+        });
+    }
+    checks.sort_by(most_stuck_first);
+    Ok(checks)
+}
+
 /// Every breakdown of one package's failures.
 pub(crate) fn package_detail(
     conn: &Connection,
@@ -414,6 +590,7 @@ pub(crate) fn package_detail(
         python_version: by(Breakdown::PythonVersion)?,
         days: by(Breakdown::Day)?,
         error_descriptions: by(Breakdown::ErrorDescription)?,
+        fixes: check_fixes(conn, &package.name, scope.workshop.as_deref())?,
     })
 }
 
@@ -457,7 +634,31 @@ pub(crate) fn comparison(
     })
 }
 
+/// "What gets fixed" and the workshops to choose from, in one transaction.
+pub(crate) fn fixes_page(
+    conn: &Connection,
+    workshop: Option<&str>,
+    min_failed: i64,
+) -> Result<FixOverview, StorageError> {
+    let snapshot = conn.unchecked_transaction()?;
+    Ok(FixOverview {
+        checks: fix_overview(&snapshot, workshop, min_failed)?,
+        workshops: workshops(&snapshot)?,
+    })
+}
+
 impl Store {
+    /// "What gets fixed" in one workshop or all, for checks at least `min_failed` learners
+    /// failed.
+    pub(crate) async fn fix_overview(
+        &self,
+        workshop: Option<String>,
+        min_failed: i64,
+    ) -> Result<FixOverview, StorageError> {
+        self.read(move |conn| fixes_page(conn, workshop.as_deref(), min_failed))
+            .await
+    }
+
     /// Most failed packages, learners per system and workshop summaries for one scope.
     pub(crate) async fn overview(&self, scope: Scope) -> Result<Overview, StorageError> {
         self.read(move |conn| overview(conn, &scope)).await

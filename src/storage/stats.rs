@@ -1,5 +1,6 @@
-//! Statistics: the types behind every dashboard view, as plain data. `tally.rs` fills them
-//! from the tallies; `reference.rs` says what each number means as plain SQL over raw rows.
+//! Statistics: the types behind every dashboard view, as plain data. `statistics.rs` fills
+//! them from the tallies; `reference.rs` says what each number means as plain SQL over the raw
+//! rows.
 
 /// Which failures count: whose, and from which attempts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,6 +84,15 @@ pub enum Breakdown {
     ErrorDescription,
 }
 
+/// Everything `/fixes/` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixOverview {
+    /// Checks at least the minimum of learners failed, most stuck first.
+    pub checks: Vec<CheckFixes>,
+    /// Every workshop named by some learner, for the selector.
+    pub workshops: Vec<String>,
+}
+
 /// Everything `/view/` and `/view/<workshop>/` show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overview {
@@ -112,6 +122,81 @@ pub struct PackageDetail {
     pub python_version: Vec<ValueCount>,
     pub days: Vec<ValueCount>,
     pub error_descriptions: Vec<ValueCount>,
+    /// What fixed it, for the check (the package's name, all versions together).
+    pub fixes: Fixes,
+}
+
+/// What happened to a check's failures, in one workshop or all: learners who failed it,
+/// fixed it (a later attempt passed it), are stuck (their latest attempt fails it), how long
+/// fixing took and with what. Each learner counts under the workshop and machine of the
+/// attempt where they first failed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fixes {
+    pub failed_learners: i64,
+    pub fixed_learners: i64,
+    pub stuck_learners: i64,
+    /// Nearest-rank percentiles of the seconds from first failure to first fix, over the
+    /// fixes whose times are known; `None` when there is none.
+    pub median_seconds_to_fix: Option<i64>,
+    pub p90_seconds_to_fix: Option<i64>,
+    /// The version that passed (`None`: the script could not tell) and how many learners
+    /// fixed it so, most first.
+    pub fixed_with: Vec<(Option<String>, i64)>,
+    /// Per operating system, most failed first.
+    pub by_system: Vec<SystemFixes>,
+}
+
+/// One operating system's share of a check's fixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemFixes {
+    /// `None`: the script could not tell.
+    pub system: Option<String>,
+    pub failed: i64,
+    pub fixed: i64,
+    pub stuck: i64,
+}
+
+/// A row of "What gets fixed": one check with its learners and where it is worst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFixes {
+    pub name: String,
+    pub failed_learners: i64,
+    pub fixed_learners: i64,
+    pub stuck_learners: i64,
+    pub median_seconds_to_fix: Option<i64>,
+    /// The operating system with the largest share of its learners stuck, among those with
+    /// at least the page's minimum of failed learners.
+    pub worst_system: Option<SystemFixes>,
+}
+
+/// Order of "What gets fixed": the largest share still stuck first, then more learners, then
+/// by name.
+pub fn most_stuck_first(a: &CheckFixes, b: &CheckFixes) -> std::cmp::Ordering {
+    (b.stuck_learners * a.failed_learners)
+        .cmp(&(a.stuck_learners * b.failed_learners))
+        .then(b.failed_learners.cmp(&a.failed_learners))
+        .then_with(|| a.name.cmp(&b.name))
+}
+
+/// The system where a check is worst: the largest share stuck among systems with at least
+/// `min_failed` learners, then more learners, then by name.
+pub fn worst_system(systems: &[SystemFixes], min_failed: i64) -> Option<SystemFixes> {
+    systems
+        .iter()
+        .filter(|s| s.failed >= min_failed && s.stuck > 0)
+        .min_by(|a, b| {
+            (b.stuck * a.failed)
+                .cmp(&(a.stuck * b.failed))
+                .then(b.failed.cmp(&a.failed))
+                .then_with(|| a.system.cmp(&b.system))
+        })
+        .cloned()
+}
+
+/// The nearest-rank percentile `numerator / denominator` of `n` values: the 1-based rank of
+/// the value that is it.
+pub fn percentile_rank(n: i64, numerator: i64, denominator: i64) -> i64 {
+    ((numerator * n + denominator - 1) / denominator).max(1)
 }
 
 /// Everything `/view/detail/` shows.

@@ -6,7 +6,7 @@
 use super::dictionary::{Dictionary, Profile};
 use super::timestamp::UNKNOWN_DAY;
 use super::StorageError;
-use rusqlite::{params, Connection};
+use rusqlite::{params, params_from_iter, Connection};
 use std::collections::BTreeMap;
 
 /// The `workshop` of failures and learners who named no workshop.
@@ -14,33 +14,126 @@ pub(crate) const NO_WORKSHOP: i64 = 0;
 /// The `workshop` under which every row is counted a second time, for all workshops together.
 pub(crate) const ALL_WORKSHOPS: i64 = -1;
 
-/// One row of one tally. Ordered as the tables' keys are, so a batch's upserts walk each
-/// table in key order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
-    Failure {
-        workshop: i64,
-        package: i64,
-        profile: i64,
-    },
-    Day {
-        workshop: i64,
-        package: i64,
-        day: i64,
-    },
-    Error {
-        workshop: i64,
-        package: i64,
-        error: i64,
-    },
-    Learner {
-        workshop: i64,
-        profile: i64,
-    },
-    Workshop {
-        workshop: i64,
-    },
+/// A tally table: how to add to one of its rows and how to delete a row that reached zero.
+/// Keys and counts are integers; `keys` and `counts` say how many each statement binds.
+struct Table {
+    upsert: &'static str,
+    delete: &'static str,
+    keys: usize,
+    counts: usize,
 }
+
+const FAILURES: Table = Table {
+    upsert: "INSERT INTO failure_tally (workshop, package_id, profile_id, latest, every)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET latest = latest + excluded.latest,
+                                       every = every + excluded.every
+             RETURNING latest, every",
+    delete: "DELETE FROM failure_tally WHERE workshop = ?1 AND package_id = ?2 AND profile_id = ?3",
+    keys: 3,
+    counts: 2,
+};
+const DAYS: Table = Table {
+    upsert: "INSERT INTO failure_day_tally (workshop, package_id, day, latest, every)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET latest = latest + excluded.latest,
+                                       every = every + excluded.every
+             RETURNING latest, every",
+    delete: "DELETE FROM failure_day_tally WHERE workshop = ?1 AND package_id = ?2 AND day = ?3",
+    keys: 3,
+    counts: 2,
+};
+const ERRORS: Table = Table {
+    upsert: "INSERT INTO failure_error_tally (workshop, package_id, error_id, latest, every)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET latest = latest + excluded.latest,
+                                       every = every + excluded.every
+             RETURNING latest, every",
+    delete: "DELETE FROM failure_error_tally
+              WHERE workshop = ?1 AND package_id = ?2 AND error_id = ?3",
+    keys: 3,
+    counts: 2,
+};
+const LEARNERS: Table = Table {
+    upsert: "INSERT INTO learner_tally (workshop, profile_id, learners, passing)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO UPDATE SET learners = learners + excluded.learners,
+                                       passing = passing + excluded.passing
+             RETURNING learners, passing",
+    delete: "DELETE FROM learner_tally WHERE workshop = ?1 AND profile_id = ?2",
+    keys: 2,
+    counts: 2,
+};
+const WORKSHOPS: Table = Table {
+    upsert: "INSERT INTO workshop_tally (workshop, learners, passing) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO UPDATE SET learners = learners + excluded.learners,
+                                       passing = passing + excluded.passing
+             RETURNING learners, passing",
+    delete: "DELETE FROM workshop_tally WHERE workshop = ?1",
+    keys: 1,
+    counts: 2,
+};
+const FIXES: Table = Table {
+    upsert: "INSERT INTO fix_tally (workshop, name_id, profile_id, failed, fixed, stuck)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO UPDATE SET failed = failed + excluded.failed,
+                                       fixed = fixed + excluded.fixed,
+                                       stuck = stuck + excluded.stuck
+             RETURNING failed, fixed, stuck",
+    delete: "DELETE FROM fix_tally WHERE workshop = ?1 AND name_id = ?2 AND profile_id = ?3",
+    keys: 3,
+    counts: 3,
+};
+const FIX_TIMES: Table = Table {
+    upsert: "INSERT INTO fix_time_tally (workshop, name_id, bucket, fixes)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO UPDATE SET fixes = fixes + excluded.fixes
+             RETURNING fixes",
+    delete: "DELETE FROM fix_time_tally WHERE workshop = ?1 AND name_id = ?2 AND bucket = ?3",
+    keys: 3,
+    counts: 1,
+};
+const FIX_VERSIONS: Table = Table {
+    upsert: "INSERT INTO fix_version_tally (workshop, name_id, package_id, fixes)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO UPDATE SET fixes = fixes + excluded.fixes
+             RETURNING fixes",
+    delete: "DELETE FROM fix_version_tally
+              WHERE workshop = ?1 AND name_id = ?2 AND package_id = ?3",
+    keys: 3,
+    counts: 1,
+};
+
+/// The tallies, in the order a batch writes them (each one's rows in key order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tally {
+    Failures,
+    Days,
+    Errors,
+    Learners,
+    Workshops,
+    Fixes,
+    FixTimes,
+    FixVersions,
+}
+
+impl Tally {
+    fn table(self) -> &'static Table {
+        match self {
+            Tally::Failures => &FAILURES,
+            Tally::Days => &DAYS,
+            Tally::Errors => &ERRORS,
+            Tally::Learners => &LEARNERS,
+            Tally::Workshops => &WORKSHOPS,
+            Tally::Fixes => &FIXES,
+            Tally::FixTimes => &FIX_TIMES,
+            Tally::FixVersions => &FIX_VERSIONS,
+        }
+    }
+}
+
+/// One row of one tally: the key's values (unused trailing values are zero).
+type Key = (Tally, [i64; 3]);
 
 /// What an attempt's failures are counted under: its own workshop, machine and day.
 #[derive(Debug, Clone)]
@@ -51,16 +144,17 @@ pub(crate) struct AttemptFacts {
     pub day: i64,
 }
 
-/// Changes to the tallies, summed per key: `(latest, every)` for failures, `(learners,
-/// passing)` for learners.
+/// Changes to the tallies, summed per row: `(latest, every)` for failures, `(learners,
+/// passing)` for learners, `(failed, fixed, stuck)` learners for fixes.
 #[derive(Debug, Default)]
-pub(crate) struct Deltas(BTreeMap<Key, (i64, i64)>);
+pub(crate) struct Deltas(BTreeMap<Key, [i64; 3]>);
 
 impl Deltas {
-    fn add(&mut self, key: Key, first: i64, second: i64) {
-        let counts = self.0.entry(key).or_default();
-        counts.0 += first;
-        counts.1 += second;
+    fn add(&mut self, tally: Tally, key: [i64; 3], counts: [i64; 3]) {
+        let sums = self.0.entry((tally, key)).or_default();
+        for (sum, count) in sums.iter_mut().zip(counts) {
+            *sum += count;
+        }
     }
 
     /// One failure of an attempt counts `latest` and `every` more (or, negative, less).
@@ -73,109 +167,98 @@ impl Deltas {
         every: i64,
     ) {
         for workshop in [attempt.workshop, ALL_WORKSHOPS] {
-            let keys = [
-                Key::Failure {
-                    workshop,
-                    package,
-                    profile: attempt.profile,
-                },
-                Key::Day {
-                    workshop,
-                    package,
-                    day: attempt.day,
-                },
-                Key::Error {
-                    workshop,
-                    package,
-                    error: error.unwrap_or(0),
-                },
-            ];
-            for key in keys {
-                self.add(key, latest, every);
-            }
+            let counts = [latest, every, 0];
+            self.add(
+                Tally::Failures,
+                [workshop, package, attempt.profile],
+                counts,
+            );
+            self.add(Tally::Days, [workshop, package, attempt.day], counts);
+            self.add(
+                Tally::Errors,
+                [workshop, package, error.unwrap_or(0)],
+                counts,
+            );
         }
     }
 
     /// A learner counts `learners` more under their workshop and machine, `passing` of them
     /// passing.
     pub(crate) fn learner(&mut self, workshop: i64, profile: i64, learners: i64, passing: i64) {
-        self.add(Key::Learner { workshop, profile }, learners, passing);
-        self.add(
-            Key::Learner {
-                workshop: ALL_WORKSHOPS,
-                profile,
-            },
-            learners,
-            passing,
-        );
-        self.add(Key::Workshop { workshop }, learners, passing);
+        let counts = [learners, passing, 0];
+        self.add(Tally::Learners, [workshop, profile, 0], counts);
+        self.add(Tally::Learners, [ALL_WORKSHOPS, profile, 0], counts);
+        self.add(Tally::Workshops, [workshop, 0, 0], counts);
+    }
+
+    /// One learner's record of a check counts `failed`, `fixed` and `stuck` more, under the
+    /// workshop and machine where they first failed it.
+    pub(crate) fn check(
+        &mut self,
+        workshop: i64,
+        name: i64,
+        profile: i64,
+        [failed, fixed, stuck]: [i64; 3],
+    ) {
+        for workshop in [workshop, ALL_WORKSHOPS] {
+            self.add(
+                Tally::Fixes,
+                [workshop, name, profile],
+                [failed, fixed, stuck],
+            );
+        }
+    }
+
+    /// One fix of a check counts `fixes` more: with what version, and (when its time is known)
+    /// in which bucket of time to fix.
+    pub(crate) fn fix(
+        &mut self,
+        workshop: i64,
+        name: i64,
+        fixed_with: i64,
+        bucket: Option<i64>,
+        fixes: i64,
+    ) {
+        for workshop in [workshop, ALL_WORKSHOPS] {
+            self.add(
+                Tally::FixVersions,
+                [workshop, name, fixed_with],
+                [fixes, 0, 0],
+            );
+            if let Some(bucket) = bucket {
+                self.add(Tally::FixTimes, [workshop, name, bucket], [fixes, 0, 0]);
+            }
+        }
     }
 
     /// Adds another set of changes to these.
     pub(crate) fn merge(&mut self, other: Deltas) {
-        for (key, (first, second)) in other.0 {
-            self.add(key, first, second);
+        for ((tally, key), counts) in other.0 {
+            self.add(tally, key, counts);
         }
     }
 
-    /// Writes the changes: one upsert per key; a row whose counts reach zero is deleted.
+    /// Writes the changes: one upsert per row; a row whose counts reach zero is deleted.
     pub(crate) fn apply(self, conn: &Connection) -> Result<(), StorageError> {
         let mut out_of_step = 0;
-        for (key, (first, second)) in self.0 {
-            if first == 0 && second == 0 {
+        for ((tally, key), counts) in self.0 {
+            if counts == [0; 3] {
                 continue;
             }
-            let (upsert, delete) = statements(&key);
-            let mut upsert = conn.prepare_cached(upsert)?;
-            let (a, b) = match &key {
-                Key::Failure {
-                    workshop,
-                    package,
-                    profile,
-                } => {
-                    upsert.query_row(params![workshop, package, profile, first, second], counts)?
-                }
-                Key::Day {
-                    workshop,
-                    package,
-                    day,
-                } => upsert.query_row(params![workshop, package, day, first, second], counts)?,
-                Key::Error {
-                    workshop,
-                    package,
-                    error,
-                } => upsert.query_row(params![workshop, package, error, first, second], counts)?,
-                Key::Learner { workshop, profile } => {
-                    upsert.query_row(params![workshop, profile, first, second], counts)?
-                }
-                Key::Workshop { workshop } => {
-                    upsert.query_row(params![workshop, first, second], counts)?
-                }
-            };
-            if a == 0 && b == 0 {
-                let mut delete = conn.prepare_cached(delete)?;
-                match &key {
-                    Key::Failure {
-                        workshop,
-                        package,
-                        profile,
-                    } => delete.execute(params![workshop, package, profile])?,
-                    Key::Day {
-                        workshop,
-                        package,
-                        day,
-                    } => delete.execute(params![workshop, package, day])?,
-                    Key::Error {
-                        workshop,
-                        package,
-                        error,
-                    } => delete.execute(params![workshop, package, error])?,
-                    Key::Learner { workshop, profile } => {
-                        delete.execute(params![workshop, profile])?
-                    }
-                    Key::Workshop { workshop } => delete.execute(params![workshop])?,
-                };
-            } else if a < 0 || b < 0 {
+            let table = tally.table();
+            let values = key[..table.keys]
+                .iter()
+                .chain(&counts[..table.counts])
+                .copied();
+            let now: Vec<i64> = conn
+                .prepare_cached(table.upsert)?
+                .query_row(params_from_iter(values), |row| {
+                    (0..table.counts).map(|i| row.get(i)).collect()
+                })?;
+            if now.iter().all(|&n| n == 0) {
+                conn.prepare_cached(table.delete)?
+                    .execute(params_from_iter(&key[..table.keys]))?;
+            } else if now.iter().any(|&n| n < 0) {
                 out_of_step += 1;
             }
         }
@@ -186,56 +269,6 @@ impl Deltas {
             );
         }
         Ok(())
-    }
-}
-
-fn counts(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64)> {
-    Ok((row.get(0)?, row.get(1)?))
-}
-
-/// The upsert (returning the new counts) and the delete of one key's table.
-fn statements(key: &Key) -> (&'static str, &'static str) {
-    match key {
-        Key::Failure { .. } => (
-            "INSERT INTO failure_tally (workshop, package_id, profile_id, latest, every)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO UPDATE SET latest = latest + excluded.latest,
-                                       every = every + excluded.every
-             RETURNING latest, every",
-            "DELETE FROM failure_tally WHERE workshop = ?1 AND package_id = ?2 AND profile_id = ?3",
-        ),
-        Key::Day { .. } => (
-            "INSERT INTO failure_day_tally (workshop, package_id, day, latest, every)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO UPDATE SET latest = latest + excluded.latest,
-                                       every = every + excluded.every
-             RETURNING latest, every",
-            "DELETE FROM failure_day_tally WHERE workshop = ?1 AND package_id = ?2 AND day = ?3",
-        ),
-        Key::Error { .. } => (
-            "INSERT INTO failure_error_tally (workshop, package_id, error_id, latest, every)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO UPDATE SET latest = latest + excluded.latest,
-                                       every = every + excluded.every
-             RETURNING latest, every",
-            "DELETE FROM failure_error_tally
-              WHERE workshop = ?1 AND package_id = ?2 AND error_id = ?3",
-        ),
-        Key::Learner { .. } => (
-            "INSERT INTO learner_tally (workshop, profile_id, learners, passing)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT DO UPDATE SET learners = learners + excluded.learners,
-                                       passing = passing + excluded.passing
-             RETURNING learners, passing",
-            "DELETE FROM learner_tally WHERE workshop = ?1 AND profile_id = ?2",
-        ),
-        Key::Workshop { .. } => (
-            "INSERT INTO workshop_tally (workshop, learners, passing) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO UPDATE SET learners = learners + excluded.learners,
-                                       passing = passing + excluded.passing
-             RETURNING learners, passing",
-            "DELETE FROM workshop_tally WHERE workshop = ?1",
-        ),
     }
 }
 
@@ -295,7 +328,7 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
              SELECT workshop, count(*), sum(passing) FROM learner_facts GROUP BY 1;
          DROP TABLE learner_facts;"
     ))?;
-    Ok(())
+    super::fixes::rebuild(conn, dictionary)
 }
 
 /// Points every learner at the profile of their own fields (which a hand edit may have

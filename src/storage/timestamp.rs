@@ -55,6 +55,32 @@ pub(crate) fn day_number(stored: Option<&str>) -> i64 {
     }
 }
 
+/// Seconds since the Unix epoch of a stored time, fractions dropped (as SQL's
+/// `strftime('%s', t)`); `None` when there is no time or it is not one.
+pub(crate) fn seconds(stored: Option<&str>) -> Option<i64> {
+    let stored = stored?;
+    let day = day_number(Some(stored));
+    if day == UNKNOWN_DAY {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        stored
+            .get(range)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<i64>().ok())
+    };
+    // A date alone is midnight; hours, minutes and seconds when they are there.
+    let (h, m, s) = match stored.len() {
+        10 => (0, 0, 0),
+        _ => (
+            number(11..13)?,
+            number(14..16)?,
+            number(17..19).unwrap_or(0),
+        ),
+    };
+    Some(day * 86_400 + h * 3600 + m * 60 + s)
+}
+
 /// `YYYY-MM-DD` of a day number.
 pub(crate) fn day_text(day: i64) -> String {
     let (y, m, d) = civil_date(day.max(0) as u64);
@@ -103,5 +129,10 @@ mod tests {
         assert_eq!(day_number(None), UNKNOWN_DAY);
         assert_eq!(day_number(Some("2024-13-01")), UNKNOWN_DAY);
         assert_eq!(day_number(Some("garbage!!!")), UNKNOWN_DAY);
+        assert_eq!(seconds(Some(&t)), Some(1_700_000_000));
+        assert_eq!(seconds(Some("1970-01-02")), Some(86_400));
+        assert_eq!(seconds(Some("1970-01-01 01:02")), Some(3720));
+        assert_eq!(seconds(None), None);
+        assert_eq!(seconds(Some("not a time")), None);
     }
 }

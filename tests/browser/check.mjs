@@ -30,6 +30,8 @@ const pages = [
   ["hostile-workshop", `/view/${q(hostileWorkshop)}/`],
   ["hostile-detail", `/view/detail/?package_one_name=${q(hostilePackage)}&workshop_id=${q(hostileWorkshop)}`],
   ["hostile-landing", `/?workshop=${q(hostileWorkshop)}`],
+  ["fixes", "/fixes/?min_learners=1"],
+  ["hostile-fixes", `/fixes/?workshop_id=${q(hostileWorkshop)}&min_learners=1`],
 ];
 if (hostPath) {
   pages.push(["host", hostPath], ["host-not-ready", `${hostPath}?show=not-ready&sort=system&order=desc`]);
