@@ -6,6 +6,8 @@
 //! (npm ci --prefix tests/browser). Without them it skips, except under CI=true.
 
 use crate::binary::{agent, post_json, Server};
+use crate::support::unchecked_report;
+use result_aggregation_server::storage::{Location, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +92,11 @@ fn populate(base: &str) {
             assert_eq!(post_json(&agent, &url, &fixed.to_string()).0, 200);
         }
     }
+}
+
+/// A learner whose every string tries to run script. The wire checks refuse markup now, so it
+/// is written straight into the file, as a database from before those checks may hold it.
+fn store_hostile_learner(db: &Path) {
     let hostile = json!({
         "user_system_info": {"system": HOSTILE_SYSTEM, "distribution_name": HOSTILE_DISTRIBUTION,
             "distribution_version": HOSTILE_VERSION, "machine": HOSTILE_PACKAGE,
@@ -102,8 +109,14 @@ fn populate(base: &str) {
         ],
         "unique_user_id": null
     });
-    let (status, text) = post_json(&agent, &url, &hostile.to_string());
-    assert_eq!(status, 200, "{text}");
+    let store = Store::open(&Location::File(db.to_owned())).unwrap();
+    let at = "2026-01-01 12:00:00.000".to_owned();
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(store.import(vec![(unchecked_report(&hostile), at)]))
+        .unwrap();
+    store.close();
 }
 
 #[test]
@@ -118,7 +131,9 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("ras.db"), &["--rate-limit", "off"]);
+    let db = dir.path().join("ras.db");
+    store_hostile_learner(&db);
+    let server = Server::start(&db, &["--rate-limit", "off"]);
     populate(&server.base);
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     let run = Command::new("node")

@@ -79,6 +79,11 @@ impl RequestError {
                     "over a limit",
                     rejection.detail.clone(),
                 ),
+                RejectionKind::BadCharacters => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "characters not allowed",
+                    rejection.detail.clone(),
+                ),
             },
             RequestError::BadQuery(why) => (StatusCode::BAD_REQUEST, "bad query", why.clone()),
             RequestError::RateLimited(decision) => (
