@@ -86,6 +86,10 @@ impl App {
             "/healthz" => match *method {
                 Method::GET | Method::HEAD => {
                     self.store.ping().await?;
+                    self.store
+                        .writable()
+                        .await
+                        .map_err(RequestError::NotWritable)?;
                     Ok(response::with_type(
                         StatusCode::OK,
                         "text/plain; charset=utf-8",

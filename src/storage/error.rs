@@ -13,6 +13,9 @@ pub enum StorageError {
     Busy,
     /// The disk or the database is full.
     Full,
+    /// The operating system failed to read or write the file (a failing disk, a file system
+    /// remounted read-only).
+    Io(String),
     /// The file is not a database we can read, or it is damaged.
     Corrupt(String),
     /// The writer has stopped: the server is shutting down.
@@ -32,6 +35,7 @@ impl fmt::Display for StorageError {
             }
             StorageError::Busy => f.write_str("database is busy"),
             StorageError::Full => f.write_str("database or disk is full"),
+            StorageError::Io(why) => write!(f, "database file cannot be written: {why}"),
             StorageError::Corrupt(why) => write!(f, "database is unreadable: {why}"),
             StorageError::Closed => f.write_str("database is closed"),
             StorageError::Interrupted(why) => write!(f, "storage task interrupted: {why}"),
@@ -48,6 +52,7 @@ impl From<rusqlite::Error> for StorageError {
         match e.sqlite_error_code() {
             Some(DatabaseBusy | DatabaseLocked) => StorageError::Busy,
             Some(DiskFull) => StorageError::Full,
+            Some(SystemIoFailure | ReadOnly) => StorageError::Io(e.to_string()),
             Some(DatabaseCorrupt | NotADatabase) => StorageError::Corrupt(e.to_string()),
             _ if matches!(e, rusqlite::Error::QueryReturnedNoRows) => StorageError::NotFound,
             _ => StorageError::Other(e.to_string()),
