@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The real interpreter (not a pyenv shim, which needs a full PATH), or `None` to skip.
-fn python() -> Option<PathBuf> {
+pub fn python() -> Option<PathBuf> {
     let found = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()

@@ -6,6 +6,7 @@ mod binary;
 mod browser;
 mod check_script;
 mod dashboard;
+mod faults;
 mod handler;
 mod migration;
 mod nginx;
