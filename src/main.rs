@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         Command::DeleteUser(args) => cli::delete_user(args),
         Command::Generate(args) => cli::generate(args),
         Command::RebuildTallies(args) => cli::rebuild_tallies(args),
+        Command::Purge(args) => cli::purge(args),
+        Command::Backup(args) => cli::backup(args),
     }
 }
 

@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A client must send its request headers within this time (slow-loris protection).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often `--retention` runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(86_400);
 /// Pause after a failed accept (out of file descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -81,12 +83,36 @@ pub async fn serve(
         store,
         Throttle::from_limit(config.rate_limit),
     ));
+    let retention = config
+        .retention
+        .map(|age| tokio::spawn(retain(app.clone(), age)));
     accept_until(listener, app.clone(), shutdown).await;
+    if let Some(task) = retention {
+        task.abort();
+    }
     tokio::task::spawn_blocking(move || app.store.close())
         .await
         .map_err(StorageError::from)?;
     log::info!("database closed; goodbye");
     Ok(())
+}
+
+/// `--retention`: a purge at start-up and once a day after it.
+async fn retain(app: Arc<App>, age: Duration) {
+    let mut every = tokio::time::interval(RETENTION_EVERY);
+    loop {
+        every.tick().await;
+        match app.store.purge(age, false).await {
+            Ok(purged) => log::info!(
+                "retention: deleted {} learners whose latest attempt was before {} \
+                 ({} attempts)",
+                purged.deleted.learners,
+                purged.before,
+                purged.deleted.attempts
+            ),
+            Err(e) => log::warn!("retention: the daily purge failed: {e}"),
+        }
+    }
 }
 
 /// The accept loop: one task per connection, each watched for graceful shutdown.

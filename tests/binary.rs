@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-const BIN: &str = env!("CARGO_BIN_EXE_result-aggregation-server");
+pub const BIN: &str = env!("CARGO_BIN_EXE_result-aggregation-server");
 
 /// A running server binary on a free loopback port.
 pub struct Server {

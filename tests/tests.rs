@@ -10,5 +10,6 @@ mod faults;
 mod handler;
 mod migration;
 mod nginx;
+mod retention;
 mod storage;
 mod support;

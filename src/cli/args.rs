@@ -24,7 +24,9 @@ Examples:
   result-aggregation-server                          # http://127.0.0.1:8080, ./result-aggregation.db
   result-aggregation-server --listen 0.0.0.0:8080 --rate-limit 20/minute
   result-aggregation-server --trusted-proxy 127.0.0.1,::1   # behind nginx on this host
-  result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+  result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427
+  result-aggregation-server backup /var/backups/ras.db   # a checked copy, while it serves
+  result-aggregation-server purge --older-than 365 --dry-run";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,6 +64,11 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Recompute every statistic's counts from the stored reports (after editing rows by hand)
     RebuildTallies(DatabaseArgs),
+    /// Delete learners whose latest attempt is older than a number of days, with everything
+    /// they sent
+    Purge(PurgeArgs),
+    /// Write a consistent, checked copy of the database, also while the server runs
+    Backup(BackupArgs),
 }
 
 /// The flags of `serve`, before they are checked into a `Config`.
@@ -115,6 +122,49 @@ pub struct ServeArgs {
     /// (default: the script's own list; `python3 check.py --list` shows every name)
     #[arg(long, env = "RAS_CHECKS", value_name = "LIST", value_parser = parse_checks)]
     pub checks: Option<Checks>,
+
+    /// Once a day, delete learners whose latest attempt is older than DAYS days, as
+    /// `purge --older-than DAYS` does (default: keep everything)
+    #[arg(long, env = "RAS_RETENTION", value_name = "DAYS", value_parser = parse_days)]
+    pub retention: Option<u32>,
+}
+
+/// The flags of `purge`.
+#[derive(Args, Debug)]
+pub struct PurgeArgs {
+    /// Delete learners whose latest attempt is older than this many days
+    #[arg(long, env = "RAS_RETENTION", value_name = "DAYS", value_parser = parse_days)]
+    pub older_than: u32,
+
+    /// Only count what would be deleted
+    #[arg(long, env = "RAS_PURGE_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// SQLite database file (it must exist)
+    #[arg(
+        long,
+        env = "RAS_DB",
+        value_name = "PATH",
+        default_value = DEFAULT_DB
+    )]
+    pub db: String,
+}
+
+/// The flags of `backup`.
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Where to write the copy; an existing file there is replaced once the copy checks out
+    #[arg(value_name = "PATH")]
+    pub to: std::path::PathBuf,
+
+    /// SQLite database file to copy (it must exist)
+    #[arg(
+        long,
+        env = "RAS_DB",
+        value_name = "PATH",
+        default_value = DEFAULT_DB
+    )]
+    pub db: String,
 }
 
 /// The flags of `delete-user`.
@@ -168,6 +218,15 @@ fn parse_rate_limit(spec: &str) -> Result<RateLimitSpec, String> {
 
 fn parse_trusted_proxies(list: &str) -> Result<TrustedProxies, String> {
     list.parse()
+}
+
+/// A whole number of days, at least one (a retention of zero days would delete everything).
+fn parse_days(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|days| (1..=36_500).contains(days))
+        .ok_or_else(|| format!("'{text}' is not a number of days from 1 to 36500"))
 }
 
 fn parse_checks(list: &str) -> Result<Checks, String> {

@@ -2,6 +2,7 @@
 //! connection and commits waiting submissions together (group commit); a pool of read-only
 //! connections answers statistics. Handlers see [`Store`] and plain Rust types, never rusqlite.
 
+mod backup;
 mod consistency;
 mod dictionary;
 mod error;
@@ -9,6 +10,7 @@ mod record;
 // The tests' meaning of every statistic; outside tests only `consistency` reads it.
 #[cfg_attr(not(test), allow(dead_code))]
 mod reference;
+mod retention;
 mod schema;
 mod statistics;
 mod stats;
@@ -16,8 +18,10 @@ mod tally;
 pub(crate) mod timestamp;
 mod writer;
 
+pub use backup::back_up;
 pub use error::StorageError;
 pub use record::{Deleted, Receipt};
+pub use retention::Purged;
 pub use schema::SCHEMA_VERSION;
 pub(crate) use stats::{
     Comparison, Overview, PackageDetail, PackageFilter, Scope, ValueCount, WorkshopSummary,
