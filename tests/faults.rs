@@ -65,3 +65,155 @@ fn a_body_declared_far_too_large_is_refused_before_it_is_sent() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("body too large"), "{answer}");
 }
+
+/// What became of one request sent on a fresh connection.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// The connection was refused: nothing sent, nothing promised.
+    Refused,
+    /// Connected, but the connection closed without a byte of answer.
+    Unanswered,
+    /// A complete answer with this status and body.
+    Answered(u16, String),
+    /// Part of an answer, then nothing: what must never happen.
+    Cut(String),
+}
+
+/// POSTs `body` with `Connection: close` over a raw socket and reads to the end, so every way
+/// a request can end is seen as it is.
+fn post_raw(addr: &str, body: &str) -> Outcome {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let mut stream = match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Outcome::Refused,
+        Err(e) => panic!("connecting to {addr}: {e}"),
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!(
+        "POST /installation_data/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A write may fail on a connection the server reset; what was read decides.
+    let _ = stream.write_all(request.as_bytes());
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    if answer.is_empty() {
+        return Outcome::Unanswered;
+    }
+    let Some((head, content)) = answer.split_once("\r\n\r\n") else {
+        return Outcome::Cut(answer);
+    };
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse::<usize>().ok());
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
+    match (status, length) {
+        (Some(status), Some(length)) if content.len() == length => {
+            Outcome::Answered(status, content.to_owned())
+        }
+        _ => Outcome::Cut(answer),
+    }
+}
+
+/// What systemd's `restart` does, under load: SIGTERM, then a new process on the same file.
+/// Every request the server took is answered in full; a request that comes while it stops
+/// is refused before anything is sent.
+#[test]
+fn a_rolling_restart_under_load_fails_no_request_it_took() {
+    use crate::crash::{integrity, lost, marked_report, Acknowledged};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    const RESTARTS: usize = 3;
+    const SUBMITTERS: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let addr = Arc::new(Mutex::new(String::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Acknowledged::default();
+    let outcomes = Arc::new(Mutex::new(Vec::<Outcome>::new()));
+    let mut server = Server::start(&db, &["--rate-limit", "off"]);
+    *addr.lock().unwrap() = server.base.trim_start_matches("http://").to_owned();
+    let submitters: Vec<_> = (0..SUBMITTERS)
+        .map(|thread| {
+            let (addr, stop) = (addr.clone(), stop.clone());
+            let (acknowledged, outcomes) = (acknowledged.clone(), outcomes.clone());
+            std::thread::spawn(move || {
+                let mut rng = fastrand::Rng::with_seed(thread as u64);
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let marker = format!("{thread}-{n}");
+                    let (report, failures) = marked_report(&marker, None, &mut rng);
+                    let target = addr.lock().unwrap().clone();
+                    match post_raw(&target, &report.to_string()) {
+                        Outcome::Answered(200, body) => {
+                            let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+                            let key = answer["key"].as_str().unwrap().to_owned();
+                            acknowledged.lock().unwrap().insert(marker, (key, failures));
+                        }
+                        other => {
+                            outcomes.lock().unwrap().push(other);
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut handled = 0;
+    for round in 1..=RESTARTS {
+        let wanted = 300 * round;
+        let mut waited = 0;
+        while acknowledged.lock().unwrap().len() < wanted {
+            std::thread::sleep(Duration::from_millis(10));
+            waited += 1;
+            assert!(waited < 6000, "the submitters make progress");
+        }
+        assert!(server.terminate().success(), "a clean exit after SIGTERM");
+        let log = server.log.lock().unwrap().clone();
+        handled += log.matches("POST /installation_data/ ").count();
+        assert!(log.contains("database closed"), "{log}");
+        server = Server::start(&db, &["--rate-limit", "off"]);
+        *addr.lock().unwrap() = server.base.trim_start_matches("http://").to_owned();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for submitter in submitters {
+        submitter.join().unwrap();
+    }
+    assert!(server.terminate().success());
+    handled += server
+        .log
+        .lock()
+        .unwrap()
+        .matches("POST /installation_data/ ")
+        .count();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let outcomes = outcomes.lock().unwrap();
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let refused = count(|o| *o == Outcome::Refused);
+    let unanswered = count(|o| *o == Outcome::Unanswered);
+    let figures = format!(
+        "{} acknowledged, {refused} refused, {unanswered} unanswered over {RESTARTS} SIGTERMs",
+        acknowledged.len()
+    );
+    eprintln!("{figures}");
+    let other: Vec<_> = outcomes
+        .iter()
+        .filter(|o| !matches!(o, Outcome::Refused | Outcome::Unanswered))
+        .collect();
+    assert!(other.is_empty(), "cut or failed answers: {other:?}");
+    // Every request a server logged (took) was answered in full to its client.
+    assert_eq!(handled, acknowledged.len(), "{figures}");
+    assert_eq!(integrity(&db), "ok");
+    assert_eq!(lost(&db, &acknowledged), 0, "{figures}");
+}
