@@ -217,3 +217,186 @@ fn a_rolling_restart_under_load_fails_no_request_it_took() {
     assert_eq!(integrity(&db), "ok");
     assert_eq!(lost(&db, &acknowledged), 0, "{figures}");
 }
+
+/// A tmpfs of a chosen size mounted for one test, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// Mounts it, or says why it cannot be (not root, no mount in this sandbox).
+    fn mount(at: &std::path::Path, size: &str) -> Result<SmallDisk, String> {
+        std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(SmallDisk(at.to_owned()))
+    }
+
+    /// Writes a file until the disk is full; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        let filler = self.0.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 16 * 1024];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => panic!("filling the disk: {e}"),
+            }
+        }
+        let _ = file.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The disk fills while learners submit: each gets a stored 200 or a 503 with Retry-After
+/// (never a 200 for what was not stored, never a hang), /healthz says the database is not
+/// writable, the process stays up, and once space is freed it takes reports again by itself.
+#[test]
+fn a_full_disk_gets_503_with_retry_after_and_the_server_recovers_by_itself() {
+    use crate::binary::agent;
+    use crate::crash::{integrity, lost, marked_report, Acknowledged};
+    use result_aggregation_server::testing::check_statistics;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    // Room for the WAL to grow through the whole test once the filler is gone.
+    let disk = match SmallDisk::mount(&dir.path().join("disk"), "64m") {
+        Ok(disk) => disk,
+        Err(why) => {
+            eprintln!("skipping the disk-full test: {why}");
+            return;
+        }
+    };
+    let db = disk.0.join("ras.db");
+    let mut server = Server::start(&db, &["--rate-limit", "off"]);
+    let url = format!("{}/installation_data/", server.base);
+    let health = format!("{}/healthz", server.base);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Acknowledged::default();
+    let unavailable = Arc::new(AtomicUsize::new(0));
+    let wrong = Arc::new(Mutex::new(Vec::<String>::new()));
+    let submitters: Vec<_> = (0..4)
+        .map(|thread| {
+            let (url, stop, acknowledged) = (url.clone(), stop.clone(), acknowledged.clone());
+            let (unavailable, wrong) = (unavailable.clone(), wrong.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                let mut rng = fastrand::Rng::with_seed(thread);
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let marker = format!("{thread}-{n}");
+                    let (report, failures) = marked_report(&marker, None, &mut rng);
+                    let sent = agent
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .send(report.to_string());
+                    let mut answer = match sent {
+                        Ok(answer) => answer,
+                        Err(e) => {
+                            wrong.lock().unwrap().push(format!("no answer: {e}"));
+                            continue;
+                        }
+                    };
+                    let status = answer.status().as_u16();
+                    let retry = answer.headers().get("retry-after").cloned();
+                    let body = answer.body_mut().read_to_string().unwrap_or_default();
+                    match status {
+                        200 => {
+                            let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+                            let key = answer["key"].as_str().unwrap().to_owned();
+                            acknowledged.lock().unwrap().insert(marker, (key, failures));
+                        }
+                        503 if retry.is_some() => {
+                            unavailable.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        _ => wrong.lock().unwrap().push(format!("{status} {body}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        for _ in 0..3000 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("waited 30 s for {what}");
+    };
+    wait_for("100 reports", &|| acknowledged.lock().unwrap().len() >= 100);
+    let filler = disk.fill();
+    let before_full = acknowledged.lock().unwrap().len();
+    wait_for("a 503", &|| unavailable.load(Ordering::Relaxed) > 0);
+    let healthz = || {
+        let mut answer = agent().get(&health).call().unwrap();
+        let status = answer.status().as_u16();
+        (
+            status,
+            answer.body_mut().read_to_string().unwrap_or_default(),
+        )
+    };
+    // A probe may still fit in WAL space a failed batch left behind; soon nothing does.
+    let said = Mutex::new(String::new());
+    wait_for("/healthz to say not writable", &|| {
+        let (status, body) = healthz();
+        *said.lock().unwrap() = body;
+        status == 503
+    });
+    let said = said.into_inner().unwrap();
+    assert!(said.contains("database not writable"), "{said}");
+    assert!(said.contains("full"), "{said}");
+    // Full for a while: the submitters keep getting their 503s.
+    wait_for("200 answers while full", &|| {
+        unavailable.load(Ordering::Relaxed) >= 200
+    });
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the process stays up"
+    );
+    let refused_while_full = unavailable.load(Ordering::Relaxed);
+    std::fs::remove_file(filler).unwrap();
+    wait_for("/healthz to say ok", &|| healthz().0 == 200);
+    let after = acknowledged.lock().unwrap().len();
+    wait_for("reports taken again", &|| {
+        acknowledged.lock().unwrap().len() >= after + 100
+    });
+    stop.store(true, Ordering::Relaxed);
+    for submitter in submitters {
+        submitter.join().unwrap();
+    }
+    assert!(server.terminate().success());
+    let wrong = wrong.lock().unwrap();
+    assert!(
+        wrong.is_empty(),
+        "answers other than 200 or 503 + Retry-After: {wrong:?}"
+    );
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert_eq!(integrity(&db), "ok");
+    let lost = lost(&db, &acknowledged);
+    eprintln!(
+        "disk full: {} acknowledged ({before_full} before the disk filled), \
+         {refused_while_full} answered 503 with Retry-After while full, {lost} lost",
+        acknowledged.len()
+    );
+    assert_eq!(lost, 0);
+    check_statistics(&db).unwrap();
+}
