@@ -5,6 +5,7 @@ mod architecture;
 mod binary;
 mod browser;
 mod check_script;
+mod corpus;
 mod crash;
 mod dashboard;
 mod faults;

@@ -306,7 +306,7 @@ fn checked(at: &str, value: String, limit: usize, text: Text) -> Result<String, 
 /// Why a string holds a character no check script sends, if it does. Control characters
 /// (NUL included) and bidirectional overrides can make a stored name read as another one
 /// on a page or in a terminal; markup has no business in a tool's name or version. Prose may
-/// hold line breaks and tabs, and `<` as in "1.8 < 2.0", but no tag.
+/// hold line breaks and tabs, and `<` as in "1.8 < 2.0", but no tag (`<a`, `</`, `<!`, `<?`, `<%`).
 fn forbidden_character(value: &str, text: Text) -> Option<String> {
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
@@ -323,7 +323,7 @@ fn forbidden_character(value: &str, text: Text) -> Option<String> {
         let tag = c == '<'
             && chars
                 .peek()
-                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'));
+                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?' | '%'));
         if (text == Text::Label && matches!(c, '<' | '>')) || tag {
             return Some("markup (< or >) not allowed".into());
         }
