@@ -124,7 +124,7 @@ pub fn parse_report(body: &[u8]) -> Result<Report, Rejection> {
             } else {
                 RejectionKind::Malformed
             };
-            let path = e.path().to_string();
+            let path = field_path(e.path());
             let why = without_values(&e.inner().to_string());
             let detail = if path == "." {
                 why
@@ -138,6 +138,55 @@ pub fn parse_report(body: &[u8]) -> Result<Report, Rejection> {
         detail: e.to_string(),
     })?;
     submission.into_report()
+}
+
+/// Every field name a report has: only these are named in an error's path.
+const FIELDS: [&str; 16] = [
+    "user_system_info",
+    "successful_installs",
+    "failed_installs",
+    "unique_user_id",
+    "distribution_name",
+    "distribution_version",
+    "system",
+    "system_version",
+    "machine",
+    "system_platform",
+    "python_version",
+    "workshop_id",
+    "email_id",
+    "name",
+    "version",
+    "error_description",
+];
+
+/// Where in the body an error is, as serde_path_to_error writes it
+/// (`failed_installs[3].name`), except that a key the client made up is not repeated: it is
+/// the client's text, like a value.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut text = String::new();
+    for segment in path.iter() {
+        let name = match segment {
+            Segment::Seq { index } => {
+                text.push_str(&format!("[{index}]"));
+                continue;
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                FIELDS.iter().find(|f| **f == key.as_str()).copied()
+            }
+            Segment::Unknown => None,
+        };
+        if !text.is_empty() {
+            text.push('.');
+        }
+        text.push_str(name.unwrap_or("(unknown field)"));
+    }
+    if text.is_empty() {
+        ".".to_owned()
+    } else {
+        text
+    }
 }
 
 /// serde's message without the values it quotes (`invalid type: string "a@b.org"`): what a
@@ -515,6 +564,10 @@ mod tests {
             without_values(r#"invalid type: string "a\"b", expected x"#),
             "invalid type: string, expected x"
         );
+        // Found by cargo fuzz: an unknown key's name came back in the path.
+        let err = parse_report(b"{\"someone@example.org\": [\"\\u0\"]}").unwrap_err();
+        assert!(!err.detail.contains("someone"), "{err}");
+        assert!(err.detail.starts_with("(unknown field)"), "{err}");
     }
 
     #[test]
