@@ -113,7 +113,10 @@ fn sql_payloads_are_stored_verbatim_as_text() {
     let mut server = Server::start(&db, &["--rate-limit", "off"]);
     let agent = agent();
     // Answered once the database is open (the server listens before it opens it).
-    agent.get(format!("{}/healthz", server.base)).call().unwrap();
+    agent
+        .get(format!("{}/healthz", server.base))
+        .call()
+        .unwrap();
     let before = tables();
     let url = format!("{}/installation_data/", server.base);
     let cases = expected(&corpus("sql"));
