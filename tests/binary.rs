@@ -21,11 +21,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Server {
+        Server::start_logging(db, extra, "info")
+    }
+
+    /// Started with `RUST_LOG` at `level`.
+    pub fn start_logging(db: &Path, extra: &[&str], level: &str) -> Server {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", level)
             .env_remove("RAS_RATE_LIMIT")
             .env_remove("RAS_TRUSTED_PROXIES")
             .stderr(Stdio::piped())

@@ -12,6 +12,7 @@ mod faults;
 mod handler;
 mod migration;
 mod nginx;
+mod privacy;
 mod retention;
 mod storage;
 mod support;
