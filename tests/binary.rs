@@ -310,6 +310,8 @@ fn commands_on_a_database_that_is_not_there_refuse_and_create_nothing() {
     for args in [
         &["delete-user", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"][..],
         &["rebuild-tallies"],
+        &["purge", "--older-than", "30"],
+        &["backup", "/dev/null/never-written.db"],
     ] {
         let out = Command::new(BIN)
             .args(args)

@@ -140,14 +140,9 @@ pub struct PurgeArgs {
     #[arg(long, env = "RAS_PURGE_DRY_RUN")]
     pub dry_run: bool,
 
-    /// SQLite database file (it must exist)
-    #[arg(
-        long,
-        env = "RAS_DB",
-        value_name = "PATH",
-        default_value = DEFAULT_DB
-    )]
-    pub db: String,
+    /// The database it works on.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// The flags of `backup`.
@@ -157,14 +152,9 @@ pub struct BackupArgs {
     #[arg(value_name = "PATH")]
     pub to: std::path::PathBuf,
 
-    /// SQLite database file to copy (it must exist)
-    #[arg(
-        long,
-        env = "RAS_DB",
-        value_name = "PATH",
-        default_value = DEFAULT_DB
-    )]
-    pub db: String,
+    /// The database it copies.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// The flags of `delete-user`.

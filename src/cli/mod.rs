@@ -166,7 +166,7 @@ pub fn rebuild_tallies(args: DatabaseArgs) -> ExitCode {
 
 /// `purge --older-than DAYS [--dry-run]`: retention by hand (or from a timer).
 pub fn purge(args: PurgeArgs) -> ExitCode {
-    let location = Location::parse(&args.db);
+    let location = Location::parse(&args.database.db);
     let (age, dry_run) = (days(args.older_than), args.dry_run);
     match with_existing_store(&location, async move |store| {
         store.purge(age, dry_run).await
@@ -200,7 +200,7 @@ pub fn purge(args: PurgeArgs) -> ExitCode {
 
 /// `backup PATH`: a consistent copy of a live database, checked, and its size.
 pub fn backup(args: BackupArgs) -> ExitCode {
-    let location = Location::parse(&args.db);
+    let location = Location::parse(&args.database.db);
     let started = std::time::Instant::now();
     match crate::storage::back_up(&location, &args.to) {
         Ok(bytes) => {
