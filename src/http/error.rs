@@ -161,3 +161,21 @@ impl RequestError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_or_failing_disk_asks_the_client_to_come_back_later() {
+        for e in [
+            RequestError::Storage(StorageError::Full),
+            RequestError::Storage(StorageError::Io("fsync failed".into())),
+            RequestError::NotWritable(StorageError::Full),
+        ] {
+            let response = e.into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[RETRY_AFTER], NO_DISK_RETRY_AFTER);
+        }
+    }
+}

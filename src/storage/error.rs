@@ -65,3 +65,24 @@ impl From<tokio::task::JoinError> for StorageError {
         StorageError::Interrupted(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("why".into()))
+    }
+
+    #[test]
+    fn full_disks_and_failing_files_are_named_as_such() {
+        assert_eq!(StorageError::from(sqlite(13)), StorageError::Full); // SQLITE_FULL
+        for code in [10, 10 | (4 << 8), 10 | (24 << 8), 8] {
+            // SQLITE_IOERR, _IOERR_FSYNC, _IOERR_SHMSIZE, SQLITE_READONLY
+            assert!(
+                matches!(StorageError::from(sqlite(code)), StorageError::Io(_)),
+                "{code}"
+            );
+        }
+    }
+}
