@@ -236,6 +236,10 @@ fn help_explains_every_flag_and_bad_values_exit_2() {
         "--trusted-proxy",
         "RAS_TRUSTED_PROXIES",
         "delete-user",
+        "--retention",
+        "RAS_RETENTION",
+        "purge",
+        "backup",
     ] {
         assert!(text.contains(flag), "--help mentions {flag}:\n{text}");
     }
