@@ -15,6 +15,17 @@ use hyper::{Method, Request, Response, StatusCode};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+/// Where a learner's own data lives: `/installation_data/<key>/`.
+const LEARNER_PREFIX: &str = "/installation_data/";
+
+/// The path as logged: the key in a learner's path is their only credential, not ours to log.
+fn loggable(path: &str) -> String {
+    match path.strip_prefix(LEARNER_PREFIX) {
+        Some(rest) if !rest.is_empty() => format!("{LEARNER_PREFIX}<key>/"),
+        _ => path.to_owned(),
+    }
+}
+
 /// Everything a request may need, complete from [`App::new`] on.
 pub struct App {
     /// The database.
@@ -50,9 +61,9 @@ impl App {
         let client = client_ip(&self.proxies, peer.ip(), request.headers());
         let method = request.method().clone();
         // The path only: a query string is the client's to fill and is not ours to log. A
-        // host's page has its secret in the path, which is cut out.
+        // learner's key and a host's secret in the path are cut out.
         let path = request.uri().path();
-        let path = dashboard::redacted_path(path).unwrap_or_else(|| path.to_owned());
+        let path = dashboard::redacted_path(path).unwrap_or_else(|| loggable(path));
         let response = match self.route(request, client).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
@@ -85,9 +96,21 @@ impl App {
                 }
                 _ => Err(RequestError::MethodNotAllowed("POST")),
             },
+            p if p.starts_with(LEARNER_PREFIX) => match *method {
+                Method::DELETE => {
+                    let key = p[LEARNER_PREFIX.len()..].trim_end_matches('/');
+                    let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+                    Ok(ingest::forget(&self.store, &self.throttle, &key, client).await)
+                }
+                _ => Err(RequestError::MethodNotAllowed("DELETE")),
+            },
             "/healthz" => match *method {
                 Method::GET | Method::HEAD => {
                     self.store.ping().await?;
+                    self.store
+                        .writable()
+                        .await
+                        .map_err(RequestError::NotWritable)?;
                     Ok(response::with_type(
                         StatusCode::OK,
                         "text/plain; charset=utf-8",

@@ -23,6 +23,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The checks the served script runs.
     pub checks: Checks,
+    /// Learners whose latest attempt is older than this are deleted once a day; `None`:
+    /// everything is kept.
+    pub retention: Option<Duration>,
 }
 
 impl Config {
@@ -35,6 +38,7 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             public_url: None,
             checks: Checks::default(),
+            retention: None,
         }
     }
 }

@@ -1,14 +1,14 @@
-//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer. Takes only the
-//! store and the throttle it uses.
+//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer; and its
+//! undoing, `DELETE /installation_data/<key>/`. Takes only the store and the throttle it uses.
 
+use crate::http::body::read_limited;
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
-use crate::report::{parse_report, MAX_BODY_BYTES};
-use crate::storage::Store;
+use crate::report::{parse_key, parse_report, MAX_BODY_BYTES};
+use crate::storage::{StorageError, Store};
 use crate::throttle::{Decision, Throttle};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Bytes;
-use hyper::header::{HeaderValue, CONTENT_LENGTH};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -38,10 +38,49 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let decision = throttle.admit(client);
-    let mut response = match accept(store, request, decision).await {
+    let response = match accept(store, request, decision).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     };
+    with_rate_headers(response, decision)
+}
+
+/// `DELETE /installation_data/<key>/`, the learner's right to be forgotten: the learner and,
+/// by cascade, every attempt and package. Answers 204 whether or not the key was known: a
+/// key is the only credential, and the answer must not tell which keys exist. Throttled
+/// like submissions, from the same budget.
+pub async fn forget(
+    store: &Store,
+    throttle: &Throttle,
+    key: &str,
+    client: IpAddr,
+) -> Response<Body> {
+    let decision = throttle.admit(client);
+    let response = match erase(store, key, decision).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    with_rate_headers(response, decision)
+}
+
+async fn erase(
+    store: &Store,
+    key: &str,
+    decision: Option<Decision>,
+) -> Result<Response<Body>, RequestError> {
+    if let Some(decision) = decision.filter(|d| !d.allowed) {
+        return Err(RequestError::RateLimited(decision));
+    }
+    // Not a key in any spelling: no such URL (the text is not repeated back).
+    let key = parse_key(key)
+        .ok_or_else(|| RequestError::NotFound("/installation_data/<not a key>/".into()))?;
+    match store.delete_user(key.to_string()).await {
+        Ok(_) | Err(StorageError::NotFound) => Ok(response::empty(StatusCode::NO_CONTENT)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn with_rate_headers(mut response: Response<Body>, decision: Option<Decision>) -> Response<Body> {
     if let Some(decision) = decision {
         let headers = response.headers_mut();
         headers.insert("x-ratelimit-limit", decision.limit.into());
@@ -63,25 +102,7 @@ where
     if let Some(decision) = decision.filter(|d| !d.allowed) {
         return Err(RequestError::RateLimited(decision));
     }
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(RequestError::BodyTooLarge);
-    }
-    let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<LengthLimitError>().is_some() {
-                RequestError::BodyTooLarge
-            } else {
-                RequestError::BodyUnreadable(e.to_string())
-            }
-        })?
-        .to_bytes();
+    let body = read_limited(request, MAX_BODY_BYTES).await?;
     let report = parse_report(&body)?;
     let receipt = store.record(report).await?;
     let message = if receipt.known {

@@ -23,6 +23,8 @@ fn main() -> ExitCode {
         Command::Generate(args) => cli::generate(args),
         Command::RebuildTallies(args) => cli::rebuild_tallies(args),
         Command::Workshop(args) => cli::workshop(args),
+        Command::Purge(args) => cli::purge(args),
+        Command::Backup(args) => cli::backup(args),
     }
 }
 

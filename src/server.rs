@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A client must send its request headers within this time (slow-loris protection).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often `--retention` runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(86_400);
 /// Pause after a failed accept (out of file descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -81,12 +83,36 @@ pub async fn serve(
         store,
         Throttle::from_limit(config.rate_limit),
     ));
+    let retention = config
+        .retention
+        .map(|age| tokio::spawn(retain(app.clone(), age)));
     accept_until(listener, app.clone(), shutdown).await;
+    if let Some(task) = retention {
+        task.abort();
+    }
     tokio::task::spawn_blocking(move || app.store.close())
         .await
         .map_err(StorageError::from)?;
     log::info!("database closed; goodbye");
     Ok(())
+}
+
+/// `--retention`: a purge at start-up and once a day after it.
+async fn retain(app: Arc<App>, age: Duration) {
+    let mut every = tokio::time::interval(RETENTION_EVERY);
+    loop {
+        every.tick().await;
+        match app.store.purge(age, false).await {
+            Ok(purged) => log::info!(
+                "retention: deleted {} learners whose latest attempt was before {} \
+                 ({} attempts)",
+                purged.deleted.learners,
+                purged.before,
+                purged.deleted.attempts
+            ),
+            Err(e) => log::warn!("retention: the daily purge failed: {e}"),
+        }
+    }
 }
 
 /// The accept loop: one task per connection, each watched for graceful shutdown.
@@ -95,40 +121,66 @@ async fn accept_until(listener: TcpListener, app: Arc<App>, shutdown: impl Futur
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        log::warn!("accepting a connection failed: {e}");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                        continue;
-                    }
-                };
-                let app = app.clone();
-                let service = service_fn(move |request| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
-                });
-                let connection = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        log::debug!("connection from {peer} ended: {e}");
-                    }
-                });
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => serve_connection(stream, peer, &app, &graceful),
+                Err(e) => {
+                    log::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
             () = &mut shutdown => break,
         }
     }
-    drop(listener);
-    log::info!("shutting down: finishing in-flight requests");
+    let drained = drain_backlog(listener, &app, &graceful);
+    log::info!("shutting down: finishing in-flight requests ({drained} taken from the backlog)");
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             log::warn!("some requests did not finish within {SHUTDOWN_GRACE:?}; closing anyway");
         }
     }
+}
+
+/// Serves the connections the kernel already completed, which closing the socket would reset
+/// after their clients sent a request, and closes the socket: from then on a new connection
+/// is refused, cleanly, before anything is sent.
+fn drain_backlog(listener: TcpListener, app: &Arc<App>, graceful: &GracefulShutdown) -> usize {
+    let Ok(listener) = listener.into_std() else {
+        return 0;
+    };
+    let mut drained = 0;
+    // The socket is non-blocking (tokio made it so): the loop ends when the backlog is empty.
+    while let Ok((stream, peer)) = listener.accept() {
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpStream::from_std(stream));
+        if let Ok(stream) = stream {
+            serve_connection(stream, peer, app, graceful);
+            drained += 1;
+        }
+    }
+    drained
+}
+
+fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    app: &Arc<App>,
+    graceful: &GracefulShutdown,
+) {
+    let app = app.clone();
+    let service = service_fn(move |request| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            log::debug!("connection from {peer} ended: {e}");
+        }
+    });
 }

@@ -2,3 +2,9 @@
 //! the program's interface: hidden from the documentation, and may change at any time.
 
 pub use crate::throttle::ManualClock;
+
+/// Compares every statistic of the database file at `path` (tallies) with the straightforward
+/// SQL over its raw rows; the first difference, or what could not be read, is the error.
+pub fn check_statistics(path: &std::path::Path) -> Result<(), String> {
+    crate::storage::check_statistics(path)
+}

@@ -21,11 +21,16 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Server {
+        Server::start_logging(db, extra, "info")
+    }
+
+    /// Started with `RUST_LOG` at `level`.
+    pub fn start_logging(db: &Path, extra: &[&str], level: &str) -> Server {
         let mut child = Command::new(BIN)
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", level)
             .env_remove("RAS_RATE_LIMIT")
             .env_remove("RAS_TRUSTED_PROXIES")
             .stderr(Stdio::piped())
@@ -231,6 +236,10 @@ fn help_explains_every_flag_and_bad_values_exit_2() {
         "--trusted-proxy",
         "RAS_TRUSTED_PROXIES",
         "delete-user",
+        "--retention",
+        "RAS_RETENTION",
+        "purge",
+        "backup",
     ] {
         assert!(text.contains(flag), "--help mentions {flag}:\n{text}");
     }
@@ -309,6 +318,8 @@ fn commands_on_a_database_that_is_not_there_refuse_and_create_nothing() {
         &["workshop", "show", "2026-11-27-place"],
         &["workshop", "revoke", "2026-11-27-place"],
         &["workshop", "delete", "2026-11-27-place", "--yes"],
+        &["purge", "--older-than", "30"],
+        &["backup", "/dev/null/never-written.db"],
     ] {
         let out = Command::new(BIN)
             .args(args)

@@ -7,6 +7,8 @@
 //! (npm ci --prefix tests/browser). Without them it skips, except under CI=true.
 
 use crate::binary::{agent, post_json, Server, BIN};
+use crate::support::unchecked_report;
+use result_aggregation_server::storage::{Location, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +23,8 @@ const HOSTILE_VERSION: &str = "\"><svg onload=\"window.__xss=2\">";
 const HOSTILE_SYSTEM: &str = "<script>window.__xss=3</script>";
 const HOSTILE_ERROR: &str = "<iframe src=\"http://evil.example/\"></iframe>";
 const HOSTILE_DISTRIBUTION: &str = "<img src=\"http://evil.example/pixel.png\">";
+/// The workshop with a host: learners report to it, so its name is one they may send.
+const HOST_WORKSHOP: &str = "2026-11-28-hosted";
 const HOSTILE_EMAIL: &str = "\"><img src=x onerror=\"window.__xss=4\">@example.org";
 const HOSTILE_TITLE: &str = "</title><script>window.__xss=5</script>";
 
@@ -93,6 +97,11 @@ fn populate(base: &str) {
             assert_eq!(post_json(&agent, &url, &fixed.to_string()).0, 200);
         }
     }
+}
+
+/// A learner whose every string tries to run script. The wire checks refuse markup now, so it
+/// is written straight into the file, as a database from before those checks may hold it.
+fn store_hostile_learner(db: &Path) {
     let hostile = json!({
         "user_system_info": {"system": HOSTILE_SYSTEM, "distribution_name": HOSTILE_DISTRIBUTION,
             "distribution_version": HOSTILE_VERSION, "machine": HOSTILE_PACKAGE,
@@ -105,18 +114,33 @@ fn populate(base: &str) {
         ],
         "unique_user_id": null
     });
-    let (status, text) = post_json(&agent, &url, &hostile.to_string());
-    assert_eq!(status, 200, "{text}");
-    // The hostile learner fixes the hostile package, with a hostile version: "What gets
-    // fixed" and the detail's "fixed with" show them.
-    let key: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut fixed = hostile.clone();
-    fixed["failed_installs"] = json!([
-        {"name": PACKAGE, "version": HOSTILE_VERSION, "error_description": HOSTILE_ERROR}
-    ]);
-    fixed["successful_installs"] = json!([{"name": HOSTILE_PACKAGE, "version": HOSTILE_ERROR}]);
-    fixed["unique_user_id"] = key["key"].clone();
-    assert_eq!(post_json(&agent, &url, &fixed.to_string()).0, 200);
+    // A first attempt fails both; a later one fixes the hostile package with a hostile
+    // version, so "What gets fixed" and the detail's "fixed with" show them too. A learner of
+    // the hosted workshop carries a hostile email and package names onto the private page.
+    let key = Some(uuid::Uuid::from_u128(0x0bad));
+    let mut first = unchecked_report(&hostile);
+    first.key = key;
+    let mut fixed = unchecked_report(&hostile);
+    fixed.key = key;
+    fixed.failures.retain(|f| f.name == PACKAGE);
+    fixed.successes = vec![result_aggregation_server::report::Package {
+        name: HOSTILE_PACKAGE.into(),
+        version: Some(HOSTILE_ERROR.into()),
+    }];
+    let mut hosted = unchecked_report(&hostile);
+    hosted.system.workshop_id = Some(HOST_WORKSHOP.into());
+    let store = Store::open(&Location::File(db.to_owned())).unwrap();
+    let at = |t: &str| format!("2026-01-01 {t}:00.000");
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(store.import(vec![
+            (first, at("12:00")),
+            (fixed, at("14:30")),
+            (hosted, at("15:00")),
+        ]))
+        .unwrap();
+    store.close();
 }
 
 #[test]
@@ -132,13 +156,15 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ras.db");
+    store_hostile_learner(&db);
     let server = Server::start(&db, &["--rate-limit", "off"]);
-    // The hostile workshop has a host, whose private page shows every hostile field.
+    // A hosted workshop whose private page shows hostile strings in every learner field and
+    // its title. (Learners cannot name a workshop with markup; its name is plain.)
     let created = Command::new(BIN)
         .args([
             "workshop",
             "create",
-            HOSTILE_WORKSHOP,
+            HOST_WORKSHOP,
             "--title",
             HOSTILE_TITLE,
         ])
@@ -173,6 +199,7 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
             HOSTILE_WORKSHOP,
             HOSTILE_PACKAGE,
             host_path,
+            HOST_WORKSHOP,
         ])
         .output()
         .expect("node runs");

@@ -201,3 +201,66 @@ fn the_scripts_own_unit_tests_pass() {
         report.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
     );
 }
+
+#[test]
+fn check_py_forget_deletes_what_it_sent_from_the_real_server() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let server = Server::start(&db, &["--checks", "git,make"]);
+    let script = agent()
+        .get(format!("{}/check.py", server.base))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    std::fs::write(dir.path().join("check.py"), script).unwrap();
+    let path = fake_tools(dir.path(), &python);
+    let run = |args: &[&str]| {
+        Command::new(&python)
+            .arg(dir.path().join("check.py"))
+            .args(args)
+            .env("PATH", &path)
+            .env("SWC_CHECK_CONFIG_DIR", dir.path().join("config"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let learners = || -> i64 {
+        Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT count(*) FROM user_system_info", [], |r| r.get(0))
+            .unwrap()
+    };
+    let sent = run(&["--yes", "--email", "learner@example.org"]);
+    let said = String::from_utf8_lossy(&sent.stdout);
+    assert!(
+        said.contains("--forget"),
+        "the consent text says how: {said}"
+    );
+    assert_eq!(learners(), 1, "{said}");
+    let key_file = dir.path().join("config").join("key");
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    let forgot = run(&["--forget", "--yes"]);
+    let said = String::from_utf8_lossy(&forgot.stdout);
+    assert_eq!(forgot.status.code(), Some(0), "{said}");
+    assert!(said.contains("Deleted"), "{said}");
+    assert_eq!(
+        learners(),
+        0,
+        "the learner and, by cascade, every attempt are gone"
+    );
+    let attempts: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM attempts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(attempts, 0);
+    assert!(!key_file.exists(), "and the key file");
+    let log = server.log.lock().unwrap().clone();
+    assert!(
+        log.contains("DELETE /installation_data/<key>/ 204"),
+        "{log}"
+    );
+    assert!(!log.contains(key.trim()), "the key is not logged:\n{log}");
+}

@@ -270,3 +270,71 @@ async fn other_routes_answer_sensibly() {
     .await;
     assert_eq!(no_slash.status, 200);
 }
+
+#[tokio::test]
+async fn a_learner_deletes_everything_they_sent_and_the_answer_never_tells_whether_it_existed() {
+    let app = app(Some("4/hour"), "");
+    let me = peer("192.0.2.1");
+    let sent = answer(
+        app.handle(
+            post("/installation_data/", sample(None, None, None).to_string()),
+            me,
+        )
+        .await,
+    )
+    .await;
+    let key = sent.json["key"].as_str().unwrap().to_owned();
+    let delete = |path: String| {
+        hyper::Request::delete(path)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+    // Any spelling the script's key could take: upper case, braces (percent-encoded), urn.
+    let braced = format!("/installation_data/%7B{}%7D/", key.to_uppercase());
+    let gone = answer(app.handle(delete(braced), me).await).await;
+    assert_eq!(gone.status, 204);
+    assert_eq!(header(&gone, "x-ratelimit-remaining"), "2");
+    assert_eq!(app.store.totals().await.unwrap(), Default::default());
+    let again = answer(
+        app.handle(delete(format!("/installation_data/urn:uuid:{key}")), me)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        again.status, 204,
+        "the same answer for a key that is not there"
+    );
+    let nonsense = answer(app.handle(delete("/installation_data/x/".into()), me).await).await;
+    assert_eq!(nonsense.status, 404);
+    assert!(!nonsense.json["detail"].as_str().unwrap().contains("/x/"));
+    let throttled = answer(
+        app.handle(delete(format!("/installation_data/{key}/")), me)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        throttled.status, 429,
+        "deletions share the submissions' budget"
+    );
+    assert!(throttled.headers.contains_key("retry-after"));
+    let get = answer(
+        app.handle(get(&format!("/installation_data/{key}/")), me)
+            .await,
+    )
+    .await;
+    assert_eq!(get.status, 405);
+    assert_eq!(header(&get, "allow"), "DELETE");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_drained_and_answered_413() {
+    let app = app(None, "");
+    let big = vec![b' '; 3 * MAX_BODY_BYTES];
+    let refused = answer(
+        app.handle(post("/installation_data/", big), peer("192.0.2.1"))
+            .await,
+    )
+    .await;
+    assert_eq!(refused.status, 413);
+    assert_eq!(refused.json["error"], "body too large");
+}

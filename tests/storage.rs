@@ -268,3 +268,24 @@ async fn writes_after_close_are_refused() {
         .unwrap_err();
     assert_eq!(refused, StorageError::Closed);
 }
+
+#[tokio::test]
+async fn delete_user_takes_a_key_in_any_spelling_a_client_may_send() {
+    let store = memory_store();
+    for spelling in [
+        |k: &str| k.to_uppercase(),
+        |k: &str| format!("{{{k}}}"),
+        |k: &str| format!("urn:uuid:{k}"),
+        |k: &str| k.replace('-', ""),
+    ] {
+        let key = store
+            .record(report(&sample(None, None, None)))
+            .await
+            .unwrap()
+            .key
+            .to_string();
+        let deleted = store.delete_user(spelling(&key)).await.unwrap();
+        assert_eq!(deleted.learners, 1, "{}", spelling(&key));
+    }
+    assert_eq!(store.totals().await.unwrap().learners, 0);
+}

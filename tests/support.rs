@@ -5,7 +5,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response};
 use result_aggregation_server::app::App;
 use result_aggregation_server::config::{Config, Location};
-use result_aggregation_server::report::{parse_report, Report};
+use result_aggregation_server::report::{parse_report, Failure, Package, Report, SystemInfo};
 use result_aggregation_server::storage::Store;
 use result_aggregation_server::throttle::Throttle;
 use serde_json::{json, Value};
@@ -28,6 +28,43 @@ pub fn sample(key: Option<&str>, email: Option<&str>, workshop: Option<&str>) ->
 
 pub fn report(value: &Value) -> Report {
     parse_report(value.to_string().as_bytes()).expect("a valid report")
+}
+
+/// A report built from JSON without the wire checks: rows as an older server (or the original,
+/// which checked nothing) may have stored them, for tests of what the pages do with them.
+pub fn unchecked_report(value: &Value) -> Report {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let system = |field: &str| text(&value["user_system_info"][field]);
+    let list = |name: &str| value[name].as_array().cloned().unwrap_or_default();
+    Report {
+        key: None,
+        system: SystemInfo {
+            distribution_name: system("distribution_name"),
+            distribution_version: system("distribution_version"),
+            system: system("system"),
+            system_version: system("system_version"),
+            machine: system("machine"),
+            system_platform: system("system_platform"),
+            python_version: system("python_version"),
+            workshop_id: system("workshop_id"),
+            email_id: system("email_id"),
+        },
+        successes: list("successful_installs")
+            .iter()
+            .map(|p| Package {
+                name: text(&p["name"]).unwrap(),
+                version: text(&p["version"]),
+            })
+            .collect(),
+        failures: list("failed_installs")
+            .iter()
+            .map(|p| Failure {
+                name: text(&p["name"]).unwrap(),
+                version: text(&p["version"]),
+                error_description: text(&p["error_description"]),
+            })
+            .collect(),
+    }
 }
 
 pub fn memory_store() -> Store {

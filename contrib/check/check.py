@@ -5,6 +5,7 @@ Run it with the Python you will use during the workshop:
 
     python check.py              check everything, then offer to send the results
     python check.py git make     re-test only these checks
+    python check.py --forget     delete what you sent from the server
     python check.py --help       all the options
 
 For every tool it prints a pass/fail line, and for every failure what was
@@ -157,6 +158,7 @@ FIXES = CATALOG["fixes"]
 PYTHON_PLACEHOLDER = "{python}"
 
 SPEC_PATTERN = re.compile(r"([a-z0-9][a-z0-9_.-]*)(?:>=([0-9][0-9A-Za-z.+-]*))?(\?)?")
+EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DOTTED_VERSION = r"(\d+(?:\.\d+)+)"
 VERSION_MARKER = "SWC-CHECK-VERSION:"
@@ -737,7 +739,7 @@ def post_json(url, body):
         return response.read().decode("utf-8", "replace")
 
 
-def explain_refusal(error, url):
+def explain_refusal(error, url, refused="accept the results"):
     """Print why the server answered with an HTTP error (error and detail, or when to retry)."""
     try:
         answer = json.loads(error.read().decode("utf-8", "replace"))
@@ -752,7 +754,7 @@ def explain_refusal(error, url):
         return
     reason = answer.get("error") or error.reason
     detail = f": {answer['detail']}" if answer.get("detail") else ""
-    say(f"The server at {url} did not accept the results (HTTP {error.code}, {reason}{detail}).")
+    say(f"The server at {url} did not {refused} (HTTP {error.code}, {reason}{detail}).")
 
 
 def send_results(url, body, sent_key):
@@ -794,6 +796,20 @@ def ask(prompt):
         return ""
 
 
+def is_email(text):
+    """Tell whether text looks like an email address: something, an @, something."""
+    return bool(EMAIL_PATTERN.fullmatch(text))
+
+
+def ask_email():
+    """Ask for an optional email until the answer is empty or has an @ (a stray "y" is no address)."""
+    while True:
+        answer = ask("Your email, so the instructors can contact you (optional, Enter to skip): ")
+        if not answer or is_email(answer):
+            return answer
+        say("That is not an email address (it needs an @); type it again, or press Enter to skip.")
+
+
 def offer_report(results, args):
     """Get consent, show exactly what would be sent, and send it."""
     interactive = sys.stdin is not None and sys.stdin.isatty()
@@ -808,7 +824,7 @@ def offer_report(results, args):
         if workshop is None:
             workshop = ask("Workshop name, e.g. 2016-08-13-place (optional, Enter to skip): ")
         if email is None:
-            email = ask("Your email, so the instructors can contact you (optional, Enter to skip): ")
+            email = ask_email()
     key = load_key()
     payload = build_payload(results, workshop or None, email or None, key)
     body = json.dumps(payload, indent=2)
@@ -816,10 +832,55 @@ def offer_report(results, args):
     say()
     say(f"This is exactly what would be sent to {url}:")
     say(body)
+    say("You can delete what you sent at any time with --forget.")
     if not args.yes and ask("Send these results? [y/N] ").lower() not in ("y", "yes"):
         say("Not sent.")
         return
     send_results(url, body, key)
+
+
+def delete_request(url):
+    """Send DELETE to url (urllib errors propagate)."""
+    request = urllib.request.Request(url, method="DELETE")
+    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
+        response.read()
+
+
+def forget_everything(args):
+    """Delete what this computer sent (by its key) from the server, then the key; return the exit code."""
+    key = load_key()
+    if key is None:
+        say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
+            "by it, so there is nothing to delete.")
+        return 0
+    host = args.host.rstrip("/")
+    url = f"{host}/installation_data/{key}/"
+    if not args.yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            say("Nothing deleted: no terminal to confirm. To delete, run again with --forget --yes.")
+            return 1
+        answer = ask(f"Delete everything sent from this computer (key {key}) from {host}, "
+                     "and the key itself? [y/N] ")
+        if answer.lower() not in ("y", "yes"):
+            say("Nothing deleted.")
+            return 0
+    try:
+        delete_request(url)
+    except urllib.error.HTTPError as error:
+        explain_refusal(error, url, refused="delete your data")
+        say(f"Your key is kept in {key_path()}; try again later.")
+        return 1
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        say(f"Could not reach the server at {url} ({reason}); nothing was deleted and your key is kept.")
+        return 1
+    try:
+        os.remove(key_path())
+    except OSError as error:
+        warn(f"could not delete {key_path()} ({error})")
+    say(f"Deleted: the server at {host} no longer has anything you sent, and this computer no "
+        "longer has your key. A later report starts afresh.")
+    return 0
 
 
 # ---------------------------------------------------------------- command line
@@ -828,6 +889,13 @@ def host_url(text):
     """Accept an http(s) server base URL (argparse type)."""
     if not re.match(r"https?://[^/\s]+", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def email_address(text):
+    """Accept an email address, something with an @ (argparse type)."""
+    if not is_email(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an email address (it needs an @)")
     return text
 
 
@@ -853,6 +921,7 @@ sending:
   --yes was not given. The server answers with a key kept in
   {config_dir()}
   (override the folder with ${CONFIG_DIR_ENV}) so later reports update yours.
+  --forget deletes everything sent with that key from the server, then the key.
 
 exit codes:
   0 all required checks passed (optional ones may have failed),
@@ -869,13 +938,17 @@ exit codes:
     parser.add_argument("--workshop", metavar="ID",
                         help="workshop name, e.g. 2016-08-13-place" +
                              (f" (default: {WORKSHOP_ID})" if WORKSHOP_ID else ""))
-    parser.add_argument("--email", metavar="ADDR", help="your email address (optional)")
+    parser.add_argument("--email", metavar="ADDR", type=email_address,
+                        help="your email address (optional)")
     parser.add_argument("-H", "--host", metavar="URL", type=host_url, default=SERVER_URL,
                         help=f"server base URL (default: {SERVER_URL})")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show the commands run and their output")
     parser.add_argument("--reset-key", action="store_true",
                         help="forget the stored key and start a new identity")
+    parser.add_argument("--forget", action="store_true",
+                        help="delete everything you sent from the server, and the stored key "
+                             "(asks first; --yes does not ask); runs no checks")
     return parser.parse_args(argv)
 
 
@@ -885,6 +958,8 @@ def main(argv=None):
     if args.list:
         print_list()
         return 0
+    if args.forget:
+        return forget_everything(args)
     try:
         planned = select_checks(args.checks)
     except ValueError as error:

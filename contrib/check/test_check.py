@@ -63,6 +63,16 @@ class FakeServer(object):
                 self.end_headers()
                 self.wfile.write(reply)
 
+            def do_DELETE(self):
+                """Record each DELETE and answer with the configured status, no body."""
+                server.requests.append((self.path, "DELETE", ""))
+                status = server.status if server.status != 200 else 204
+                self.send_response(status)
+                for name, value in server.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *args):
                 """Keep the test output quiet."""
 
@@ -640,8 +650,8 @@ class KeyStorageTests(SandboxTestCase):
         self.assertIn("Forgot the stored key", out)
 
 
-class ReportTests(SandboxTestCase):
-    """Consent and sending to a fake server on 127.0.0.1."""
+class ServerTestCase(SandboxTestCase):
+    """A passing and a failing fake module check, and fake servers on 127.0.0.1."""
 
     def setUp(self):
         """Provide a passing and a failing fake module check."""
@@ -656,6 +666,10 @@ class ReportTests(SandboxTestCase):
         server = FakeServer(**options)
         self.addCleanup(server.close)
         return server
+
+
+class ReportTests(ServerTestCase):
+    """Consent and sending to a fake server on 127.0.0.1."""
 
     def test_sends_exactly_the_shown_json_and_stores_key(self):
         """--yes --workshop sends the printed JSON verbatim and keeps the returned key."""
@@ -715,7 +729,7 @@ class ReportTests(SandboxTestCase):
         """A 4xx answer prints its error and detail; the exit code still reflects the checks."""
         server = self.server(status=400, answer={"error": "invalid payload", "detail": "email_id: bad address"})
         check.save_key(KEY_1)
-        code, out, _ = run_main(["--yes", "--email", "nope", "-H", server.url, "fake-new"])
+        code, out, _ = run_main(["--yes", "--email", "a@example.org", "-H", server.url, "fake-new"])
         self.assertEqual(code, 0)
         self.assertIn("HTTP 400, invalid payload: email_id: bad address", out)
         self.assertEqual(self.stored_key(), KEY_1)
@@ -815,6 +829,90 @@ class ReportTests(SandboxTestCase):
             os.chdir(previous)
         self.assertEqual(os.listdir(workdir), [])
         self.assertIsNotNone(self.stored_key())
+
+
+class ForgetTests(ServerTestCase):
+    """--forget, the consent text that mentions it, and the email prompt."""
+
+    def test_forget_deletes_on_the_server_then_the_key(self):
+        """--forget --yes sends DELETE for the stored key and removes the key file."""
+        server = self.server()
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", server.url + "/"])
+        self.assertEqual(code, 0)
+        self.assertEqual(server.requests, [(f"/installation_data/{KEY_1}/", "DELETE", "")])
+        self.assertIsNone(self.stored_key())
+        self.assertIn("Deleted", out)
+        self.assertNotIn("Checking", out)
+
+    def test_forget_asks_first(self):
+        """On a terminal it asks; anything but yes deletes nothing."""
+        server = self.server()
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "-H", server.url], stdin=FakeTerminal("n\n"))
+        self.assertEqual((code, server.requests, self.stored_key()), (0, [], KEY_1))
+        self.assertIn(KEY_1, out)
+        self.assertIn("Nothing deleted.", out)
+        code, out, _ = run_main(["--forget", "-H", server.url], stdin=FakeTerminal("y\n"))
+        self.assertEqual(code, 0)
+        self.assertEqual(len(server.requests), 1)
+        self.assertIsNone(self.stored_key())
+
+    def test_forget_without_a_terminal_or_yes_deletes_nothing(self):
+        """No terminal to confirm and no --yes: nothing is sent."""
+        server = self.server()
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "-H", server.url], stdin=io.StringIO("y\n"))
+        self.assertEqual((code, server.requests, self.stored_key()), (1, [], KEY_1))
+        self.assertIn("--forget --yes", out)
+
+    def test_forget_without_a_key_sends_nothing(self):
+        """Nothing stored, nothing to delete."""
+        server = self.server()
+        code, out, _ = run_main(["--forget", "--yes", "-H", server.url])
+        self.assertEqual((code, server.requests), (0, []))
+        self.assertIn("nothing to delete", out)
+
+    def test_forget_keeps_the_key_when_the_server_refuses_or_is_away(self):
+        """A refusal or an unreachable server keeps the key for another try."""
+        server = self.server(status=429, answer={}, headers={"Retry-After": "60"})
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", server.url])
+        self.assertEqual((code, self.stored_key()), (1, KEY_1))
+        self.assertIn("try again in 60 seconds", out)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            url = "http://127.0.0.1:%d" % probe.getsockname()[1]
+        code, out, _ = run_main(["--forget", "--yes", "-H", url])
+        self.assertEqual((code, self.stored_key()), (1, KEY_1))
+        self.assertIn("nothing was deleted", out)
+
+    def test_consent_mentions_forget(self):
+        """Where it asks for consent it says how to take the data back."""
+        server = self.server()
+        _, out, _ = run_main(["-H", server.url, "fake-new"], stdin=FakeTerminal("ws\n\nn\n"))
+        self.assertIn("you can delete what you sent at any time with --forget", out.lower())
+        _, out, _ = run_main(["--yes", "-H", server.url, "fake-new"])
+        self.assertIn("--forget", out)
+
+    def test_an_email_without_an_at_is_asked_again(self):
+        """A stray "y" at the email prompt is not an address: it asks again."""
+        server = self.server()
+        run_main(["-H", server.url, "fake-new"],
+                 stdin=FakeTerminal("ws\ny\nyes\na@example.org\ny\n"))
+        self.assertEqual(len(server.requests), 1)
+        self.assertEqual(json.loads(server.requests[0][2])["user_system_info"]["email_id"],
+                         "a@example.org")
+        _, out, _ = run_main(["-H", server.url, "fake-new"], stdin=FakeTerminal("ws\ny\n\ny\n"))
+        self.assertIn("not an email address", out)
+        self.assertIsNone(json.loads(server.requests[1][2])["user_system_info"]["email_id"])
+
+    def test_an_email_flag_without_an_at_exits_2(self):
+        """--email must be an address too."""
+        with self.assertRaises(SystemExit) as exited:
+            with contextlib.redirect_stderr(io.StringIO()):
+                check.parse_args(["--email", "y"])
+        self.assertEqual(exited.exception.code, 2)
 
 
 class ServedSettingsTests(unittest.TestCase):

@@ -26,7 +26,9 @@ Examples:
   result-aggregation-server --listen 0.0.0.0:8080 --rate-limit 20/minute
   result-aggregation-server --trusted-proxy 127.0.0.1,::1   # behind nginx on this host
   result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427
-  result-aggregation-server workshop create 2026-11-27-oslo --checks 'git>=2.30,numpy,make?'";
+  result-aggregation-server workshop create 2026-11-27-oslo --checks 'git>=2.30,numpy,make?'
+  result-aggregation-server backup /var/backups/ras.db   # a checked copy, while it serves
+  result-aggregation-server purge --older-than 365 --dry-run";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -67,6 +69,11 @@ pub enum Command {
     /// Register a workshop for a private readiness page and checks of its own; list, show,
     /// revoke its link, delete it
     Workshop(WorkshopArgs),
+    /// Delete learners whose latest attempt is older than a number of days, with everything
+    /// they sent
+    Purge(PurgeArgs),
+    /// Write a consistent, checked copy of the database, also while the server runs
+    Backup(BackupArgs),
 }
 
 /// The flags of `serve`, before they are checked into a `Config`.
@@ -120,6 +127,39 @@ pub struct ServeArgs {
     /// (default: the script's own list; `python3 check.py --list` shows every name)
     #[arg(long, env = "RAS_CHECKS", value_name = "LIST", value_parser = parse_checks)]
     pub checks: Option<Checks>,
+
+    /// Once a day, delete learners whose latest attempt is older than DAYS days, as
+    /// `purge --older-than DAYS` does (default: keep everything)
+    #[arg(long, env = "RAS_RETENTION", value_name = "DAYS", value_parser = parse_days)]
+    pub retention: Option<u32>,
+}
+
+/// The flags of `purge`.
+#[derive(Args, Debug)]
+pub struct PurgeArgs {
+    /// Delete learners whose latest attempt is older than this many days
+    #[arg(long, env = "RAS_RETENTION", value_name = "DAYS", value_parser = parse_days)]
+    pub older_than: u32,
+
+    /// Only count what would be deleted
+    #[arg(long, env = "RAS_PURGE_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// The database it works on.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// The flags of `backup`.
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Where to write the copy; an existing file there is replaced once the copy checks out
+    #[arg(value_name = "PATH")]
+    pub to: std::path::PathBuf,
+
+    /// The database it copies.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// The flags of `delete-user`.
@@ -173,6 +213,15 @@ fn parse_rate_limit(spec: &str) -> Result<RateLimitSpec, String> {
 
 fn parse_trusted_proxies(list: &str) -> Result<TrustedProxies, String> {
     list.parse()
+}
+
+/// A whole number of days, at least one (a retention of zero days would delete everything).
+fn parse_days(text: &str) -> Result<u32, String> {
+    text.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|days| (1..=36_500).contains(days))
+        .ok_or_else(|| format!("'{text}' is not a number of days from 1 to 36500"))
 }
 
 fn parse_checks(list: &str) -> Result<Checks, String> {

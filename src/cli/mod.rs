@@ -5,7 +5,7 @@ mod args;
 mod generate;
 mod workshop;
 
-pub use args::{Cli, Command, DatabaseArgs, DeleteUserArgs, ServeArgs};
+pub use args::{BackupArgs, Cli, Command, DatabaseArgs, DeleteUserArgs, PurgeArgs, ServeArgs};
 pub use generate::{generate, GenerateArgs};
 pub use workshop::{workshop, WorkshopAction, WorkshopArgs};
 
@@ -25,6 +25,7 @@ impl ServeArgs {
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             public_url: self.public_url,
             checks: self.checks.unwrap_or_default(),
+            retention: self.retention.map(days),
         }
     }
 }
@@ -177,6 +178,65 @@ pub fn rebuild_tallies(args: DatabaseArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `purge --older-than DAYS [--dry-run]`: retention by hand (or from a timer).
+pub fn purge(args: PurgeArgs) -> ExitCode {
+    let location = Location::parse(&args.database.db);
+    let (age, dry_run) = (days(args.older_than), args.dry_run);
+    match with_existing_store(&location, async move |store| {
+        store.purge(age, dry_run).await
+    }) {
+        Ok(purged) => {
+            let d = purged.deleted;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            println!(
+                "{verb} {} learners whose latest attempt was before {} UTC (older than {} days): \
+                 {} attempts, {} successful and {} failed installs{}",
+                d.learners,
+                &purged.before[..19],
+                args.older_than,
+                d.attempts,
+                d.successful_installs,
+                d.failed_installs,
+                if dry_run {
+                    " (dry run: nothing deleted)"
+                } else {
+                    ""
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot purge {location}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `backup PATH`: a consistent copy of a live database, checked, and its size.
+pub fn backup(args: BackupArgs) -> ExitCode {
+    let location = Location::parse(&args.database.db);
+    let started = std::time::Instant::now();
+    match crate::storage::back_up(&location, &args.to) {
+        Ok(bytes) => {
+            println!(
+                "backed up {location} to {} in {:.1} s: {bytes} bytes ({:.1} MiB), integrity ok",
+                args.to.display(),
+                started.elapsed().as_secs_f64(),
+                bytes as f64 / (1024.0 * 1024.0)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot back up {location} to {}: {e}", args.to.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn days(days: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(days) * 86_400)
 }
 
 #[cfg(test)]

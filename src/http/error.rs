@@ -8,6 +8,9 @@ use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
+/// Seconds a client is asked to wait while the disk is full or failing.
+const NO_DISK_RETRY_AFTER: &str = "30";
+
 /// Why a request is not answered with what it asked for.
 #[derive(Debug)]
 pub enum RequestError {
@@ -22,6 +25,8 @@ pub enum RequestError {
     BadQuery(String),
     RateLimited(Decision),
     Storage(StorageError),
+    /// `/healthz`: the database answers reads but cannot commit a write.
+    NotWritable(StorageError),
 }
 
 #[derive(Serialize)]
@@ -79,6 +84,11 @@ impl RequestError {
                     "over a limit",
                     rejection.detail.clone(),
                 ),
+                RejectionKind::BadCharacters => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "characters not allowed",
+                    rejection.detail.clone(),
+                ),
             },
             RequestError::BadQuery(why) => (StatusCode::BAD_REQUEST, "bad query", why.clone()),
             RequestError::RateLimited(decision) => (
@@ -98,6 +108,14 @@ impl RequestError {
                     "temporarily unavailable",
                     e.to_string(),
                 ),
+                StorageError::Io(_) => {
+                    log::error!("storage failed: {e}");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "temporarily unavailable",
+                        e.to_string(),
+                    )
+                }
                 StorageError::Corrupt(_)
                 | StorageError::NoDatabase(_)
                 | StorageError::Interrupted(_)
@@ -110,6 +128,11 @@ impl RequestError {
                     )
                 }
             },
+            RequestError::NotWritable(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database not writable",
+                e.to_string(),
+            ),
         };
         let mut response = response::json(
             status,
@@ -129,8 +152,31 @@ impl RequestError {
             RequestError::Storage(StorageError::Busy | StorageError::Closed) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            // A full or failing disk waits for an admin: come back in a while, not at once.
+            RequestError::Storage(StorageError::Full | StorageError::Io(_))
+            | RequestError::NotWritable(_) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static(NO_DISK_RETRY_AFTER));
+            }
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_or_failing_disk_asks_the_client_to_come_back_later() {
+        for e in [
+            RequestError::Storage(StorageError::Full),
+            RequestError::Storage(StorageError::Io("fsync failed".into())),
+            RequestError::NotWritable(StorageError::Full),
+        ] {
+            let response = e.into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[RETRY_AFTER], NO_DISK_RETRY_AFTER);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP helpers every feature shares: building responses, the one place where a request
 //! error becomes a status code and a JSON body, and who the client is. Imports no feature.
 
+pub(crate) mod body;
 mod client;
 mod error;
 pub(crate) mod response;

@@ -28,3 +28,13 @@ pub fn with_type(
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// An answer without a body (204).
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -20,6 +20,14 @@ pub const MAX_ERROR_CHARS: usize = 2000;
 /// Longest field of `user_system_info` (a Windows or Linux platform string is under 200).
 pub const MAX_SYSTEM_FIELD_CHARS: usize = 500;
 
+/// A learner's key as any client may write it (upper or lower case, with or without hyphens,
+/// in braces, as `urn:uuid:`), or `None` when it is not a UUID. Every way a key comes in
+/// (a report, a deletion, the `delete-user` command) goes through here, so one learner has
+/// one key whatever its spelling.
+pub fn parse_key(text: &str) -> Option<uuid::Uuid> {
+    uuid::Uuid::parse_str(text.trim()).ok()
+}
+
 /// A validated submission: every limit checked, versions trimmed, the key parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {

@@ -1,12 +1,15 @@
 //! The JSON the original clients send, parsed strictly (wrong types are refused, nulls are
-//! accepted wherever the original clients send them) and checked against the limits.
+//! accepted wherever the original clients send them) and checked against the limits and for
+//! characters no client sends (controls, bidirectional overrides, markup).
 
 use super::{
-    Failure, Package, Report, SystemInfo, MAX_DEPTH, MAX_ERROR_CHARS, MAX_NAME_CHARS,
+    parse_key, Failure, Package, Report, SystemInfo, MAX_DEPTH, MAX_ERROR_CHARS, MAX_NAME_CHARS,
     MAX_PACKAGES_PER_LIST, MAX_SYSTEM_FIELD_CHARS,
 };
+use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// Why a body is not a report we store; `detail` names the field and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,9 @@ pub enum RejectionKind {
     WrongShape,
     /// A list or a string over its limit.
     TooLarge,
+    /// A string with characters no check script sends: control characters, bidirectional
+    /// overrides, markup.
+    BadCharacters,
 }
 
 impl fmt::Display for Rejection {
@@ -34,14 +40,36 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// A `T` read only from a JSON object. serde's derived structs also accept an array of their
+/// fields in order, so `"user_system_info": ["x"]` would pass as a machine named "x".
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for Visitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Visitor(PhantomData))
+            .map(Object)
+    }
+}
+
 #[derive(Deserialize)]
 struct Submission {
     #[serde(default)]
-    user_system_info: Option<WireSystemInfo>,
+    user_system_info: Option<Object<WireSystemInfo>>,
     #[serde(default)]
-    successful_installs: Option<Vec<WirePackage>>,
+    successful_installs: Option<Vec<Object<WirePackage>>>,
     #[serde(default)]
-    failed_installs: Option<Vec<WireFailure>>,
+    failed_installs: Option<Vec<Object<WireFailure>>>,
     #[serde(default)]
     unique_user_id: Option<String>,
 }
@@ -88,33 +116,103 @@ struct WireFailure {
 /// Parses and checks one POSTed body.
 pub fn parse_report(body: &[u8]) -> Result<Report, Rejection> {
     check_depth(body)?;
-    if body.trim_ascii_start().starts_with(b"[") {
-        // serde would read a struct from an array of its fields; a report is an object.
-        return Err(Rejection {
-            kind: RejectionKind::WrongShape,
-            detail: "expected a JSON object, found an array".into(),
-        });
-    }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let submission: Submission = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let kind = if e.inner().is_data() {
-            RejectionKind::WrongShape
-        } else {
-            RejectionKind::Malformed
-        };
-        let path = e.path().to_string();
-        let detail = if path == "." {
-            e.inner().to_string()
-        } else {
-            format!("{path}: {}", e.inner())
-        };
-        Rejection { kind, detail }
-    })?;
+    let Object(submission): Object<Submission> = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| {
+            let kind = if e.inner().is_data() {
+                RejectionKind::WrongShape
+            } else {
+                RejectionKind::Malformed
+            };
+            let path = field_path(e.path());
+            let why = without_values(&e.inner().to_string());
+            let detail = if path == "." {
+                why
+            } else {
+                format!("{path}: {why}")
+            };
+            Rejection { kind, detail }
+        })?;
     de.end().map_err(|e| Rejection {
         kind: RejectionKind::Malformed,
         detail: e.to_string(),
     })?;
     submission.into_report()
+}
+
+/// Every field name a report has: only these are named in an error's path.
+const FIELDS: [&str; 16] = [
+    "user_system_info",
+    "successful_installs",
+    "failed_installs",
+    "unique_user_id",
+    "distribution_name",
+    "distribution_version",
+    "system",
+    "system_version",
+    "machine",
+    "system_platform",
+    "python_version",
+    "workshop_id",
+    "email_id",
+    "name",
+    "version",
+    "error_description",
+];
+
+/// Where in the body an error is, as serde_path_to_error writes it
+/// (`failed_installs[3].name`), except that a key the client made up is not repeated: it is
+/// the client's text, like a value.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut text = String::new();
+    for segment in path.iter() {
+        let name = match segment {
+            Segment::Seq { index } => {
+                text.push_str(&format!("[{index}]"));
+                continue;
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                FIELDS.iter().find(|f| **f == key.as_str()).copied()
+            }
+            Segment::Unknown => None,
+        };
+        if !text.is_empty() {
+            text.push('.');
+        }
+        text.push_str(name.unwrap_or("(unknown field)"));
+    }
+    if text.is_empty() {
+        ".".to_owned()
+    } else {
+        text
+    }
+}
+
+/// serde's message without the values it quotes (`invalid type: string "a@b.org"`): what a
+/// learner put in the wrong field may be their email, and error details reach logs and
+/// screens.
+fn without_values(message: &str) -> String {
+    let mut kept = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            kept.push(c);
+            continue;
+        }
+        let mut escaped = false;
+        for c in chars.by_ref() {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => break,
+                _ => escaped = false,
+            }
+        }
+        if kept.ends_with(' ') {
+            kept.pop();
+        }
+    }
+    kept
 }
 
 /// Refuses nesting deeper than [`MAX_DEPTH`] anywhere, unknown fields included (serde skips
@@ -153,7 +251,7 @@ impl Submission {
         let successes = successes
             .into_iter()
             .enumerate()
-            .map(|(i, p)| {
+            .map(|(i, Object(p))| {
                 let at = |field| format!("successful_installs[{i}].{field}");
                 Ok(Package {
                     name: text(&at("name"), p.name, MAX_NAME_CHARS)?,
@@ -164,12 +262,12 @@ impl Submission {
         let failures = failures
             .into_iter()
             .enumerate()
-            .map(|(i, p)| {
+            .map(|(i, Object(p))| {
                 let at = |field| format!("failed_installs[{i}].{field}");
                 Ok(Failure {
                     name: text(&at("name"), p.name, MAX_NAME_CHARS)?,
                     version: version(&at("version"), p.version)?,
-                    error_description: optional_text(
+                    error_description: optional_prose(
                         &at("error_description"),
                         p.error_description,
                         MAX_ERROR_CHARS,
@@ -179,10 +277,12 @@ impl Submission {
             .collect::<Result<_, Rejection>>()?;
         Ok(Report {
             // A key that is not a UUID is treated as absent: the learner gets a fresh one.
-            key: self
-                .unique_user_id
-                .and_then(|k| uuid::Uuid::parse_str(k.trim()).ok()),
-            system: self.user_system_info.unwrap_or_default().into_system()?,
+            key: self.unique_user_id.as_deref().and_then(parse_key),
+            system: self
+                .user_system_info
+                .map(|Object(system)| system)
+                .unwrap_or_default()
+                .into_system()?,
             successes,
             failures,
         })
@@ -222,7 +322,20 @@ fn check_count(list: &str, count: usize) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// Names, versions, machine fields, workshop and email: one line of plain text each.
 fn text(at: &str, value: String, limit: usize) -> Result<String, Rejection> {
+    checked(at, value, limit, Text::Label)
+}
+
+/// What a string field may hold. Labels end up in HTML attributes, chart labels, CSV cells
+/// and URLs; prose (an error description) only in text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Text {
+    Label,
+    Prose,
+}
+
+fn checked(at: &str, value: String, limit: usize, text: Text) -> Result<String, Rejection> {
     let chars = value.chars().count();
     if chars > limit {
         return Err(Rejection {
@@ -230,7 +343,41 @@ fn text(at: &str, value: String, limit: usize) -> Result<String, Rejection> {
             detail: format!("{at}: {chars} characters, at most {limit} allowed"),
         });
     }
+    if let Some(why) = forbidden_character(&value, text) {
+        return Err(Rejection {
+            kind: RejectionKind::BadCharacters,
+            detail: format!("{at}: {why}"),
+        });
+    }
     Ok(value)
+}
+
+/// Why a string holds a character no check script sends, if it does. Control characters
+/// (NUL included) and bidirectional overrides can make a stored name read as another one
+/// on a page or in a terminal; markup has no business in a tool's name or version. Prose may
+/// hold line breaks and tabs, and `<` as in "1.8 < 2.0", but no tag (`<a`, `</`, `<!`, `<?`, `<%`).
+fn forbidden_character(value: &str, text: Text) -> Option<String> {
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        let code = u32::from(c);
+        if c.is_control() && !(text == Text::Prose && matches!(c, '\n' | '\r' | '\t')) {
+            return Some(format!("control character U+{code:04X} not allowed"));
+        }
+        if matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        {
+            return Some(format!(
+                "bidirectional formatting character U+{code:04X} not allowed"
+            ));
+        }
+        let tag = c == '<'
+            && chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?' | '%'));
+        if (text == Text::Label && matches!(c, '<' | '>')) || tag {
+            return Some("markup (< or >) not allowed".into());
+        }
+    }
+    None
 }
 
 /// An empty string counts as absent, as the original clients send "" for "unknown".
@@ -241,6 +388,18 @@ fn optional_text(
 ) -> Result<Option<String>, Rejection> {
     match value {
         Some(v) if !v.is_empty() => text(at, v, limit).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Like [`optional_text`], for free text that may span lines.
+fn optional_prose(
+    at: &str,
+    value: Option<String>,
+    limit: usize,
+) -> Result<Option<String>, Rejection> {
+    match value {
+        Some(v) if !v.is_empty() => checked(at, v, limit, Text::Prose).map(Some),
         _ => Ok(None),
     }
 }
@@ -346,5 +505,83 @@ mod tests {
             "{}",
             err.detail
         );
+    }
+
+    #[test]
+    fn an_array_is_never_read_as_an_object() {
+        for body in [
+            r#"{"user_system_info": []}"#,
+            r#"{"user_system_info": ["x"]}"#,
+            r#"{"successful_installs": [["git", "1.0"]]}"#,
+            r#"{"failed_installs": [["git", "1.0", "broken"]]}"#,
+            r#"["x"]"#,
+        ] {
+            let err = parse_report(body.as_bytes()).unwrap_err();
+            assert_eq!(err.kind, RejectionKind::WrongShape, "{body}: {err}");
+            let field = body.split('"').nth(1).unwrap_or_default();
+            assert!(err.detail.contains(field), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn controls_bidi_overrides_and_markup_are_refused_where_no_client_sends_them() {
+        for (field, value) in [
+            ("user_system_info.machine", r"x86\u000064"),
+            ("user_system_info.system", r"Linux\n"),
+            ("user_system_info.workshop_id", r"evil\u202Egnp.exe"),
+            ("user_system_info.email_id", "<script>alert(1)</script>"),
+            ("user_system_info.distribution_name", "a>b"),
+        ] {
+            let name = field.rsplit('.').next().unwrap();
+            let body = format!(r#"{{"user_system_info": {{"{name}": "{value}"}}}}"#);
+            let err = parse_report(body.as_bytes()).unwrap_err();
+            assert_eq!(err.kind, RejectionKind::BadCharacters, "{body}: {err}");
+            assert!(err.detail.starts_with(field), "{body}: {err}");
+        }
+        let prose = r#"{"failed_installs": [{"name": "Git (git)", "version": "1.8",
+            "error_description": "version 1.8 < required 2.0\n\tsee the hint"}]}"#;
+        assert!(parse_report(prose.as_bytes()).is_ok());
+        let tag = r#"{"failed_installs": [{"name": "x", "error_description": "<img src=x>"}]}"#;
+        let err = parse_report(tag.as_bytes()).unwrap_err();
+        assert!(err
+            .detail
+            .starts_with("failed_installs[0].error_description"));
+        let sql = r#"{"user_system_info": {"email_id": "o'brien@example.org; --"}}"#;
+        assert!(
+            parse_report(sql.as_bytes()).is_ok(),
+            "quotes are text, not SQL"
+        );
+    }
+
+    #[test]
+    fn error_details_never_repeat_the_value_sent() {
+        let err = parse_report(br#"{"successful_installs": "someone@example.org"}"#).unwrap_err();
+        assert!(!err.detail.contains("someone"), "{err}");
+        assert!(err
+            .detail
+            .starts_with("successful_installs: invalid type: string"));
+        assert_eq!(
+            without_values(r#"invalid type: string "a\"b", expected x"#),
+            "invalid type: string, expected x"
+        );
+        // Found by cargo fuzz: an unknown key's name came back in the path.
+        let err = parse_report(b"{\"someone@example.org\": [\"\\u0\"]}").unwrap_err();
+        assert!(!err.detail.contains("someone"), "{err}");
+        assert!(err.detail.starts_with("(unknown field)"), "{err}");
+    }
+
+    #[test]
+    fn every_spelling_of_a_key_is_the_same_key() {
+        let key = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+        for spelling in [
+            key.to_uppercase(),
+            format!("{{{key}}}"),
+            format!("urn:uuid:{key}"),
+            key.replace('-', ""),
+            format!("  {key}\n"),
+        ] {
+            assert_eq!(parse_key(&spelling).unwrap().to_string(), key, "{spelling}");
+        }
+        assert_eq!(parse_key("not-a-key"), None);
     }
 }

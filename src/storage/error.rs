@@ -15,6 +15,9 @@ pub enum StorageError {
     Busy,
     /// The disk or the database is full.
     Full,
+    /// The operating system failed to read or write the file (a failing disk, a file system
+    /// remounted read-only).
+    Io(String),
     /// The file is not a database we can read, or it is damaged.
     Corrupt(String),
     /// The writer has stopped: the server is shutting down.
@@ -35,6 +38,7 @@ impl fmt::Display for StorageError {
             }
             StorageError::Busy => f.write_str("database is busy"),
             StorageError::Full => f.write_str("database or disk is full"),
+            StorageError::Io(why) => write!(f, "database file cannot be written: {why}"),
             StorageError::Corrupt(why) => write!(f, "database is unreadable: {why}"),
             StorageError::Closed => f.write_str("database is closed"),
             StorageError::Interrupted(why) => write!(f, "storage task interrupted: {why}"),
@@ -51,6 +55,7 @@ impl From<rusqlite::Error> for StorageError {
         match e.sqlite_error_code() {
             Some(DatabaseBusy | DatabaseLocked) => StorageError::Busy,
             Some(DiskFull) => StorageError::Full,
+            Some(SystemIoFailure | ReadOnly) => StorageError::Io(e.to_string()),
             Some(DatabaseCorrupt | NotADatabase) => StorageError::Corrupt(e.to_string()),
             _ if matches!(e, rusqlite::Error::QueryReturnedNoRows) => StorageError::NotFound,
             _ => StorageError::Other(e.to_string()),
@@ -61,5 +66,26 @@ impl From<rusqlite::Error> for StorageError {
 impl From<tokio::task::JoinError> for StorageError {
     fn from(e: tokio::task::JoinError) -> Self {
         StorageError::Interrupted(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("why".into()))
+    }
+
+    #[test]
+    fn full_disks_and_failing_files_are_named_as_such() {
+        assert_eq!(StorageError::from(sqlite(13)), StorageError::Full); // SQLITE_FULL
+        for code in [10, 10 | (4 << 8), 10 | (24 << 8), 8] {
+            // SQLITE_IOERR, _IOERR_FSYNC, _IOERR_SHMSIZE, SQLITE_READONLY
+            assert!(
+                matches!(StorageError::from(sqlite(code)), StorageError::Io(_)),
+                "{code}"
+            );
+        }
     }
 }

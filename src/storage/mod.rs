@@ -2,12 +2,16 @@
 //! connection and commits waiting submissions together (group commit); a pool of read-only
 //! connections answers statistics. Handlers see [`Store`] and plain Rust types, never rusqlite.
 
+mod backup;
+mod consistency;
 mod dictionary;
 mod error;
 mod fixes;
 mod record;
-#[cfg(test)]
+// The tests' meaning of every statistic; outside tests only `consistency` reads it.
+#[cfg_attr(not(test), allow(dead_code))]
 mod reference;
+mod retention;
 mod schema;
 mod statistics;
 mod stats;
@@ -16,8 +20,10 @@ pub(crate) mod timestamp;
 mod workshops;
 mod writer;
 
+pub use backup::back_up;
 pub use error::StorageError;
 pub use record::{Deleted, Receipt};
+pub use retention::Purged;
 pub use schema::SCHEMA_VERSION;
 pub(crate) use stats::{
     CheckFixes, Comparison, FixOverview, Fixes, Overview, PackageDetail, PackageFilter, Scope,
@@ -33,13 +39,24 @@ use crate::report::Report;
 use r2d2_sqlite::SqliteConnectionManager;
 use record::Keys;
 use rusqlite::Connection;
+use std::path::Path;
 use std::time::Duration;
 use writer::Writer;
+
+/// Compares every statistic of the database at `path` with the straightforward SQL over its
+/// raw rows; the first difference is the error. For the tests (through `testing`).
+pub(crate) fn check_statistics(path: &Path) -> Result<(), String> {
+    consistency::check_file(path)
+}
 
 /// How long a connection waits for a lock before it reports [`StorageError::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read-only connections for statistics; the machine this runs on has a few cores.
 const READERS: u32 = 4;
+/// A commit this recent proves the database writable without a probe of its own.
+const RECENT_COMMIT: Duration = Duration::from_secs(2);
+/// How long a write probe may wait behind the writer's queue before the answer is "busy".
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The database: one writer, a pool of readers.
 pub struct Store {
@@ -261,6 +278,25 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StorageError> {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
+    }
+
+    /// Checks that a write can be committed (for `/healthz`): trusts a commit from the last
+    /// two seconds, and otherwise commits a write that changes nothing but is a real one
+    /// (the header page rewritten with the same schema version), so a full disk or a file
+    /// system that turned read-only shows here and not only in failing submissions.
+    pub async fn writable(&self) -> Result<(), StorageError> {
+        if self.writer.committed_within(RECENT_COMMIT) {
+            return Ok(());
+        }
+        let probe = self.writer.write(|work| {
+            let version: i64 = work
+                .conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))?;
+            Ok(work.conn.pragma_update(None, "user_version", version)?)
+        });
+        tokio::time::timeout(PROBE_TIMEOUT, probe)
+            .await
+            .map_err(|_| StorageError::Busy)?
     }
 
     /// Stops taking writes, commits what is queued, and closes the writing connection.

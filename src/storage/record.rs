@@ -7,7 +7,7 @@ use super::tally::AttemptFacts;
 use super::timestamp;
 use super::writer::Work;
 use super::StorageError;
-use crate::report::Report;
+use crate::report::{parse_key, Report};
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
@@ -301,13 +301,15 @@ fn attempt_failures(conn: &Connection, attempt: i64) -> Result<AttemptFailures, 
     })
 }
 
-/// Deletes a learner by key; the database's cascade removes their attempts and packages.
+/// Deletes a learner by key (in any spelling [`parse_key`] reads); the database's cascade
+/// removes their attempts and packages.
 pub(crate) fn delete_user(work: Work<'_>, key: &str) -> Result<Deleted, StorageError> {
+    let key = parse_key(key).map_or_else(|| key.trim().to_owned(), |k| k.to_string());
     let user_id: i64 = work
         .conn
         .query_row(
             "SELECT id FROM user_system_info WHERE unique_user_id = ?1",
-            [key],
+            [&key],
             |row| row.get(0),
         )
         .optional()?

@@ -7,8 +7,9 @@ use super::dictionary::Dictionary;
 use super::tally::Deltas;
 use super::StorageError;
 use rusqlite::Connection;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Jobs that may wait for the writer; beyond it, senders wait (back-pressure).
@@ -36,28 +37,50 @@ impl Work<'_> {
 }
 
 /// Runs inside the batch's transaction (or hears why there is none) and returns what to do
-/// once the commit is known.
-type Job = Box<dyn FnOnce(Result<Work<'_>, StorageError>) -> Completion + Send>;
+/// once the commit is known, with the job's own error if it failed.
+type Job = Box<dyn FnOnce(Result<Work<'_>, StorageError>) -> Ran + Send>;
 /// Told whether the batch committed; answers the waiting request.
 type Completion = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
+
+/// A job that has run: what to tell its requester, and why it failed, if it did (the cause
+/// of a lost transaction, when SQLite rolled the whole batch back after a full disk).
+struct Ran {
+    complete: Completion,
+    failure: Option<StorageError>,
+}
+
+/// How the last commit went, and when: `/healthz` trusts a recent success without writing.
+type LastCommit = Arc<Mutex<Option<(Instant, Result<(), StorageError>)>>>;
 
 pub(crate) struct Writer {
     /// `None` once closed: later writes fail with [`StorageError::Closed`].
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    last_commit: LastCommit,
 }
 
 impl Writer {
     pub(crate) fn start(conn: Connection) -> Result<Writer, StorageError> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let last_commit = LastCommit::default();
+        let recorder = last_commit.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, receiver))
+            .spawn(move || run(conn, receiver, &recorder))
             .map_err(|e| StorageError::Other(format!("starting the writer: {e}")))?;
         Ok(Writer {
             queue: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
+            last_commit,
         })
+    }
+
+    /// True when the last batch committed less than `within` ago.
+    pub(crate) fn committed_within(&self, within: Duration) -> bool {
+        matches!(
+            &*self.last_commit.lock().expect("last commit lock"),
+            Some((at, Ok(()))) if at.elapsed() < within
+        )
     }
 
     /// Runs `work` in the writer's next transaction; resolves after that transaction commits.
@@ -77,10 +100,14 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |batch| {
             let outcome = batch.and_then(|batch| in_savepoint(batch, work));
-            Box::new(move |committed: Result<(), StorageError>| {
-                // The requester may have gone (client hung up): nothing to tell then.
-                let _ = reply.send(committed.and(outcome));
-            })
+            let failure = outcome.as_ref().err().cloned();
+            Ran {
+                complete: Box::new(move |committed: Result<(), StorageError>| {
+                    // The requester may have gone (client hung up): nothing to tell then.
+                    let _ = reply.send(committed.and(outcome));
+                }),
+                failure,
+            }
         });
         sender.send(job).await.map_err(|_| StorageError::Closed)?;
         drop(sender);
@@ -126,7 +153,11 @@ fn in_savepoint<T>(
         conn.execute_batch("RELEASE job")?;
         batch_deltas.merge(deltas);
     } else {
-        conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+        // After a full disk or an I/O error SQLite may have rolled back the whole batch
+        // already; then there is no savepoint left, and the job's own error is the news.
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+        }
         // Ids the job added to the dictionaries are gone with it.
         dictionary.forget();
     }
@@ -135,7 +166,7 @@ fn in_savepoint<T>(
 
 /// The writer thread: take what is waiting, commit it together, answer everyone, repeat.
 /// Ends when every sender is gone, after the last batch is committed.
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, last_commit: &LastCommit) {
     let mut dictionary = Dictionary::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -146,7 +177,8 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit(&mut conn, &mut dictionary, &mut batch);
+        let committed = commit(&mut conn, &mut dictionary, &mut batch);
+        *last_commit.lock().expect("last commit lock") = Some((Instant::now(), committed));
     }
     // Fold the WAL back into the database so the file is complete on its own.
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
@@ -157,7 +189,11 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit(conn: &mut Connection, dictionary: &mut Dictionary, batch: &mut Vec<Job>) {
+fn commit(
+    conn: &mut Connection,
+    dictionary: &mut Dictionary,
+    batch: &mut Vec<Job>,
+) -> Result<(), StorageError> {
     // IMMEDIATE: take the write lock now (waiting up to the busy timeout for another process
     // that holds it), rather than fail halfway through the batch when a read turns into a write.
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
@@ -167,25 +203,40 @@ fn commit(conn: &mut Connection, dictionary: &mut Dictionary, batch: &mut Vec<Jo
             log::error!("cannot begin a transaction for {} writes: {e}", batch.len());
             for job in batch.drain(..) {
                 // Never run: each requester hears why.
-                job(Err(e.clone()))(Err(e.clone()));
+                (job(Err(e.clone())).complete)(Err(e.clone()));
             }
-            return;
+            return Err(e);
         }
     };
     let mut deltas = Deltas::default();
+    // Set when SQLite rolled the whole transaction back under a job (a full disk, an I/O
+    // error): the jobs after it must not run outside any transaction, each committing alone.
+    let mut lost: Option<StorageError> = None;
     let completions: Vec<Completion> = batch
         .drain(..)
         .map(|job| {
-            job(Ok(Work {
+            if let Some(e) = &lost {
+                return job(Err(e.clone())).complete;
+            }
+            let ran = job(Ok(Work {
                 conn: &tx,
                 dictionary: &mut *dictionary,
                 deltas: &mut deltas,
-            }))
+            }));
+            if tx.is_autocommit() {
+                lost = Some(ran.failure.unwrap_or_else(|| {
+                    StorageError::Other("the transaction ended under a job".into())
+                }));
+            }
+            ran.complete
         })
         .collect();
-    let committed = deltas
-        .apply(&tx)
-        .and_then(|()| tx.commit().map_err(StorageError::from));
+    let committed = match lost {
+        Some(e) => Err(e),
+        None => deltas
+            .apply(&tx)
+            .and_then(|()| tx.commit().map_err(StorageError::from)),
+    };
     if let Err(e) = &committed {
         // The transaction is rolled back (dropping it does that if the commit did not run).
         dictionary.forget();
@@ -196,5 +247,72 @@ fn commit(conn: &mut Connection, dictionary: &mut Dictionary, batch: &mut Vec<Jo
     }
     for complete in completions {
         complete(committed.clone());
+    }
+    committed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{consistency, Location, StorageError, Store};
+    use crate::report::{Failure, Report};
+
+    /// A report whose long, new error text takes room in the database.
+    fn report(n: usize) -> Report {
+        Report {
+            failures: vec![Failure {
+                name: format!("package {}", n % 3),
+                version: Some(format!("{n}")),
+                error_description: Some(format!("{n} {}", "e".repeat(1500))),
+            }],
+            ..Report::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_database_refuses_whole_batches_and_takes_writes_again_once_it_has_room() {
+        let store = Store::open(&Location::Memory).unwrap();
+        store.record(report(0)).await.unwrap();
+        let pages: i64 = store
+            .writer
+            .write(|w| Ok(w.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        let limit = |pages: i64| {
+            let writer = &store.writer;
+            async move {
+                writer
+                    .write(move |w| Ok(w.conn.pragma_update(None, "max_page_count", pages)?))
+                    .await
+            }
+        };
+        limit(pages + 4).await.unwrap();
+        let (mut stored, mut refused) = (1, 0);
+        for round in 1..200 {
+            // Three at once: one batch, in which SQLite may roll everything back.
+            let (a, b, c) = tokio::join!(
+                store.record(report(3 * round)),
+                store.record(report(3 * round + 1)),
+                store.record(report(3 * round + 2))
+            );
+            for outcome in [a, b, c] {
+                match outcome {
+                    Ok(_) => stored += 1,
+                    Err(StorageError::Full) => refused += 1,
+                    Err(e) => panic!("a full database is Full, not {e}"),
+                }
+            }
+            if refused > 0 {
+                break;
+            }
+        }
+        assert!(refused > 0, "the database filled up");
+        let check = || store.read(|conn| Ok(consistency::check(conn)));
+        check().await.unwrap().unwrap();
+        assert_eq!(store.totals().await.unwrap().attempts, stored);
+        limit(1_000_000).await.unwrap();
+        store.record(report(1000)).await.unwrap();
+        store.writable().await.unwrap();
+        check().await.unwrap().unwrap();
+        assert_eq!(store.totals().await.unwrap().attempts, stored + 1);
     }
 }

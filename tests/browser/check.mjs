@@ -1,8 +1,8 @@
 // Drives Debian's Chromium through a running dashboard, for tests/browser.rs.
 //
-// node check.mjs BASE_URL SCREENSHOT_DIR CHROMIUM_PATH WORKSHOP PACKAGE HOSTILE_WORKSHOP HOSTILE_PACKAGE [HOST_PATH]
+// node check.mjs BASE_URL SCREENSHOT_DIR CHROMIUM_PATH WORKSHOP PACKAGE HOSTILE_WORKSHOP HOSTILE_PACKAGE [HOST_PATH HOST_WORKSHOP]
 //
-// HOST_PATH, a host's private page (of HOSTILE_WORKSHOP), is visited like the others, and its
+// HOST_PATH, a host's private page (of HOST_WORKSHOP), is visited like the others, and its
 // live update is checked too.
 //
 // Loads every page twice: as served (with its Content-Security-Policy), and with the policy
@@ -13,7 +13,7 @@ import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-const [base, shots, executablePath, workshop, pkg, hostileWorkshop, hostilePackage, hostPath] =
+const [base, shots, executablePath, workshop, pkg, hostileWorkshop, hostilePackage, hostPath, hostWorkshop] =
   process.argv.slice(2);
 const origin = new URL(base).origin;
 const problems = [];
@@ -159,7 +159,7 @@ await checkLive(`/view/${q(workshop)}/`, {
 if (hostPath) {
   const late = `late-${Date.now()}@example.org`;
   await checkLive(hostPath, {
-    user_system_info: { system: "Linux", workshop_id: hostileWorkshop, email_id: late },
+    user_system_info: { system: "Linux", workshop_id: hostWorkshop, email_id: late },
     failed_installs: [{ name: "Git (git)", version: "1.8", error_description: "version 1.8 < required 2.0" }],
   }, late, "main table.learners", "host-live-updated");
 }

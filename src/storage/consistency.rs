@@ -1,0 +1,153 @@
+//! Whether every statistic the server reads from the tallies equals what `reference.rs` says
+//! it means, computed from the raw rows: in every scope, for every workshop, package and
+//! version the database holds. For the tests that crash, fill and restart the real binary;
+//! they reach it through the hidden `testing` module.
+
+use super::stats::{Breakdown, PackageDetail, PackageFilter, Scope};
+use super::{reference, statistics, StorageError};
+use rusqlite::{Connection, OpenFlags};
+use std::fmt::Debug;
+use std::path::Path;
+
+/// Opens the file without creating it or changing its rows (SQLite may still replay a WAL a
+/// killed process left behind, which a read-only open cannot), and compares.
+pub(crate) fn check_file(path: &Path) -> Result<(), String> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(|e| e.to_string())?;
+    check(&conn)
+}
+
+/// Compares every statistic with its reference inside one read transaction, so both sides
+/// see the same rows; the first difference is the error.
+pub(crate) fn check(conn: &Connection) -> Result<(), String> {
+    let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
+    let outcome = compare(&tx).map_err(|e| match e {
+        Mismatch::Differs(what) => what,
+        Mismatch::Failed(e) => format!("a statistic could not be read: {e}"),
+    });
+    tx.rollback().map_err(|e| e.to_string())?;
+    outcome
+}
+
+enum Mismatch {
+    Differs(String),
+    Failed(StorageError),
+}
+
+impl From<StorageError> for Mismatch {
+    fn from(e: StorageError) -> Self {
+        Mismatch::Failed(e)
+    }
+}
+
+fn same<T: PartialEq + Debug>(what: &str, served: T, meant: T) -> Result<(), Mismatch> {
+    if served == meant {
+        Ok(())
+    } else {
+        Err(Mismatch::Differs(format!(
+            "{what}: the tallies say {served:?}, the raw rows {meant:?}"
+        )))
+    }
+}
+
+fn compare(conn: &Connection) -> Result<(), Mismatch> {
+    let workshops = reference::workshops(conn)?;
+    same("workshops", statistics::workshops(conn)?, workshops.clone())?;
+    let names = reference::package_names(conn)?;
+    same(
+        "package names",
+        statistics::package_names(conn)?,
+        names.clone(),
+    )?;
+    let mut packages = Vec::new();
+    for name in &names {
+        let versions = reference::package_versions(conn, name)?;
+        same(
+            &format!("versions of {name}"),
+            statistics::package_versions(conn, name)?,
+            versions.clone(),
+        )?;
+        packages.push(PackageFilter {
+            name: name.clone(),
+            version: None,
+        });
+        packages.extend(versions.into_iter().map(|version| PackageFilter {
+            name: name.clone(),
+            version: Some(version),
+        }));
+    }
+    // What fixed it: every learner's record of every check, straight from the raw rows.
+    let records = reference::check_records(conn)?;
+    // All workshops together, each one, and one nobody named.
+    let mut scopes: Vec<Option<String>> = vec![None, Some("no such workshop".into())];
+    scopes.extend(workshops.into_iter().map(Some));
+    for workshop in &scopes {
+        let at = format!("workshop {workshop:?}");
+        let workshop = workshop.as_deref();
+        same(
+            &format!("{at}: learners by system"),
+            statistics::learners_by_system(conn, workshop)?,
+            reference::learners_by_system(conn, workshop)?,
+        )?;
+        same(
+            &format!("{at}: summaries"),
+            statistics::workshop_summaries(conn, workshop)?,
+            reference::workshop_summaries(conn, workshop)?,
+        )?;
+        for min_failed in [1, 5] {
+            same(
+                &format!("{at}: what gets fixed, at least {min_failed}"),
+                statistics::fix_overview(conn, workshop, min_failed)?,
+                reference::fix_overview(&records, workshop, min_failed),
+            )?;
+        }
+        for all_attempts in [false, true] {
+            let scope = Scope {
+                workshop: workshop.map(str::to_owned),
+                all_attempts,
+            };
+            let at = format!("{scope:?}");
+            same(
+                &format!("{at}: failed versions"),
+                statistics::failed_versions(conn, &scope)?,
+                reference::failed_versions(conn, &scope)?,
+            )?;
+            same(
+                &format!("{at}: failed names"),
+                statistics::failed_names(conn, &scope)?,
+                reference::failed_names(conn, &scope)?,
+            )?;
+            same(
+                &format!("{at}: failures by system"),
+                statistics::failures_by_system(conn, &scope)?,
+                reference::failures_by_system(conn, &scope)?,
+            )?;
+            for package in &packages {
+                let by = |field| reference::failure_breakdown(conn, package, &scope, field);
+                let meant = PackageDetail {
+                    package: package.clone(),
+                    failures: reference::failure_count(conn, package, &scope)?,
+                    distribution_name: by(Breakdown::DistributionName)?,
+                    distribution_version: by(Breakdown::DistributionVersion)?,
+                    distribution_name_version: by(Breakdown::DistributionNameVersion)?,
+                    system: by(Breakdown::System)?,
+                    system_version: by(Breakdown::SystemVersion)?,
+                    system_platform: by(Breakdown::SystemPlatform)?,
+                    machine: by(Breakdown::Machine)?,
+                    python_version: by(Breakdown::PythonVersion)?,
+                    days: by(Breakdown::Day)?,
+                    error_descriptions: by(Breakdown::ErrorDescription)?,
+                    fixes: reference::check_fixes(&records, &package.name, workshop),
+                };
+                same(
+                    &format!("{at}: detail of {package:?}"),
+                    statistics::package_detail(conn, package, &scope)?,
+                    meant,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
