@@ -23,6 +23,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The checks the served script runs.
     pub checks: Checks,
+    /// Whether `GET /metrics` answers (Prometheus scrapes it; `--metrics off` hides it).
+    pub metrics: bool,
 }
 
 impl Config {
@@ -35,6 +37,7 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             public_url: None,
             checks: Checks::default(),
+            metrics: true,
         }
     }
 }

@@ -1,8 +1,9 @@
-//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer. Takes only the
-//! store and the throttle it uses.
+//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer, count. Takes
+//! only the store, the throttle and the metrics it uses.
 
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
+use crate::metrics::Metrics;
 use crate::report::{parse_report, MAX_BODY_BYTES};
 use crate::storage::Store;
 use crate::throttle::{Decision, Throttle};
@@ -30,6 +31,7 @@ struct Summary {
 pub async fn submit<B>(
     store: &Store,
     throttle: &Throttle,
+    metrics: &Metrics,
     request: Request<B>,
     client: IpAddr,
 ) -> Response<Body>
@@ -39,8 +41,16 @@ where
 {
     let decision = throttle.admit(client);
     let mut response = match accept(store, request, decision).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
+        Ok(response) => {
+            metrics.accepted();
+            response
+        }
+        Err(e) => {
+            if let Some(reason) = e.refusal() {
+                metrics.refused(reason);
+            }
+            e.into_response()
+        }
     };
     if let Some(decision) = decision {
         let headers = response.headers_mut();

@@ -7,7 +7,7 @@
 //! and routes; the features `ingest`, `dashboard` and `check_script` answer requests;
 //! `http` holds their shared HTTP helpers; [`storage`] owns the SQLite database;
 //! [`throttle`] limits submissions per client address; [`report`] is what learners send;
-//! [`config`] what the program was told.
+//! [`config`] what the program was told, and [`metrics`] what it counts for Prometheus.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -19,6 +19,7 @@ pub mod config;
 pub(crate) mod dashboard;
 pub(crate) mod http;
 pub(crate) mod ingest;
+pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod storage;

@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store, SCHEMA_VERSION};
 use crate::throttle::Throttle;
 use hyper::server::conn::http1;
@@ -59,8 +60,10 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let metrics = Metrics::new();
     let db = config.db.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&db))
+    let recorder = metrics.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_with_metrics(&db, recorder))
         .await
         .map_err(StorageError::from)??;
     log::info!(
@@ -76,11 +79,11 @@ pub async fn serve(
         }
     );
     log::info!("the served check script runs checks: {}", config.checks);
-    let app = Arc::new(App::new(
-        &config,
-        store,
-        Throttle::from_limit(config.rate_limit),
-    ));
+    let throttle = Throttle::start(&config, &metrics);
+    if config.metrics {
+        log::info!("metrics at /metrics (keep them from the public: see the nginx site)");
+    }
+    let app = Arc::new(App::with_metrics(&config, store, throttle, metrics));
     accept_until(listener, app.clone(), shutdown).await;
     tokio::task::spawn_blocking(move || app.store.close())
         .await

@@ -7,6 +7,7 @@ mod browser;
 mod check_script;
 mod dashboard;
 mod handler;
+mod metrics;
 mod migration;
 mod nginx;
 mod storage;

@@ -7,7 +7,7 @@
 
 use super::generate::GenerateArgs;
 use crate::config::{Checks, RateLimit, TrustedProxies, DEFAULT_RATE_LIMIT};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
 /// The database file every subcommand uses unless told otherwise: in the working directory.
@@ -115,6 +115,20 @@ pub struct ServeArgs {
     /// (default: the script's own list; `python3 check.py --list` shows every name)
     #[arg(long, env = "RAS_CHECKS", value_name = "LIST", value_parser = parse_checks)]
     pub checks: Option<Checks>,
+
+    /// Serve Prometheus metrics at /metrics (keep the path from the public: the nginx site
+    /// in contrib/ does)
+    #[arg(long, env = "RAS_METRICS", value_name = "on|off", default_value = "on")]
+    pub metrics: Switch,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }
 
 /// The flags of `delete-user`.

@@ -4,7 +4,7 @@
 mod args;
 mod generate;
 
-pub use args::{Cli, Command, DatabaseArgs, DeleteUserArgs, ServeArgs};
+pub use args::{Cli, Command, DatabaseArgs, DeleteUserArgs, ServeArgs, Switch};
 pub use generate::{generate, GenerateArgs};
 
 use crate::config::{Config, Location};
@@ -23,6 +23,7 @@ impl ServeArgs {
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             public_url: self.public_url,
             checks: self.checks.unwrap_or_default(),
+            metrics: self.metrics == Switch::On,
         }
     }
 }

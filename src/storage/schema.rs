@@ -26,9 +26,13 @@ pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), 
     match version {
         SCHEMA_VERSION => Ok(()),
         0 if !has_table(conn, "user_system_info")? => {
-            let tx = conn.transaction()?;
-            tx.execute_batch(SCHEMA)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            // IMMEDIATE, then look again: two instances started together on a new file take
+            // turns, and the second finds the schema the first created.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !has_table(&tx, "user_system_info")? {
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
             tx.commit()?;
             Ok(())
         }

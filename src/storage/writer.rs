@@ -2,19 +2,31 @@
 //! in its queue in one transaction (group commit). One fsync then acknowledges many reports,
 //! which is how durability and throughput go together on SQLite. The batch's changes to the
 //! tallies are added up while its jobs run and written once, just before the commit.
+//!
+//! Other processes may write the same file (a second instance, `delete-user`): the writer
+//! then waits for their write lock, patiently, rather than fail a learner's report.
 
 use super::dictionary::Dictionary;
 use super::tally::Deltas;
 use super::StorageError;
+use crate::metrics::Metrics;
 use rusqlite::Connection;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Jobs that may wait for the writer; beyond it, senders wait (back-pressure).
 const QUEUE_DEPTH: usize = 4096;
 /// Most jobs committed in one transaction, so one huge burst still commits in slices.
 const MAX_BATCH: usize = 512;
+/// How long a batch waits in all for another process's write lock (SQLite's busy timeout
+/// waits inside each attempt) before its reports are refused as busy. Another instance holds
+/// the lock for milliseconds; `rebuild-tallies` on a large file for seconds. Below nginx's
+/// 30 s proxy timeout, so the learner hears our answer rather than nginx's.
+const WRITE_LOCK_PATIENCE: Duration = Duration::from_secs(20);
+/// Pause before a busy `COMMIT` is tried again.
+const COMMIT_RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 /// What a job works with: the connection inside the batch's transaction, the dictionaries,
 /// and the job's own changes to the tallies (kept only if the job succeeds).
@@ -48,11 +60,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> Result<Writer, StorageError> {
+    pub(crate) fn start(conn: Connection, metrics: Metrics) -> Result<Writer, StorageError> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, receiver))
+            .spawn(move || run(conn, receiver, &metrics))
             .map_err(|e| StorageError::Other(format!("starting the writer: {e}")))?;
         Ok(Writer {
             queue: Mutex::new(Some(sender)),
@@ -135,7 +147,7 @@ fn in_savepoint<T>(
 
 /// The writer thread: take what is waiting, commit it together, answer everyone, repeat.
 /// Ends when every sender is gone, after the last batch is committed.
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn run(conn: Connection, mut queue: mpsc::Receiver<Job>, metrics: &Metrics) {
     let mut dictionary = Dictionary::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -146,7 +158,10 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit(&mut conn, &mut dictionary, &mut batch);
+        let started = Instant::now();
+        let writes = batch.len();
+        commit(&conn, &mut dictionary, &mut batch, metrics);
+        metrics.batch_committed(writes, started.elapsed());
     }
     // Fold the WAL back into the database so the file is complete on its own.
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
@@ -157,37 +172,33 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit(conn: &mut Connection, dictionary: &mut Dictionary, batch: &mut Vec<Job>) {
-    // IMMEDIATE: take the write lock now (waiting up to the busy timeout for another process
-    // that holds it), rather than fail halfway through the batch when a read turns into a write.
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            let e = StorageError::from(e);
-            log::error!("cannot begin a transaction for {} writes: {e}", batch.len());
-            for job in batch.drain(..) {
-                // Never run: each requester hears why.
-                job(Err(e.clone()))(Err(e.clone()));
-            }
-            return;
+fn commit(conn: &Connection, dictionary: &mut Dictionary, batch: &mut Vec<Job>, metrics: &Metrics) {
+    if let Err(e) = begin_patiently(conn, batch.len(), metrics) {
+        log::error!("cannot begin a transaction for {} writes: {e}", batch.len());
+        for job in batch.drain(..) {
+            // Never run: each requester hears why.
+            job(Err(e.clone()))(Err(e.clone()));
         }
-    };
+        return;
+    }
     let mut deltas = Deltas::default();
     let completions: Vec<Completion> = batch
         .drain(..)
         .map(|job| {
             job(Ok(Work {
-                conn: &tx,
+                conn,
                 dictionary: &mut *dictionary,
                 deltas: &mut deltas,
             }))
         })
         .collect();
-    let committed = deltas
-        .apply(&tx)
-        .and_then(|()| tx.commit().map_err(StorageError::from));
+    let committed = deltas.apply(conn).and_then(|()| commit_patiently(conn));
     if let Err(e) = &committed {
-        // The transaction is rolled back (dropping it does that if the commit did not run).
+        if !conn.is_autocommit() {
+            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                log::error!("rolling back a failed batch: {rollback}");
+            }
+        }
         dictionary.forget();
         log::error!(
             "a batch of {} writes failed to commit: {e}",
@@ -196,5 +207,50 @@ fn commit(conn: &mut Connection, dictionary: &mut Dictionary, batch: &mut Vec<Jo
     }
     for complete in completions {
         complete(committed.clone());
+    }
+}
+
+/// `BEGIN IMMEDIATE`: takes the write lock now (SQLite waits its busy timeout for another
+/// process that holds it) rather than fail halfway through the batch when a read turns into
+/// a write. While another process keeps the lock, tries again for up to
+/// [`WRITE_LOCK_PATIENCE`]: no job has run yet, so trying again is always safe.
+fn begin_patiently(
+    conn: &Connection,
+    writes: usize,
+    metrics: &Metrics,
+) -> Result<(), StorageError> {
+    let started = Instant::now();
+    loop {
+        match conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StorageError::from)
+        {
+            Err(StorageError::Busy) if started.elapsed() < WRITE_LOCK_PATIENCE => {
+                metrics.write_lock_waited();
+                log::warn!(
+                    "another process has held the database's write lock for {:.1} s; \
+                     {writes} writes wait for it",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// `COMMIT`, tried again while SQLite answers busy: the transaction then stays open (in
+/// rollback-journal mode a commit waits for readers of other processes; in WAL mode it does
+/// not wait at all).
+fn commit_patiently(conn: &Connection) -> Result<(), StorageError> {
+    let started = Instant::now();
+    loop {
+        match conn.execute_batch("COMMIT").map_err(StorageError::from) {
+            Err(StorageError::Busy)
+                if started.elapsed() < WRITE_LOCK_PATIENCE && !conn.is_autocommit() =>
+            {
+                std::thread::sleep(COMMIT_RETRY_PAUSE);
+            }
+            outcome => return outcome,
+        }
     }
 }

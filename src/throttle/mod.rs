@@ -7,7 +7,9 @@ mod memory;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryThrottle;
 
+use crate::config::Config;
 pub use crate::config::RateLimit;
+use crate::metrics::{Backend, Metrics};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -47,12 +49,22 @@ pub enum Throttle {
 }
 
 impl Throttle {
-    /// The throttle a configuration asks for, on the system clock.
+    /// An in-process throttle for `limit` (or none), on the system clock.
     pub fn from_limit(limit: Option<RateLimit>) -> Throttle {
         match limit {
             Some(limit) => Throttle::Memory(MemoryThrottle::new(limit, Box::new(SystemClock))),
             None => Throttle::Off,
         }
+    }
+
+    /// The throttle `config` asks for, on the system clock, reporting its backend to
+    /// `metrics`.
+    pub fn start(config: &Config, metrics: &Metrics) -> Throttle {
+        metrics.throttle_backend(match config.rate_limit {
+            Some(_) => Backend::Memory,
+            None => Backend::Off,
+        });
+        Throttle::from_limit(config.rate_limit)
     }
 
     /// Counts one submission from `client`; `None` when throttling is off.
