@@ -39,7 +39,7 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let decision = throttle.admit(client);
+    let decision = throttle.admit(client).await;
     let mut response = match accept(store, request, decision).await {
         Ok(response) => {
             metrics.accepted();

@@ -6,8 +6,9 @@
 //! [`server`] accepts connections and shuts down gracefully; [`app`] builds the application
 //! and routes; the features `ingest`, `dashboard` and `check_script` answer requests;
 //! `http` holds their shared HTTP helpers; [`storage`] owns the SQLite database;
-//! [`throttle`] limits submissions per client address; [`report`] is what learners send;
-//! [`config`] what the program was told, and [`metrics`] what it counts for Prometheus.
+//! [`throttle`] limits submissions per client address (in this process or, shared by several
+//! instances, in Redis); [`report`] is what learners send; [`config`] what the program was
+//! told, and [`metrics`] what it counts for Prometheus.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

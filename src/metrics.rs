@@ -41,8 +41,12 @@ pub enum Refusal {
 pub enum Backend {
     /// `--rate-limit off`: nothing is counted.
     Off,
-    /// In this process.
+    /// In this process (no `--redis-url`).
     Memory,
+    /// In Redis, shared by every instance that names it.
+    Redis,
+    /// In this process because Redis does not answer; Redis is being retried.
+    Fallback,
 }
 
 /// What a request asked for, in few enough values to be a label.
@@ -85,12 +89,19 @@ impl Refusal {
 }
 
 impl Backend {
-    const ALL: [Backend; 2] = [Backend::Off, Backend::Memory];
+    const ALL: [Backend; 4] = [
+        Backend::Off,
+        Backend::Memory,
+        Backend::Redis,
+        Backend::Fallback,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
             Backend::Off => "off",
             Backend::Memory => "memory",
+            Backend::Redis => "redis",
+            Backend::Fallback => "fallback",
         }
     }
 }
@@ -164,6 +175,7 @@ struct Families {
     accepted: Counter,
     refused: Family<ReasonLabel, Counter>,
     backend: Family<BackendLabel, Gauge>,
+    redis_errors: Counter,
     latency: Family<RouteLabel, Histogram, fn() -> Histogram>,
     batch_size: Histogram,
     commit_time: Histogram,
@@ -198,6 +210,12 @@ impl Metrics {
             "throttle_backend",
             "Where the rate limit is counted now: 1 for the current backend, 0 for the others",
             backend.clone(),
+        );
+        let redis_errors = Counter::default();
+        registry.register(
+            "redis_errors",
+            "Redis calls that failed or missed their deadline (submissions and retries)",
+            redis_errors.clone(),
         );
         let latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         registry.register_with_unit(
@@ -240,6 +258,7 @@ impl Metrics {
             accepted,
             refused,
             backend,
+            redis_errors,
             latency,
             batch_size,
             commit_time,
@@ -267,6 +286,11 @@ impl Metrics {
                 .get_or_create(&BackendLabel { backend })
                 .set(value);
         }
+    }
+
+    /// A Redis call failed or missed its deadline.
+    pub fn redis_error(&self) {
+        self.0.redis_errors.inc();
     }
 
     /// A request to `route` was answered after `took`.
@@ -313,7 +337,7 @@ mod tests {
     fn labels_are_snake_case_and_one_backend_is_current() {
         let metrics = Metrics::new();
         metrics.refused(Refusal::TooLarge);
-        metrics.throttle_backend(Backend::Off);
+        metrics.throttle_backend(Backend::Fallback);
         metrics.request_answered(Route::CheckScript, Duration::from_millis(3));
         let text = metrics.encode();
         assert!(
@@ -321,11 +345,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("ras_throttle_backend{backend=\"off\"} 1"),
+            text.contains("ras_throttle_backend{backend=\"fallback\"} 1"),
             "{text}"
         );
         assert!(
-            text.contains("ras_throttle_backend{backend=\"memory\"} 0"),
+            text.contains("ras_throttle_backend{backend=\"redis\"} 0"),
             "{text}"
         );
         assert!(

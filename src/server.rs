@@ -32,6 +32,9 @@ pub enum StartError {
     Bind(std::net::SocketAddr, std::io::Error),
     /// The database could not be opened, created or migrated.
     Storage(StorageError),
+    /// `--redis-url` names nothing the Redis client can connect to (an unreachable Redis is
+    /// no error: the throttle counts in this process until it answers).
+    Redis(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -40,6 +43,7 @@ impl std::fmt::Display for StartError {
             StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Storage(e) => write!(f, "cannot open the database: {e}"),
+            StartError::Redis(e) => write!(f, "cannot use the Redis URL: {e}"),
         }
     }
 }
@@ -79,7 +83,9 @@ pub async fn serve(
         }
     );
     log::info!("the served check script runs checks: {}", config.checks);
-    let throttle = Throttle::start(&config, &metrics);
+    let throttle = Throttle::start(&config, &metrics)
+        .await
+        .map_err(|e| StartError::Redis(e.to_string()))?;
     if config.metrics {
         log::info!("metrics at /metrics (keep them from the public: see the nginx site)");
     }

@@ -322,7 +322,7 @@ async fn metrics_parse_and_count_what_happened() {
     };
     let metrics = Metrics::new();
     let store = Store::open_with_metrics(&config.db, metrics.clone()).unwrap();
-    let throttle = Throttle::start(&config, &metrics);
+    let throttle = Throttle::start(&config, &metrics).await.unwrap();
     let app = App::with_metrics(&config, store, throttle, metrics);
 
     let (content_type, before) = scrape(&app).await;
@@ -336,7 +336,7 @@ async fn metrics_parse_and_count_what_happened() {
         1.0
     );
     assert_eq!(
-        before.value("ras_throttle_backend", &[("backend", "off")]),
+        before.value("ras_throttle_backend", &[("backend", "redis")]),
         0.0
     );
     assert!(before.value("ras_database_size_bytes", &[("file", "main")]) > 0.0);
@@ -408,6 +408,7 @@ async fn metrics_parse_and_count_what_happened() {
     );
     assert_eq!(after.value("ras_writer_batch_size_sum", &[]), 2.0);
     assert!(after.value("ras_writer_commit_seconds_count", &[]) >= 1.0);
+    assert_eq!(after.value("ras_redis_errors_total", &[]), 0.0);
     app.store.close();
 }
 

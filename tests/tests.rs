@@ -1,5 +1,6 @@
 //! Every integration test, built as one binary: storage on in-memory SQLite, handlers called
-//! in-process with hand-built requests, and the real binary over a socket.
+//! in-process with hand-built requests, the real binary over a socket, and the real outside
+//! parts (nginx, redis-server, a browser) where the tests find them.
 
 mod architecture;
 mod binary;
@@ -7,8 +8,10 @@ mod browser;
 mod check_script;
 mod dashboard;
 mod handler;
+mod instances;
 mod metrics;
 mod migration;
 mod nginx;
 mod storage;
 mod support;
+mod throttle;
