@@ -1,6 +1,6 @@
 //! Every integration test, built as one binary: storage on in-memory SQLite, handlers called
 //! in-process with hand-built requests, the real binary over a socket, and the real outside
-//! parts (nginx, redis-server, a browser) where the tests find them.
+//! parts (nginx, redis-server, systemd-analyze, a browser) where the tests find them.
 
 mod architecture;
 mod binary;
@@ -14,4 +14,5 @@ mod migration;
 mod nginx;
 mod storage;
 mod support;
+mod systemd;
 mod throttle;
