@@ -1,6 +1,6 @@
 //! The application: what the features share, built in one call from the configuration, and
-//! the router that hands each request to the feature that answers it, with one log line per
-//! request.
+//! the router that hands each request to the feature that answers it, with one log line and
+//! one latency measurement per request. `/metrics` is answered here too.
 
 use crate::check_script;
 use crate::config::{Checks, Config, TrustedProxies};
@@ -8,6 +8,7 @@ use crate::dashboard;
 use crate::http::response::{self, Body};
 use crate::http::{base_url, client_ip, RequestError};
 use crate::ingest;
+use crate::metrics::{self, Metrics, Route};
 use crate::storage::Store;
 use crate::throttle::Throttle;
 use hyper::body::Bytes;
@@ -37,17 +38,34 @@ pub struct App {
     public_url: Option<String>,
     /// The checks the served script runs.
     checks: Checks,
+    /// What `/metrics` reports; every part records into the same registry.
+    metrics: Metrics,
+    /// `--metrics off`: `/metrics` is not served.
+    serve_metrics: bool,
 }
 
 impl App {
-    /// The application for `config`, over an opened store and the throttle it chose.
+    /// The application for `config`, over an opened store and the throttle it chose, with a
+    /// registry of its own (`serve` passes the one the store and throttle record into).
     pub fn new(config: &Config, store: Store, throttle: Throttle) -> App {
+        App::with_metrics(config, store, throttle, Metrics::new())
+    }
+
+    /// As [`App::new`], recording into `metrics`.
+    pub fn with_metrics(
+        config: &Config,
+        store: Store,
+        throttle: Throttle,
+        metrics: Metrics,
+    ) -> App {
         App {
             store,
             throttle,
             proxies: config.trusted_proxies.clone(),
             public_url: config.public_url.clone(),
             checks: config.checks.clone(),
+            metrics,
+            serve_metrics: config.metrics,
         }
     }
 
@@ -68,6 +86,8 @@ impl App {
             Ok(response) => response,
             Err(e) => e.into_response(),
         };
+        self.metrics
+            .request_answered(route_of(&path, response.status()), started.elapsed());
         log::info!(
             "{client} {method} {path} {} {:.1}ms",
             response.status().as_u16(),
@@ -92,7 +112,10 @@ impl App {
             // The original's URL, with and without the slash its clients always sent.
             "/installation_data/" | "/installation_data" => match *method {
                 Method::POST => {
-                    Ok(ingest::submit(&self.store, &self.throttle, request, client).await)
+                    Ok(
+                        ingest::submit(&self.store, &self.throttle, &self.metrics, request, client)
+                            .await,
+                    )
                 }
                 _ => Err(RequestError::MethodNotAllowed("POST")),
             },
@@ -115,6 +138,17 @@ impl App {
                         StatusCode::OK,
                         "text/plain; charset=utf-8",
                         "ok\n",
+                    ))
+                }
+                _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
+            },
+            "/metrics" if self.serve_metrics => match *method {
+                Method::GET | Method::HEAD => {
+                    self.store.measure(&self.metrics);
+                    Ok(response::with_type(
+                        StatusCode::OK,
+                        metrics::CONTENT_TYPE,
+                        self.metrics.encode(),
                     ))
                 }
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
@@ -145,5 +179,23 @@ impl App {
             }
             _ => Err(RequestError::NotFound(path.to_owned())),
         }
+    }
+}
+
+/// The route a path was answered by, as the latency metric labels it: a fixed few values,
+/// whatever paths clients make up. A 404 is `other`, whichever prefix it had.
+fn route_of(path: &str, status: StatusCode) -> Route {
+    match path {
+        _ if status == StatusCode::NOT_FOUND => Route::Other,
+        "/installation_data/" | "/installation_data" => Route::Submit,
+        "/healthz" => Route::Health,
+        "/check.py" => Route::CheckScript,
+        "/metrics" => Route::Metrics,
+        p if p.starts_with("/static/") => Route::Static,
+        "/" | "/view" | "/fixes" | "/fixes/" => Route::Dashboard,
+        p if p.starts_with("/view/") => Route::Dashboard,
+        p if p.starts_with("/host/") => Route::Host,
+        p if p.starts_with("/installation_data/") => Route::Forget,
+        _ => Route::Other,
     }
 }

@@ -26,6 +26,10 @@ pub struct Config {
     /// Learners whose latest attempt is older than this are deleted once a day; `None`:
     /// everything is kept.
     pub retention: Option<Duration>,
+    /// Where instances that share one budget count it; `None`: in this process only.
+    pub redis: Option<RedisSettings>,
+    /// Whether `GET /metrics` answers (Prometheus scrapes it; `--metrics off` hides it).
+    pub metrics: bool,
 }
 
 impl Config {
@@ -39,6 +43,8 @@ impl Config {
             public_url: None,
             checks: Checks::default(),
             retention: None,
+            redis: None,
+            metrics: true,
         }
     }
 }
@@ -177,6 +183,93 @@ pub fn canonical(addr: IpAddr) -> IpAddr {
     }
 }
 
+/// The shared throttle's Redis: how to reach it, how long to wait for it, and the namespace
+/// of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// The server, e.g. `redis://:password@127.0.0.1:6379/0`; redacted when shown.
+    pub url: RedisUrl,
+    /// Put before every key, so one Redis can serve other programs (and tests) too.
+    pub prefix: String,
+    /// How long one Redis call may take before the submission is counted in this process.
+    pub deadline: Duration,
+}
+
+/// The prefix of every key unless `--redis-prefix` says otherwise.
+pub const DEFAULT_REDIS_PREFIX: &str = "ras:";
+
+/// How long one Redis call may take: tens of milliseconds, so that a slow or hung Redis
+/// costs a learner no more than that before the in-process count takes over.
+pub const DEFAULT_REDIS_DEADLINE: Duration = Duration::from_millis(50);
+
+/// A Redis URL. It may carry a password, so `Debug` and `Display` show it redacted; only
+/// [`RedisUrl::expose`] gives the whole text, to connect with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// The URL as given (checked by the caller); shown only redacted.
+    pub fn new(url: &str) -> RedisUrl {
+        RedisUrl(url.to_owned())
+    }
+
+    /// The whole URL, password included: for connecting, never for logs.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `url` with any password replaced by `***`: the user-info part of the authority
+    /// (`redis://user:secret@host` keeps `user`; `redis://secret@host` loses it all, as
+    /// some clients read a lone name as the password), and `pass`/`password` query values.
+    pub fn redact(url: &str) -> String {
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme, rest)) => (format!("{scheme}://"), rest),
+            None => (String::new(), url),
+        };
+        let (before_query, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        let authority_end = before_query.find('/').unwrap_or(before_query.len());
+        let (authority, path) = before_query.split_at(authority_end);
+        let authority = match authority.rsplit_once('@') {
+            Some((info, host)) => match info.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{host}"),
+                None => format!("***@{host}"),
+            },
+            None => authority.to_owned(),
+        };
+        let query = query.map(|query| {
+            query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if ["pass", "password"].contains(&name) => {
+                        format!("{name}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        match query {
+            Some(query) => format!("{scheme}{authority}{path}?{query}"),
+            None => format!("{scheme}{authority}{path}"),
+        }
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&RedisUrl::redact(&self.0))
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
 /// One check the host asks for: `NAME`, `NAME>=VERSION`, either followed by `?` (optional).
 /// The same grammar as the script's `parse_check_spec`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,6 +396,38 @@ mod tests {
         assert!(proxies.trusts("::ffff:127.0.0.1".parse().unwrap()));
         assert!(proxies.trusts("10.9.8.7".parse().unwrap()));
         assert!(!proxies.trusts("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn redis_passwords_never_show() {
+        let cases = [
+            (
+                "redis://:s3cret@127.0.0.1:6379/0",
+                "redis://:***@127.0.0.1:6379/0",
+            ),
+            ("redis://ras:s3cret@host/1", "redis://ras:***@host/1"),
+            ("redis://s3cret@host", "redis://***@host"),
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            (
+                "redis+unix:///run/redis.sock?db=1&pass=s3cret",
+                "redis+unix:///run/redis.sock?db=1&pass=***",
+            ),
+            ("redis://:p@ss:w@rd@host/0", "redis://:***@host/0"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(RedisUrl::redact(url), shown);
+        }
+        let config = Config {
+            redis: Some(RedisSettings {
+                url: RedisUrl::new("redis://:s3cret@127.0.0.1:6379/0"),
+                prefix: DEFAULT_REDIS_PREFIX.into(),
+                deadline: DEFAULT_REDIS_DEADLINE,
+            }),
+            ..Config::in_memory()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("redis://:***@127.0.0.1:6379/0"), "{shown}");
     }
 
     #[test]

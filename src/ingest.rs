@@ -1,9 +1,11 @@
-//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer; and its
-//! undoing, `DELETE /installation_data/<key>/`. Takes only the store and the throttle it uses.
+//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer, count; and
+//! its undoing, `DELETE /installation_data/<key>/`. Takes only the store, the throttle and the
+//! metrics it uses.
 
 use crate::http::body::read_limited;
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
+use crate::metrics::Metrics;
 use crate::report::{parse_key, parse_report, MAX_BODY_BYTES};
 use crate::storage::{StorageError, Store};
 use crate::throttle::{Decision, Throttle};
@@ -30,6 +32,7 @@ struct Summary {
 pub async fn submit<B>(
     store: &Store,
     throttle: &Throttle,
+    metrics: &Metrics,
     request: Request<B>,
     client: IpAddr,
 ) -> Response<Body>
@@ -37,10 +40,18 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let decision = throttle.admit(client);
+    let decision = throttle.admit(client).await;
     let response = match accept(store, request, decision).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
+        Ok(response) => {
+            metrics.accepted();
+            response
+        }
+        Err(e) => {
+            if let Some(reason) = e.refusal() {
+                metrics.refused(reason);
+            }
+            e.into_response()
+        }
     };
     with_rate_headers(response, decision)
 }
@@ -55,7 +66,7 @@ pub async fn forget(
     key: &str,
     client: IpAddr,
 ) -> Response<Body> {
-    let decision = throttle.admit(client);
+    let decision = throttle.admit(client).await;
     let response = match erase(store, key, decision).await {
         Ok(response) => response,
         Err(e) => e.into_response(),

@@ -6,8 +6,10 @@
 //! [`server`] accepts connections and shuts down gracefully; [`app`] builds the application
 //! and routes; the features `ingest`, `dashboard` and `check_script` answer requests;
 //! `http` holds their shared HTTP helpers; [`storage`] owns the SQLite database;
-//! [`throttle`] limits submissions per client address; [`report`] is what learners send;
-//! `catalog` the checks the learner's script knows; [`config`] what the program was told.
+//! [`throttle`] limits submissions per client address (in this process or, shared by several
+//! instances, in Redis); [`report`] is what learners send; `catalog` the checks the learner's
+//! script knows; [`config`] what the program was told, and [`metrics`] what it counts for
+//! Prometheus.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -20,6 +22,7 @@ pub mod config;
 pub(crate) mod dashboard;
 pub(crate) mod http;
 pub(crate) mod ingest;
+pub mod metrics;
 pub mod report;
 pub mod server;
 pub mod storage;

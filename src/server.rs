@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store, SCHEMA_VERSION};
 use crate::throttle::Throttle;
 use hyper::server::conn::http1;
@@ -33,6 +34,9 @@ pub enum StartError {
     Bind(std::net::SocketAddr, std::io::Error),
     /// The database could not be opened, created or migrated.
     Storage(StorageError),
+    /// `--redis-url` names nothing the Redis client can connect to (an unreachable Redis is
+    /// no error: the throttle counts in this process until it answers).
+    Redis(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -41,6 +45,7 @@ impl std::fmt::Display for StartError {
             StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Storage(e) => write!(f, "cannot open the database: {e}"),
+            StartError::Redis(e) => write!(f, "cannot use the Redis URL: {e}"),
         }
     }
 }
@@ -61,8 +66,10 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let metrics = Metrics::new();
     let db = config.db.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&db))
+    let recorder = metrics.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open_with_metrics(&db, recorder))
         .await
         .map_err(StorageError::from)??;
     log::info!(
@@ -78,11 +85,13 @@ pub async fn serve(
         }
     );
     log::info!("the served check script runs checks: {}", config.checks);
-    let app = Arc::new(App::new(
-        &config,
-        store,
-        Throttle::from_limit(config.rate_limit),
-    ));
+    let throttle = Throttle::start(&config, &metrics)
+        .await
+        .map_err(|e| StartError::Redis(e.to_string()))?;
+    if config.metrics {
+        log::info!("metrics at /metrics (keep them from the public: see the nginx site)");
+    }
+    let app = Arc::new(App::with_metrics(&config, store, throttle, metrics));
     let retention = config
         .retention
         .map(|age| tokio::spawn(retain(app.clone(), age)));

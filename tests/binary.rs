@@ -21,18 +21,31 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Server {
-        Server::start_logging(db, extra, "info")
+        Server::launch("127.0.0.1:0", db, extra, "info")
     }
 
     /// Started with `RUST_LOG` at `level`.
     pub fn start_logging(db: &Path, extra: &[&str], level: &str) -> Server {
+        Server::launch("127.0.0.1:0", db, extra, level)
+    }
+
+    /// Starts the binary listening on `listen` (a fixed port, to restart it on the same one).
+    pub fn start_on(listen: &str, db: &Path, extra: &[&str]) -> Server {
+        Server::launch(listen, db, extra, "info")
+    }
+
+    fn launch(listen: &str, db: &Path, extra: &[&str], level: &str) -> Server {
         let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--db"])
+            .args(["--listen", listen, "--db"])
             .arg(db)
             .args(extra)
             .env("RUST_LOG", level)
             .env_remove("RAS_RATE_LIMIT")
             .env_remove("RAS_TRUSTED_PROXIES")
+            .env_remove("RAS_REDIS_URL")
+            .env_remove("RAS_REDIS_PREFIX")
+            .env_remove("RAS_REDIS_TIMEOUT")
+            .env_remove("RAS_METRICS")
             .stderr(Stdio::piped())
             .spawn()
             .expect("the server binary starts");
@@ -58,6 +71,27 @@ impl Server {
             }
         });
         Server { child, base, log }
+    }
+
+    /// The address it listens on, `127.0.0.1:PORT`.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base.trim_start_matches("http://").parse().unwrap()
+    }
+
+    /// Waits (30 s at most) until the log has `needle` in it `times` times; returns the log.
+    pub fn wait_for_log(&self, needle: &str, times: usize) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if log.matches(needle).count() >= times {
+                return log;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {needle:?} ({times}x) in the log:\n{log}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     pub fn terminate(&mut self) -> std::process::ExitStatus {

@@ -289,3 +289,42 @@ async fn delete_user_takes_a_key_in_any_spelling_a_client_may_send() {
     }
     assert_eq!(store.totals().await.unwrap().learners, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_lock_held_by_another_process_is_waited_for_not_refused() {
+    use crate::metrics::parse;
+    use result_aggregation_server::metrics::Metrics;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ras.db");
+    let metrics = Metrics::new();
+    let store = Store::open_with_metrics(&Location::File(path.clone()), metrics.clone()).unwrap();
+    // Another process (delete-user, a second instance) holds the write lock...
+    let other = connect(&path);
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let store = std::sync::Arc::new(store);
+    let writer = store.clone();
+    let pending =
+        tokio::spawn(async move { writer.record(report(&sample(None, None, None))).await });
+    // ...for longer than the writer's busy timeout: hold it until the writer says it waited.
+    let waits = || {
+        parse(&metrics.encode())
+            .unwrap()
+            .value("ras_writer_lock_waits_total", &[])
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while waits() < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    other.execute_batch("COMMIT").unwrap();
+    let receipt = pending
+        .await
+        .unwrap()
+        .expect("stored once the lock was free");
+    assert!(!receipt.known);
+    assert_eq!(store.totals().await.unwrap().attempts, 1);
+    store.close();
+}

@@ -10,6 +10,7 @@ use result_aggregation_server::storage::Store;
 use result_aggregation_server::throttle::Throttle;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The DESIGN.md example report, with a chosen key, email and workshop.
 pub fn sample(key: Option<&str>, email: Option<&str>, workshop: Option<&str>) -> Value {
@@ -122,4 +123,74 @@ pub fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} header"))
         .to_str()
         .unwrap()
+}
+
+/// Whether a test that needs `program` (installed at one of `paths`) can run: outside CI it
+/// skips, saying why, when the program is missing; in CI (CI=true) it must be there.
+pub fn installed(program: &str, paths: &[&str], package: &str) -> Option<std::path::PathBuf> {
+    let found = paths
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must install {program} (apt-get install {package})"
+        );
+        eprintln!("skipping: {program} is not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// A free port on 127.0.0.1 (free when asked; the caller binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// POSTs `body` to `path` from the loopback address `from` (any 127.x address is this host),
+/// with extra header lines, over a connection of its own; returns the status and the body.
+pub async fn request_from(
+    from: &str,
+    to: SocketAddr,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, String) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(to).await.unwrap();
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: checks.example.org\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, body)| body.to_owned());
+    (status, body)
+}
+
+/// POSTs a sample report from `from` (see [`request_from`]); returns the status and the key
+/// the server issued (empty when it refused).
+pub async fn submit_from(from: &str, to: SocketAddr, extra: &str) -> (u16, String) {
+    let body = sample(None, None, None).to_string();
+    let (status, answer) = request_from(from, to, "/installation_data/", extra, &body).await;
+    let key = serde_json::from_str::<Value>(&answer)
+        .ok()
+        .and_then(|v| v["key"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    (status, key)
 }

@@ -1,5 +1,6 @@
 //! Every integration test, built as one binary: storage on in-memory SQLite, handlers called
-//! in-process with hand-built requests, and the real binary over a socket.
+//! in-process with hand-built requests, the real binary over a socket, and the real outside
+//! parts (nginx, redis-server, systemd-analyze, a browser) where the tests find them.
 
 mod architecture;
 mod binary;
@@ -12,10 +13,14 @@ mod faults;
 mod fixes;
 mod handler;
 mod host;
+mod instances;
+mod metrics;
 mod migration;
 mod nginx;
 mod privacy;
 mod retention;
 mod storage;
 mod support;
+mod systemd;
+mod throttle;
 mod workshop;

@@ -7,9 +7,13 @@
 
 use super::generate::GenerateArgs;
 use super::workshop::{parse_known_checks, WorkshopArgs};
-use crate::config::{Checks, RateLimit, TrustedProxies, DEFAULT_RATE_LIMIT};
-use clap::{Args, Parser, Subcommand};
+use crate::config::{
+    Checks, RateLimit, RedisUrl, TrustedProxies, DEFAULT_RATE_LIMIT, DEFAULT_REDIS_DEADLINE,
+    DEFAULT_REDIS_PREFIX,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// The database file every subcommand uses unless told otherwise: in the working directory.
 pub const DEFAULT_DB: &str = "result-aggregation.db";
@@ -25,6 +29,7 @@ Examples:
   result-aggregation-server                          # http://127.0.0.1:8080, ./result-aggregation.db
   result-aggregation-server --listen 0.0.0.0:8080 --rate-limit 20/minute
   result-aggregation-server --trusted-proxy 127.0.0.1,::1   # behind nginx on this host
+  result-aggregation-server --listen 127.0.0.1:8081 --redis-url redis://127.0.0.1:6379/0   # a second instance, one budget
   result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427
   result-aggregation-server workshop create 2026-11-27-oslo --checks 'git>=2.30,numpy,make?'
   result-aggregation-server backup /var/backups/ras.db   # a checked copy, while it serves
@@ -132,6 +137,53 @@ pub struct ServeArgs {
     /// `purge --older-than DAYS` does (default: keep everything)
     #[arg(long, env = "RAS_RETENTION", value_name = "DAYS", value_parser = parse_days)]
     pub retention: Option<u32>,
+    /// Count the rate limit in this Redis, shared by every instance that names it, e.g.
+    /// redis://127.0.0.1:6379/0 or redis://:PASSWORD@host:6379/0 (the password is never
+    /// shown). While Redis does not answer, each instance counts on its own
+    #[arg(long, env = "RAS_REDIS_URL", value_name = "URL", value_parser = parse_redis_url)]
+    pub redis_url: Option<RedisUrl>,
+
+    /// Put before every Redis key, so one Redis can serve several programs
+    #[arg(
+        long,
+        env = "RAS_REDIS_PREFIX",
+        value_name = "PREFIX",
+        default_value = DEFAULT_REDIS_PREFIX,
+        value_parser = parse_redis_prefix
+    )]
+    pub redis_prefix: String,
+
+    /// How long one Redis call may take, in milliseconds, before the submission is counted
+    /// in this process instead (raise it for a Redis on another host)
+    #[arg(
+        long,
+        env = "RAS_REDIS_TIMEOUT",
+        value_name = "MS",
+        default_value_t = DEFAULT_REDIS_DEADLINE.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..=5000)
+    )]
+    pub redis_timeout: u64,
+
+    /// Serve Prometheus metrics at /metrics (keep the path from the public: the nginx site
+    /// in contrib/ does)
+    #[arg(long, env = "RAS_METRICS", value_name = "on|off", default_value = "on")]
+    pub metrics: Switch,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+impl ServeArgs {
+    /// How long one Redis call may take.
+    pub(crate) fn redis_deadline(&self) -> Duration {
+        Duration::from_millis(self.redis_timeout)
+    }
 }
 
 /// The flags of `purge`.
@@ -226,6 +278,34 @@ fn parse_days(text: &str) -> Result<u32, String> {
 
 fn parse_checks(list: &str) -> Result<Checks, String> {
     parse_known_checks(list)
+}
+
+/// A URL the Redis client can connect to, over TCP or a Unix socket. TLS (`rediss://`) is
+/// not built in: Redis on the same host or a private network needs none.
+fn parse_redis_url(url: &str) -> Result<RedisUrl, String> {
+    let url = url.trim();
+    if url.starts_with("rediss://") {
+        let why =
+            "rediss:// (TLS) is not supported; use redis:// on this host or a private network";
+        return Err(why.into());
+    }
+    if !["redis://", "redis+unix://", "unix://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
+        return Err("expected redis://[:PASSWORD@]HOST[:PORT][/DB] or redis+unix:///PATH".into());
+    }
+    // The client's own reading of the URL; its errors do not repeat the URL.
+    redis::Client::open(url).map_err(|e| format!("not a Redis URL: {e}"))?;
+    Ok(RedisUrl::new(url))
+}
+
+/// Printable, without spaces: it becomes part of every key.
+fn parse_redis_prefix(prefix: &str) -> Result<String, String> {
+    if prefix.len() > 100 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a prefix is at most 100 characters, without spaces, e.g. ras:".into());
+    }
+    Ok(prefix.to_owned())
 }
 
 /// An http(s) URL without a trailing slash, so paths can be appended to it.

@@ -5,11 +5,13 @@ mod args;
 mod generate;
 mod workshop;
 
-pub use args::{BackupArgs, Cli, Command, DatabaseArgs, DeleteUserArgs, PurgeArgs, ServeArgs};
+pub use args::{
+    BackupArgs, Cli, Command, DatabaseArgs, DeleteUserArgs, PurgeArgs, ServeArgs, Switch,
+};
 pub use generate::{generate, GenerateArgs};
 pub use workshop::{workshop, WorkshopAction, WorkshopArgs};
 
-use crate::config::{Config, Location};
+use crate::config::{Config, Location, RedisSettings, RedisUrl};
 use crate::storage::{StorageError, Store};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
@@ -18,6 +20,11 @@ use std::process::ExitCode;
 impl ServeArgs {
     /// The checked configuration these flags describe.
     pub fn into_config(self) -> Config {
+        let redis = self.redis_url.clone().map(|url| RedisSettings {
+            url,
+            prefix: self.redis_prefix.clone(),
+            deadline: self.redis_deadline(),
+        });
         Config {
             listen: self.listen,
             db: Location::parse(&self.db),
@@ -26,6 +33,8 @@ impl ServeArgs {
             public_url: self.public_url,
             checks: self.checks.unwrap_or_default(),
             retention: self.retention.map(days),
+            redis,
+            metrics: self.metrics == Switch::On,
         }
     }
 }
@@ -53,6 +62,12 @@ fn one_line(e: &clap::Error) -> String {
     let context = |kind| e.get(kind).map(context_text);
     let arg = context(ContextKind::InvalidArg).unwrap_or_default();
     let value = context(ContextKind::InvalidValue).unwrap_or_default();
+    // A Redis URL may hold a password: never echo it whole.
+    let value = if arg.starts_with("--redis-url") {
+        RedisUrl::redact(&value)
+    } else {
+        value
+    };
     // A value parser's own explanation (ours say what is expected, with an example).
     let why = std::error::Error::source(e).map(ToString::to_string);
     let mut line = match e.kind() {
@@ -265,5 +280,28 @@ mod tests {
         for line in [bad, unknown, typo, missing] {
             assert!(!line.contains('\n'), "{line}");
         }
+    }
+
+    #[test]
+    fn a_bad_redis_url_is_refused_without_its_password() {
+        for url in [
+            "rediss://:s3cret@host",
+            "http://:s3cret@host",
+            "redis://:s3cret@[::1",
+        ] {
+            let line = error(&["ras", "--redis-url", url]);
+            assert!(line.contains("--redis-url"), "{line}");
+            assert!(!line.contains("s3cret"), "{line}");
+        }
+        let cli = Cli::try_parse_from(["ras", "--redis-url", "redis://:s3cret@127.0.0.1/0"]);
+        let Command::Serve(args) = cli.unwrap().command() else {
+            panic!("serve is the default")
+        };
+        let config = args.into_config();
+        let redis = config.redis.as_ref().expect("redis is configured");
+        assert_eq!(redis.prefix, "ras:");
+        assert_eq!(redis.deadline, std::time::Duration::from_millis(50));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(config.metrics);
     }
 }

@@ -1,6 +1,7 @@
 //! The request error, and the single place where each kind becomes a status and a JSON body.
 
 use super::response::{self, Body};
+use crate::metrics::Refusal;
 use crate::report::{Rejection, RejectionKind, MAX_BODY_BYTES};
 use crate::storage::StorageError;
 use crate::throttle::Decision;
@@ -48,6 +49,26 @@ impl From<Rejection> for RequestError {
 }
 
 impl RequestError {
+    /// Why a submission that met this error was not stored, as the metrics count it; `None`
+    /// for errors a submission cannot meet.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            RequestError::BodyTooLarge => Some(Refusal::TooLarge),
+            RequestError::BadInput(rejection) => Some(match rejection.kind {
+                RejectionKind::TooLarge => Refusal::TooLarge,
+                RejectionKind::Malformed
+                | RejectionKind::WrongShape
+                | RejectionKind::BadCharacters => Refusal::BadInput,
+            }),
+            RequestError::BodyUnreadable(_) => Some(Refusal::BadInput),
+            RequestError::RateLimited(_) => Some(Refusal::Throttled),
+            RequestError::Storage(_) | RequestError::NotWritable(_) => Some(Refusal::Storage),
+            RequestError::NotFound(_)
+            | RequestError::MethodNotAllowed(_)
+            | RequestError::BadQuery(_) => None,
+        }
+    }
+
     pub fn into_response(self) -> Response<Body> {
         let (status, error, detail) = match &self {
             RequestError::NotFound(path) => (

@@ -35,6 +35,7 @@ pub(crate) use workshops::{AttemptRecord, HostView, LearnerHistory};
 pub use workshops::{HostedWorkshop, NewWorkshop, Secret};
 
 pub use crate::config::Location;
+use crate::metrics::{DatabaseFile, Metrics};
 use crate::report::Report;
 use r2d2_sqlite::SqliteConnectionManager;
 use record::Keys;
@@ -49,8 +50,11 @@ pub(crate) fn check_statistics(path: &Path) -> Result<(), String> {
     consistency::check_file(path)
 }
 
-/// How long a connection waits for a lock before it reports [`StorageError::Busy`].
+/// How long a reader waits for a lock before it reports [`StorageError::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the writer waits for another process's write lock in one attempt; it then logs
+/// the wait and tries again, for as long as its patience lasts (`writer.rs`).
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 /// Read-only connections for statistics; the machine this runs on has a few cores.
 const READERS: u32 = 4;
 /// A commit this recent proves the database writable without a probe of its own.
@@ -62,6 +66,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     readers: r2d2::Pool<SqliteConnectionManager>,
     writer: Writer,
+    /// Where the files are, for their sizes in the metrics.
+    location: Location,
 }
 
 /// Rows of the original's four tables (learners, attempts, and their packages).
@@ -83,7 +89,10 @@ enum Role {
 
 /// The per-connection settings, in one place for every connection we open.
 fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(match role {
+        Role::Writer => WRITER_BUSY_TIMEOUT,
+        Role::Reader => BUSY_TIMEOUT,
+    })?;
     conn.pragma_update(None, "foreign_keys", true)?;
     match role {
         // FULL: a commit is on disk, WAL included, before we acknowledge it. Checkpoints
@@ -114,6 +123,11 @@ impl Store {
 
     /// Opens (creating or migrating) the database and starts the writer thread.
     pub fn open(location: &Location) -> Result<Store, StorageError> {
+        Store::open_with_metrics(location, Metrics::new())
+    }
+
+    /// As [`Store::open`], with the writer recording its batches into `metrics`.
+    pub fn open_with_metrics(location: &Location, metrics: Metrics) -> Result<Store, StorageError> {
         // Every connection of one in-memory store shares one memdb database by name.
         let path = match location {
             Location::File(path) => path.to_string_lossy().into_owned(),
@@ -142,7 +156,8 @@ impl Store {
             .map_err(|e| StorageError::Other(format!("opening readers: {e}")))?;
         Ok(Store {
             readers,
-            writer: Writer::start(conn)?,
+            writer: Writer::start(conn, metrics)?,
+            location: location.clone(),
         })
     }
 
@@ -272,6 +287,18 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// Records the sizes of the database's files into `metrics` (nothing for an in-memory
+    /// database; a WAL that is not there counts as empty).
+    pub fn measure(&self, metrics: &Metrics) {
+        if let Location::File(path) = &self.location {
+            let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            metrics.database_size(DatabaseFile::Main, size(path));
+            metrics.database_size(DatabaseFile::Wal, size(std::path::Path::new(&wal)));
+        }
     }
 
     /// Checks that a reader can reach the database (for `/healthz`).

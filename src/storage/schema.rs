@@ -26,8 +26,9 @@ pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), 
     match version {
         SCHEMA_VERSION => Ok(()),
         0 if !has_table(conn, "user_system_info")? => {
-            // Another process may be creating it at this moment (a server starting while
-            // `workshop create` runs): the write lock picks one, the other finds it made.
+            // Another process may be creating it at this moment (a second instance, a server
+            // starting while `workshop create` runs): the write lock picks one, the other
+            // finds it made.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if !has_table(&tx, "user_system_info")? {
                 tx.execute_batch(SCHEMA)?;

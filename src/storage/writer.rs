@@ -2,10 +2,14 @@
 //! in its queue in one transaction (group commit). One fsync then acknowledges many reports,
 //! which is how durability and throughput go together on SQLite. The batch's changes to the
 //! tallies are added up while its jobs run and written once, just before the commit.
+//!
+//! Other processes may write the same file (a second instance, `delete-user`): the writer
+//! then waits for their write lock, patiently, rather than fail a learner's report.
 
 use super::dictionary::Dictionary;
 use super::tally::Deltas;
 use super::StorageError;
+use crate::metrics::Metrics;
 use rusqlite::Connection;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -16,6 +20,13 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE_DEPTH: usize = 4096;
 /// Most jobs committed in one transaction, so one huge burst still commits in slices.
 const MAX_BATCH: usize = 512;
+/// How long a batch waits in all for another process's write lock (SQLite's busy timeout
+/// waits inside each attempt) before its reports are refused as busy. Another instance holds
+/// the lock for milliseconds; `rebuild-tallies` on a large file for seconds. Below nginx's
+/// 30 s proxy timeout, so the learner hears our answer rather than nginx's.
+const WRITE_LOCK_PATIENCE: Duration = Duration::from_secs(20);
+/// Pause before a busy `COMMIT` is tried again.
+const COMMIT_RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 /// What a job works with: the connection inside the batch's transaction, the dictionaries,
 /// and the job's own changes to the tallies (kept only if the job succeeds).
@@ -60,13 +71,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection) -> Result<Writer, StorageError> {
+    pub(crate) fn start(conn: Connection, metrics: Metrics) -> Result<Writer, StorageError> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let last_commit = LastCommit::default();
         let recorder = last_commit.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, receiver, &recorder))
+            .spawn(move || run(conn, receiver, &recorder, &metrics))
             .map_err(|e| StorageError::Other(format!("starting the writer: {e}")))?;
         Ok(Writer {
             queue: Mutex::new(Some(sender)),
@@ -166,7 +177,12 @@ fn in_savepoint<T>(
 
 /// The writer thread: take what is waiting, commit it together, answer everyone, repeat.
 /// Ends when every sender is gone, after the last batch is committed.
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, last_commit: &LastCommit) {
+fn run(
+    conn: Connection,
+    mut queue: mpsc::Receiver<Job>,
+    last_commit: &LastCommit,
+    metrics: &Metrics,
+) {
     let mut dictionary = Dictionary::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
@@ -177,7 +193,10 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, last_commit: &LastC
                 Err(_) => break,
             }
         }
-        let committed = commit(&mut conn, &mut dictionary, &mut batch);
+        let started = Instant::now();
+        let writes = batch.len();
+        let committed = commit(&conn, &mut dictionary, &mut batch, metrics);
+        metrics.batch_committed(writes, started.elapsed());
         *last_commit.lock().expect("last commit lock") = Some((Instant::now(), committed));
     }
     // Fold the WAL back into the database so the file is complete on its own.
@@ -190,24 +209,19 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, last_commit: &LastC
 }
 
 fn commit(
-    conn: &mut Connection,
+    conn: &Connection,
     dictionary: &mut Dictionary,
     batch: &mut Vec<Job>,
+    metrics: &Metrics,
 ) -> Result<(), StorageError> {
-    // IMMEDIATE: take the write lock now (waiting up to the busy timeout for another process
-    // that holds it), rather than fail halfway through the batch when a read turns into a write.
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            let e = StorageError::from(e);
-            log::error!("cannot begin a transaction for {} writes: {e}", batch.len());
-            for job in batch.drain(..) {
-                // Never run: each requester hears why.
-                (job(Err(e.clone())).complete)(Err(e.clone()));
-            }
-            return Err(e);
+    if let Err(e) = begin_patiently(conn, batch.len(), metrics) {
+        log::error!("cannot begin a transaction for {} writes: {e}", batch.len());
+        for job in batch.drain(..) {
+            // Never run: each requester hears why.
+            (job(Err(e.clone())).complete)(Err(e.clone()));
         }
-    };
+        return Err(e);
+    }
     let mut deltas = Deltas::default();
     // Set when SQLite rolled the whole transaction back under a job (a full disk, an I/O
     // error): the jobs after it must not run outside any transaction, each committing alone.
@@ -219,11 +233,11 @@ fn commit(
                 return job(Err(e.clone())).complete;
             }
             let ran = job(Ok(Work {
-                conn: &tx,
+                conn,
                 dictionary: &mut *dictionary,
                 deltas: &mut deltas,
             }));
-            if tx.is_autocommit() {
+            if conn.is_autocommit() {
                 lost = Some(ran.failure.unwrap_or_else(|| {
                     StorageError::Other("the transaction ended under a job".into())
                 }));
@@ -233,12 +247,14 @@ fn commit(
         .collect();
     let committed = match lost {
         Some(e) => Err(e),
-        None => deltas
-            .apply(&tx)
-            .and_then(|()| tx.commit().map_err(StorageError::from)),
+        None => deltas.apply(conn).and_then(|()| commit_patiently(conn)),
     };
     if let Err(e) = &committed {
-        // The transaction is rolled back (dropping it does that if the commit did not run).
+        if !conn.is_autocommit() {
+            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                log::error!("rolling back a failed batch: {rollback}");
+            }
+        }
         dictionary.forget();
         log::error!(
             "a batch of {} writes failed to commit: {e}",
@@ -249,6 +265,51 @@ fn commit(
         complete(committed.clone());
     }
     committed
+}
+
+/// `BEGIN IMMEDIATE`: takes the write lock now (SQLite waits its busy timeout for another
+/// process that holds it) rather than fail halfway through the batch when a read turns into
+/// a write. While another process keeps the lock, tries again for up to
+/// [`WRITE_LOCK_PATIENCE`]: no job has run yet, so trying again is always safe.
+fn begin_patiently(
+    conn: &Connection,
+    writes: usize,
+    metrics: &Metrics,
+) -> Result<(), StorageError> {
+    let started = Instant::now();
+    loop {
+        match conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StorageError::from)
+        {
+            Err(StorageError::Busy) if started.elapsed() < WRITE_LOCK_PATIENCE => {
+                metrics.write_lock_waited();
+                log::warn!(
+                    "another process has held the database's write lock for {:.1} s; \
+                     {writes} writes wait for it",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// `COMMIT`, tried again while SQLite answers busy: the transaction then stays open (in
+/// rollback-journal mode a commit waits for readers of other processes; in WAL mode it does
+/// not wait at all).
+fn commit_patiently(conn: &Connection) -> Result<(), StorageError> {
+    let started = Instant::now();
+    loop {
+        match conn.execute_batch("COMMIT").map_err(StorageError::from) {
+            Err(StorageError::Busy)
+                if started.elapsed() < WRITE_LOCK_PATIENCE && !conn.is_autocommit() =>
+            {
+                std::thread::sleep(COMMIT_RETRY_PAUSE);
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -56,14 +56,7 @@ impl MemoryThrottle {
                 },
             })
             .into_value();
-        let reset_at = window.start + self.limit.window;
-        Decision {
-            allowed: window.count <= self.limit.count,
-            limit: self.limit.count,
-            remaining: self.limit.count.saturating_sub(window.count),
-            reset_after: reset_at.saturating_sub(now),
-            reset_at: reset_at.as_secs() + u64::from(reset_at.subsec_nanos() > 0),
-        }
+        Decision::in_window(self.limit, window.start, window.count, now)
     }
 
     /// Addresses currently remembered (after pending evictions run).

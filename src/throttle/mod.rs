@@ -1,14 +1,21 @@
 //! Throttling: how many submissions one client address may make per window. One small
-//! interface, [`Throttle::admit`], over the backends, chosen once at start-up.
+//! interface, [`Throttle::admit`], over the backends, chosen once at start-up: none, this
+//! process's memory, or Redis shared by several instances (with this process's memory as
+//! its stand-in while Redis does not answer).
 
 mod clock;
 mod memory;
+mod shared;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use memory::MemoryThrottle;
+pub use shared::{RedisThrottle, CONNECT_DEADLINE, RETRY_INTERVAL};
 
+use crate::config::Config;
 pub use crate::config::RateLimit;
+use crate::metrics::{Backend, Metrics};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Addresses remembered at once by the in-process throttle. Each costs about a hundred bytes,
@@ -32,6 +39,19 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The decision for the `count`th submission of a window that began at `start` (both
+    /// times since the Unix epoch): every backend answers alike.
+    fn in_window(limit: RateLimit, start: Duration, count: u32, now: Duration) -> Decision {
+        let reset_at = start + limit.window;
+        Decision {
+            allowed: count <= limit.count,
+            limit: limit.count,
+            remaining: limit.count.saturating_sub(count),
+            reset_after: reset_at.saturating_sub(now),
+            reset_at: reset_at.as_secs() + u64::from(reset_at.subsec_nanos() > 0),
+        }
+    }
+
     /// Whole seconds until the window resets, rounded up (for Retry-After).
     pub fn retry_after_secs(&self) -> u64 {
         self.reset_after.as_millis().div_ceil(1000).max(1) as u64
@@ -44,10 +64,12 @@ pub enum Throttle {
     Off,
     /// Budgets kept in this process.
     Memory(MemoryThrottle),
+    /// Budgets kept in Redis, shared by every instance that uses it.
+    Redis(RedisThrottle),
 }
 
 impl Throttle {
-    /// The throttle a configuration asks for, on the system clock.
+    /// An in-process throttle for `limit` (or none), on the system clock.
     pub fn from_limit(limit: Option<RateLimit>) -> Throttle {
         match limit {
             Some(limit) => Throttle::Memory(MemoryThrottle::new(limit, Box::new(SystemClock))),
@@ -55,11 +77,36 @@ impl Throttle {
         }
     }
 
+    /// The throttle `config` asks for, on the system clock, reporting its backend to
+    /// `metrics`. With Redis it waits for a first answer only briefly: an unreachable Redis
+    /// means counting in this process from the first request, not a server that cannot start.
+    pub async fn start(config: &Config, metrics: &Metrics) -> Result<Throttle, redis::RedisError> {
+        let throttle = match (config.rate_limit, &config.redis) {
+            (None, redis) => {
+                if redis.is_some() {
+                    log::warn!("--redis-url is not used: the rate limit is off");
+                }
+                metrics.throttle_backend(Backend::Off);
+                Throttle::Off
+            }
+            (Some(limit), None) => {
+                metrics.throttle_backend(Backend::Memory);
+                Throttle::from_limit(Some(limit))
+            }
+            (Some(limit), Some(redis)) => {
+                let clock = Arc::new(SystemClock);
+                Throttle::Redis(RedisThrottle::connect(redis, limit, clock, metrics.clone()).await?)
+            }
+        };
+        Ok(throttle)
+    }
+
     /// Counts one submission from `client`; `None` when throttling is off.
-    pub fn admit(&self, client: IpAddr) -> Option<Decision> {
+    pub async fn admit(&self, client: IpAddr) -> Option<Decision> {
         match self {
             Throttle::Off => None,
             Throttle::Memory(throttle) => Some(throttle.admit(client)),
+            Throttle::Redis(throttle) => Some(throttle.admit(client).await),
         }
     }
 }
