@@ -192,13 +192,11 @@ CREATE TABLE workshop_tally (
 CREATE TABLE learner_checks (
     user_id          INTEGER NOT NULL REFERENCES user_system_info (id) ON DELETE CASCADE,
     name_id          INTEGER NOT NULL REFERENCES check_names (id),
-    failed_attempt   INTEGER NOT NULL,
     failed_time      INTEGER,             -- seconds since 1970; NULL when unknown
     workshop         INTEGER NOT NULL,    -- as in the tallies: 0 for none
     profile_id       INTEGER NOT NULL,
-    fixed_attempt    INTEGER,
+    fixed_package_id INTEGER,             -- the package (version) that passed; NULL: not fixed
     seconds_to_fix   INTEGER,             -- NULL when not fixed or a time is unknown
-    fixed_package_id INTEGER,             -- the passing package (its version)
     stuck            INTEGER NOT NULL,    -- 1: the learner's latest attempt fails it
     PRIMARY KEY (user_id, name_id)
 ) WITHOUT ROWID;
@@ -219,8 +217,10 @@ CREATE TABLE fix_tally (
     PRIMARY KEY (workshop, name_id, profile_id)
 ) WITHOUT ROWID;
 
--- Fixes per check by time to fix in buckets of about 3% (src/storage/fixes.rs), so a
--- percentile is found by summing a few hundred counts and then walking one bucket's times.
+-- Fixes per check by time to fix in buckets of about 3% (src/storage/fixes.rs), for all
+-- workshops together only (workshop -1): a percentile over hundreds of thousands of fixes is
+-- found by summing a few hundred counts and then walking one bucket's times. One workshop's
+-- few fixes are walked in order directly.
 CREATE TABLE fix_time_tally (
     workshop INTEGER NOT NULL,
     name_id  INTEGER NOT NULL,

@@ -54,21 +54,20 @@ pub(crate) fn bucket_range(bucket: i64) -> (i64, i64) {
 /// One learner's record of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Record {
-    failed_attempt: i64,
     /// Seconds since 1970 of the first failing attempt, when known.
     failed_time: Option<i64>,
     workshop: i64,
     profile: i64,
-    fixed_attempt: Option<i64>,
-    seconds_to_fix: Option<i64>,
+    /// The package (version) that passed first after the failure: `None` while not fixed.
     fixed_package: Option<i64>,
+    seconds_to_fix: Option<i64>,
     stuck: bool,
 }
 
 impl Record {
     /// What this record counts in the tallies, `sign` times (1 to add it, -1 to take it out).
     fn count(&self, name: i64, sign: i64, deltas: &mut Deltas) {
-        let fixed = i64::from(self.fixed_attempt.is_some());
+        let fixed = i64::from(self.fixed_package.is_some());
         let stuck = i64::from(self.stuck);
         deltas.check(
             self.workshop,
@@ -88,9 +87,9 @@ impl Record {
     }
 }
 
-/// An attempt as the fix records see it: check names by id.
+/// An attempt as the fix records see it: check names by id. It is the learner's newest, so
+/// any record it did not create began in an earlier attempt.
 pub(crate) struct Attempt<'a> {
-    pub id: i64,
     /// Seconds since 1970, when known.
     pub time: Option<i64>,
     pub workshop: i64,
@@ -122,8 +121,8 @@ impl LearnerChecks {
     /// A learner's records as stored.
     pub(crate) fn load(conn: &Connection, user: i64) -> Result<LearnerChecks, StorageError> {
         let mut statement = conn.prepare_cached(
-            "SELECT name_id, failed_attempt, failed_time, workshop, profile_id, fixed_attempt,
-                    seconds_to_fix, fixed_package_id, stuck
+            "SELECT name_id, failed_time, workshop, profile_id, fixed_package_id, seconds_to_fix,
+                    stuck
                FROM learner_checks WHERE user_id = ?1",
         )?;
         let records = statement
@@ -131,14 +130,12 @@ impl LearnerChecks {
                 Ok((
                     r.get(0)?,
                     Record {
-                        failed_attempt: r.get(1)?,
-                        failed_time: r.get(2)?,
-                        workshop: r.get(3)?,
-                        profile: r.get(4)?,
-                        fixed_attempt: r.get(5)?,
-                        seconds_to_fix: r.get(6)?,
-                        fixed_package: r.get(7)?,
-                        stuck: r.get(8)?,
+                        failed_time: r.get(1)?,
+                        workshop: r.get(2)?,
+                        profile: r.get(3)?,
+                        fixed_package: r.get(4)?,
+                        seconds_to_fix: r.get(5)?,
+                        stuck: r.get(6)?,
                     },
                 ))
             })?
@@ -162,33 +159,36 @@ impl LearnerChecks {
                 self.changed.push(name);
             }
         }
+        let mut begun = Vec::new();
         for &name in attempt.failed {
             if self.records.contains_key(&name) {
                 continue;
             }
             let record = Record {
-                failed_attempt: attempt.id,
                 failed_time: attempt.time,
                 workshop: attempt.workshop,
                 profile: attempt.profile,
-                fixed_attempt: None,
-                seconds_to_fix: None,
                 fixed_package: None,
+                seconds_to_fix: None,
                 stuck: true,
             };
             record.count(name, 1, deltas);
             self.records.insert(name, record);
             self.changed.push(name);
+            begun.push(name);
         }
         for &(name, package) in attempt.passed {
+            // Passing in the attempt that first fails it is no fix: a fix comes later.
+            if begun.contains(&name) {
+                continue;
+            }
             let Some(record) = self.records.get_mut(&name) else {
                 continue;
             };
-            if record.fixed_attempt.is_some() || record.failed_attempt >= attempt.id {
+            if record.fixed_package.is_some() {
                 continue;
             }
             record.count(name, -1, deltas);
-            record.fixed_attempt = Some(attempt.id);
             record.fixed_package = Some(package);
             record.seconds_to_fix = attempt
                 .time
@@ -204,25 +204,23 @@ impl LearnerChecks {
         self.changed.sort_unstable();
         self.changed.dedup();
         let mut upsert = conn.prepare_cached(
-            "INSERT INTO learner_checks (user_id, name_id, failed_attempt, failed_time, workshop,
-                 profile_id, fixed_attempt, seconds_to_fix, fixed_package_id, stuck)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            "INSERT INTO learner_checks (user_id, name_id, failed_time, workshop, profile_id,
+                 fixed_package_id, seconds_to_fix, stuck)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (user_id, name_id) DO UPDATE SET
-                 fixed_attempt = excluded.fixed_attempt, seconds_to_fix = excluded.seconds_to_fix,
-                 fixed_package_id = excluded.fixed_package_id, stuck = excluded.stuck",
+                 fixed_package_id = excluded.fixed_package_id,
+                 seconds_to_fix = excluded.seconds_to_fix, stuck = excluded.stuck",
         )?;
         for name in self.changed.drain(..) {
             let r = &self.records[&name];
             upsert.execute(params![
                 self.user,
                 name,
-                r.failed_attempt,
                 r.failed_time,
                 r.workshop,
                 r.profile,
-                r.fixed_attempt,
-                r.seconds_to_fix,
                 r.fixed_package,
+                r.seconds_to_fix,
                 r.stuck
             ])?;
         }
@@ -285,7 +283,6 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
         let failed: Vec<i64> = names(row.get(6)?)?.into_iter().map(|(n, _)| n).collect();
         let time: Option<String> = row.get(2)?;
         let attempt = Attempt {
-            id: row.get(1)?,
             time: timestamp::seconds(time.as_deref()),
             workshop: row.get(3)?,
             profile: row.get(4)?,
@@ -328,9 +325,8 @@ mod tests {
         assert_eq!(bucket(-5), 0);
     }
 
-    fn attempt<'a>(id: i64, time: i64, failed: &'a [i64], passed: &'a [(i64, i64)]) -> Attempt<'a> {
+    fn attempt<'a>(time: i64, failed: &'a [i64], passed: &'a [(i64, i64)]) -> Attempt<'a> {
         Attempt {
-            id,
             time: Some(time),
             workshop: 7,
             profile: 3,
@@ -343,13 +339,12 @@ mod tests {
     fn fixed_then_broken_again_keeps_the_first_fix_and_is_stuck() {
         let mut learner = LearnerChecks::none(1);
         let mut deltas = Deltas::default();
-        learner.apply(&attempt(10, 1000, &[5], &[]), &mut deltas);
-        learner.apply(&attempt(11, 4600, &[], &[(5, 50)]), &mut deltas);
-        learner.apply(&attempt(12, 9000, &[5], &[]), &mut deltas);
-        learner.apply(&attempt(13, 9900, &[], &[(5, 51)]), &mut deltas);
-        learner.apply(&attempt(14, 9999, &[5], &[]), &mut deltas);
+        learner.apply(&attempt(1000, &[5], &[]), &mut deltas);
+        learner.apply(&attempt(4600, &[], &[(5, 50)]), &mut deltas);
+        learner.apply(&attempt(9000, &[5], &[]), &mut deltas);
+        learner.apply(&attempt(9900, &[], &[(5, 51)]), &mut deltas);
+        learner.apply(&attempt(9999, &[5], &[]), &mut deltas);
         let record = &learner.records[&5];
-        assert_eq!(record.fixed_attempt, Some(11));
         assert_eq!(record.seconds_to_fix, Some(3600));
         assert_eq!(
             record.fixed_package,
@@ -363,9 +358,9 @@ mod tests {
     fn passing_in_the_attempt_that_first_fails_is_no_fix() {
         let mut learner = LearnerChecks::none(1);
         let mut deltas = Deltas::default();
-        learner.apply(&attempt(10, 1000, &[5], &[(5, 50)]), &mut deltas);
-        assert_eq!(learner.records[&5].fixed_attempt, None);
-        learner.apply(&attempt(11, 1001, &[], &[(6, 60)]), &mut deltas);
+        learner.apply(&attempt(1000, &[5], &[(5, 50)]), &mut deltas);
+        assert_eq!(learner.records[&5].fixed_package, None);
+        learner.apply(&attempt(1001, &[], &[(6, 60)]), &mut deltas);
         assert!(
             !learner.records.contains_key(&6),
             "a pass alone is no record"

@@ -194,7 +194,6 @@ pub(crate) fn record_attempt(
     };
     checks.apply(
         &fixes::Attempt {
-            id: attempt_id,
             time: timestamp::seconds(Some(at)),
             workshop,
             profile,

@@ -423,22 +423,34 @@ fn fixes_by_system(
     })
 }
 
-/// Nearest-rank percentiles of a check's times to fix, each `(numerator, denominator)`: the
-/// histogram of `fix_time_tally` finds the bucket holding the rank, and the times in that
-/// bucket are walked in order (by index) to the value itself, so the answer is exact.
+/// Nearest-rank percentiles of a check's times to fix, each `(numerator, denominator)`, read
+/// exactly from the times in order (a partial index of `learner_checks`). One workshop's few
+/// fixes are walked directly; for all workshops together the histogram of `fix_time_tally`
+/// first finds the bucket that holds the rank, so only that bucket's times are walked.
 fn percentiles(
     conn: &Connection,
     workshop: i64,
     name: i64,
     fractions: &[(i64, i64)],
 ) -> Result<Vec<Option<i64>>, StorageError> {
-    let histogram: Vec<(i64, i64)> = rows(
-        conn,
-        "SELECT bucket, fixes FROM fix_time_tally WHERE workshop = ?1 AND name_id = ?2
-          ORDER BY bucket",
-        vec![workshop.into(), name.into()],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+    // `(bucket, fixes)` in order: the whole range in one piece for one workshop.
+    let histogram: Vec<(Option<i64>, i64)> = if workshop == ALL_WORKSHOPS {
+        rows(
+            conn,
+            "SELECT bucket, fixes FROM fix_time_tally WHERE workshop = ?1 AND name_id = ?2
+              ORDER BY bucket",
+            vec![workshop.into(), name.into()],
+            |row| Ok((Some(row.get(0)?), row.get(1)?)),
+        )?
+    } else {
+        let fixes: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM learner_checks INDEXED BY learner_checks_by_workshop_time
+                  WHERE workshop = ?1 AND name_id = ?2 AND seconds_to_fix IS NOT NULL",
+            )?
+            .query_row(params![workshop, name], |r| r.get(0))?;
+        vec![(None, fixes)]
+    };
     let n: i64 = histogram.iter().map(|(_, fixes)| fixes).sum();
     let within = if workshop == ALL_WORKSHOPS {
         "SELECT seconds_to_fix FROM learner_checks INDEXED BY learner_checks_by_time
@@ -462,14 +474,13 @@ fn percentiles(
         let mut found = None;
         for &(bucket, fixes) in &histogram {
             if below + fixes >= rank {
-                let (low, high) = bucket_range(bucket);
-                let value: Option<i64> = conn
+                let (low, high) = bucket.map_or((i64::MIN, i64::MAX), bucket_range);
+                found = conn
                     .prepare_cached(within)?
                     .query_row(params![workshop, name, low, high, rank - below - 1], |r| {
                         r.get(0)
                     })
                     .optional()?;
-                found = value;
                 break;
             }
             below += fixes;

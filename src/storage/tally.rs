@@ -210,7 +210,7 @@ impl Deltas {
     }
 
     /// One fix of a check counts `fixes` more: with what version, and (when its time is known)
-    /// in which bucket of time to fix.
+    /// in which bucket of time to fix, for all workshops together.
     pub(crate) fn fix(
         &mut self,
         workshop: i64,
