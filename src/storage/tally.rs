@@ -225,9 +225,9 @@ impl Deltas {
                 [workshop, name, fixed_with],
                 [fixes, 0, 0],
             );
-            if let Some(bucket) = bucket {
-                self.add(Tally::FixTimes, [workshop, name, bucket], [fixes, 0, 0]);
-            }
+        }
+        if let Some(bucket) = bucket {
+            self.add(Tally::FixTimes, [ALL_WORKSHOPS, name, bucket], [fixes, 0, 0]);
         }
     }
 
