@@ -52,7 +52,8 @@ echo "start-up to first answered request, median of $STARTS: $(sort -n "$work/st
 RUST_LOG=warn $bin --db "$DB" --listen "127.0.0.1:$port" --rate-limit off 2>>"$work/server.log" &
 server_pid=$!
 until curl -sf "$url/healthz" >/dev/null 2>&1; do sleep 0.01; done
-# The workshop with most learners, and the package that fails most.
+# The workshop with most learners, and the package that fails most (its detail includes
+# what fixed it).
 workshop=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select workshop_id from user_system_info group by 1 order by count(*) desc limit 1').fetchone()[0])" "$DB")
 package=$(curl -s "$url/view/?export=json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["most_failed_package_names"][0]["name"])')
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
@@ -65,7 +66,9 @@ for path in "/view/?export=json" "/view/?export=json&all_attempts=1" \
     "/view/detail/?package_one_name=$(enc "$package")&export=json" \
     "/view/detail/?package_one_name=$(enc "$package")&export=json&all_attempts=1" \
     "/view/detail/?package_one_name=$(enc "$package")&workshop_id=$(enc "$workshop")&export=json" \
-    "/view/" "/view/detail/?package_one_name=$(enc "$package")"; do
+    "/view/" "/view/detail/?package_one_name=$(enc "$package")" \
+    "/fixes/?export=json" "/fixes/?workshop_id=$(enc "$workshop")&min_learners=1&export=json" \
+    "/fixes/"; do
     wrk -t1 -c1 -d"${SECONDS_PER_URL}s" --latency "$url$path" >"$work/wrk.txt"
     p50=$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")
     p99=$(awk '$1 == "99%" { print $2 }' "$work/wrk.txt")
