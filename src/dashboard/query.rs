@@ -3,6 +3,7 @@
 
 use crate::storage::{PackageFilter, Scope};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::collections::HashSet;
 
 /// What a path segment keeps as it is: RFC 3986's unreserved characters.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -113,15 +114,19 @@ impl DetailQuery {
     }
 }
 
-/// The query's pairs; a key given twice keeps its first value.
+/// Pairs of a query read at most: no page of ours takes more than a dozen parameters, and
+/// what follows is ignored unread (lenient, like every other odd value: no error page), so
+/// a query of thousands of keys costs no more than one of this many.
+pub const MAX_QUERY_PAIRS: usize = 64;
+
+/// The query's first [`MAX_QUERY_PAIRS`] pairs; a key given twice keeps its first value.
 pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
-    let mut seen: Vec<(String, String)> = Vec::new();
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if !seen.iter().any(|(k, _)| *k == key) {
-            seen.push((key.into_owned(), value.into_owned()));
-        }
-    }
-    seen
+    let mut seen = HashSet::new();
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .take(MAX_QUERY_PAIRS)
+        .filter(|(key, _)| seen.insert(key.clone()))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
 }
 
 pub fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -320,6 +325,21 @@ mod tests {
         );
         assert!(ViewQuery::parse(Some("all_attempts=2")).all_attempts.all());
         assert_eq!(ViewQuery::parse(Some("%ZZ=%%")).export, Export::Html);
+    }
+
+    /// Issue 11, item 3: 11,395 distinct keys cost quadratic time in `pairs()`. Only the first
+    /// [`MAX_QUERY_PAIRS`] are read (in one pass, with a set of the keys seen): a parameter
+    /// after them is not seen, and the list stays that short.
+    #[test]
+    fn only_the_first_pairs_of_a_long_query_are_read() {
+        let junk: Vec<String> = (0..11_395).map(|i| format!("{i}=")).collect();
+        let query = format!("{}&export=json", junk.join("&"));
+        assert_eq!(pairs(Some(&query)).len(), MAX_QUERY_PAIRS);
+        assert_eq!(ViewQuery::parse(Some(&query)).export, Export::Html);
+        let early = format!("export=json&{}", junk.join("&"));
+        assert_eq!(ViewQuery::parse(Some(&early)).export, Export::Json);
+        let repeated = vec!["a=1"; 10_000].join("&");
+        assert_eq!(pairs(Some(&repeated)), vec![("a".into(), "1".into())]);
     }
 
     #[test]
