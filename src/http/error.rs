@@ -21,6 +21,9 @@ pub enum RequestError {
     BodyTooLarge,
     /// The body could not be read (the client went away mid-body, say).
     BodyUnreadable(String),
+    /// A submission whose Content-Type is not JSON (what a cross-site form or `text/plain`
+    /// request would send).
+    NotJson,
     BadInput(Rejection),
     /// A query-string value we cannot use.
     BadQuery(String),
@@ -60,7 +63,7 @@ impl RequestError {
                 | RejectionKind::WrongShape
                 | RejectionKind::BadCharacters => Refusal::BadInput,
             }),
-            RequestError::BodyUnreadable(_) => Some(Refusal::BadInput),
+            RequestError::BodyUnreadable(_) | RequestError::NotJson => Some(Refusal::BadInput),
             RequestError::RateLimited(_) => Some(Refusal::Throttled),
             RequestError::Storage(_) | RequestError::NotWritable(_) => Some(Refusal::Storage),
             RequestError::NotFound(_)
@@ -89,6 +92,11 @@ impl RequestError {
             RequestError::BodyUnreadable(why) => {
                 (StatusCode::BAD_REQUEST, "body unreadable", why.clone())
             }
+            RequestError::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not JSON",
+                "send the report as Content-Type: application/json".to_string(),
+            ),
             RequestError::BadInput(rejection) => match rejection.kind {
                 RejectionKind::Malformed => (
                     StatusCode::BAD_REQUEST,
