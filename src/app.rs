@@ -5,6 +5,7 @@
 use crate::check_script;
 use crate::config::{Checks, Config, TrustedProxies};
 use crate::dashboard;
+use crate::http::request_log::RequestLog;
 use crate::http::response::{self, Body};
 use crate::http::{base_url, client_ip, RequestError};
 use crate::ingest;
@@ -42,6 +43,8 @@ pub struct App {
     metrics: Metrics,
     /// `--metrics off`: `/metrics` is not served.
     serve_metrics: bool,
+    /// One line per request, client errors within a budget.
+    log: RequestLog,
 }
 
 impl App {
@@ -66,6 +69,7 @@ impl App {
             checks: config.checks.clone(),
             metrics,
             serve_metrics: config.metrics,
+            log: RequestLog::default(),
         }
     }
 
@@ -88,11 +92,8 @@ impl App {
         };
         self.metrics
             .request_answered(route_of(&path, response.status()), started.elapsed());
-        log::info!(
-            "{client} {method} {path} {} {:.1}ms",
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.log
+            .request(client, &method, &path, response.status(), started.elapsed());
         response
     }
 

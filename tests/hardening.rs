@@ -43,3 +43,43 @@ async fn only_json_submissions_are_stored() {
     .await;
     assert_eq!(sent.status, 200);
 }
+
+/// Item 10: a stream of 400s from one client wrote 245 MB of log in a minute, and 60 KB paths
+/// were logged whole. Now the log of a flood of client errors holds the burst, then a few
+/// lines a second, and says how many it left out; a long path is cut short.
+#[test]
+fn a_flood_of_client_errors_leaves_a_short_log() {
+    use crate::binary::{agent, Server};
+    use result_aggregation_server::testing::{CLIENT_ERROR_BURST, CLIENT_ERROR_LINES_PER_SECOND};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ras.db"), &["--rate-limit", "off"]);
+    let agent = agent();
+    let long = format!("{}/{}", server.base, "x".repeat(60_000));
+    assert_eq!(agent.get(&long).call().unwrap().status().as_u16(), 404);
+    let flood = 3_000;
+    let started = std::time::Instant::now();
+    for i in 0..flood {
+        let url = format!("{}/installation_data/", server.base);
+        let status = agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(format!("{{not json {i}"))
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 400);
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    // A line after the flood, so the count of what was left out is written.
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let _ = agent.get(format!("{}/nothing-here", server.base)).call();
+    let log = server.wait_for_log("suppressed", 1);
+    let written = log.matches("POST /installation_data/ 400").count() as u64;
+    let budget = u64::from(CLIENT_ERROR_BURST) + u64::from(CLIENT_ERROR_LINES_PER_SECOND) * seconds;
+    assert!(
+        written <= budget && written < flood,
+        "{written} lines for {flood} errors in {seconds} s"
+    );
+    let long_line = log.lines().find(|l| l.contains(" GET /xxx")).unwrap();
+    assert!(long_line.len() < 400, "{} bytes", long_line.len());
+    assert!(long_line.contains("more bytes]"), "{long_line}");
+}

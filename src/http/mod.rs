@@ -4,6 +4,7 @@
 pub(crate) mod body;
 mod client;
 mod error;
+pub(crate) mod request_log;
 pub(crate) mod response;
 
 pub(crate) use client::{base_url, client_ip};
