@@ -3,11 +3,14 @@
 
 use crate::app::App;
 use crate::config::Config;
+use crate::http::ArrivedAt;
 use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store, SCHEMA_VERSION};
 use crate::throttle::Throttle;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
@@ -178,8 +181,13 @@ fn serve_connection(
     graceful: &GracefulShutdown,
 ) {
     let app = app.clone();
-    let service = service_fn(move |request| {
+    // Which of our addresses the client reached: the base URL when its Host header says none.
+    let arrived_at = stream.local_addr().ok().map(ArrivedAt);
+    let service = service_fn(move |mut request: Request<Incoming>| {
         let app = app.clone();
+        if let Some(arrived_at) = arrived_at {
+            request.extensions_mut().insert(arrived_at);
+        }
         async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
     });
     let connection = http1::Builder::new()

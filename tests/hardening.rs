@@ -83,3 +83,57 @@ fn a_flood_of_client_errors_leaves_a_short_log() {
     assert!(long_line.len() < 400, "{} bytes", long_line.len());
     assert!(long_line.contains("more bytes]"), "{long_line}");
 }
+
+/// Sends `request` as it is over a connection of its own and reads the whole answer.
+async fn raw(to: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(to).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Item 5: `/check.py` without a Host (HTTP/1.0), with `Host: my_host:8080` or with a
+/// non-ASCII Host was served with `SERVER_URL = "http://127.0.0.1:8080"` whatever the server
+/// listened on. Now: the host named when it is one, else the address the request arrived on;
+/// two Host headers are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_script_names_the_address_the_learner_reached() {
+    use crate::binary::Server;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ras.db"), &[]);
+    let to = server.addr();
+    let url_in = |answer: &str| {
+        let line = answer
+            .lines()
+            .find(|l| l.starts_with("SERVER_URL = "))
+            .unwrap_or_else(|| panic!("no SERVER_URL in {answer}"));
+        line["SERVER_URL = ".len()..].trim_matches('"').to_owned()
+    };
+    let no_host = raw(to, b"GET /check.py HTTP/1.0\r\n\r\n").await;
+    assert!(no_host.starts_with("HTTP/1.0 200"), "{no_host}");
+    assert_eq!(url_in(&no_host), server.base);
+    let underscore = raw(
+        to,
+        b"GET /check.py HTTP/1.1\r\nHost: my_host:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(url_in(&underscore), "http://my_host:8080");
+    let utf8 = raw(
+        to,
+        "GET /check.py HTTP/1.1\r\nHost: bücher.example:80\r\nConnection: close\r\n\r\n".as_bytes(),
+    )
+    .await;
+    assert_eq!(url_in(&utf8), server.base);
+    let twice = raw(
+        to,
+        b"GET /check.py HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(twice.starts_with("HTTP/1.1 400"), "{twice}");
+}

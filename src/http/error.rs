@@ -27,6 +27,8 @@ pub enum RequestError {
     BadInput(Rejection),
     /// A query-string value we cannot use.
     BadQuery(String),
+    /// More than one Host header: which host was meant is ambiguous.
+    SeveralHosts,
     RateLimited(Decision),
     Storage(StorageError),
     /// `/healthz`: the database answers reads but cannot commit a write.
@@ -68,7 +70,8 @@ impl RequestError {
             RequestError::Storage(_) | RequestError::NotWritable(_) => Some(Refusal::Storage),
             RequestError::NotFound(_)
             | RequestError::MethodNotAllowed(_)
-            | RequestError::BadQuery(_) => None,
+            | RequestError::BadQuery(_)
+            | RequestError::SeveralHosts => None,
         }
     }
 
@@ -120,6 +123,11 @@ impl RequestError {
                 ),
             },
             RequestError::BadQuery(why) => (StatusCode::BAD_REQUEST, "bad query", why.clone()),
+            RequestError::SeveralHosts => (
+                StatusCode::BAD_REQUEST,
+                "several Host headers",
+                "send one Host header".to_string(),
+            ),
             RequestError::RateLimited(decision) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate limit exceeded",
