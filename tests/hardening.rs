@@ -137,3 +137,37 @@ async fn the_served_script_names_the_address_the_learner_reached() {
     .await;
     assert!(twice.starts_with("HTTP/1.1 400"), "{twice}");
 }
+
+/// Item 7: `--public-url` was pasted into the learners' shell and PowerShell commands as
+/// given; one with a quote broke out of the landing page's curl command, and `?` or `#` made
+/// broken script URLs. Now the server, and every `workshop` command that prints commands,
+/// refuse anything but scheme, host, port and path, in one line with exit code 2.
+#[test]
+fn a_public_url_that_is_more_than_a_base_url_is_refused() {
+    use crate::binary::BIN;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    for url in [
+        "http://x';touch${IFS}/tmp/PWNED;'",
+        "http://checks.example.org/?x=1",
+        "http://checks.example.org/#x",
+        "http://me:secret@checks.example.org",
+    ] {
+        for args in [
+            &["--public-url", url][..],
+            &["workshop", "create", "2026-11-27-x", "--public-url", url],
+        ] {
+            let out = std::process::Command::new(BIN)
+                .args(args)
+                .arg("--db")
+                .arg(&db)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("--public-url"), "{args:?}: {err}");
+            assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        }
+    }
+    assert!(!db.exists());
+}
