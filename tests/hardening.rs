@@ -171,3 +171,70 @@ fn a_public_url_that_is_more_than_a_base_url_is_refused() {
     }
     assert!(!db.exists());
 }
+
+/// Item 1: a POST with `Content-Length: 200000` followed by a byte a second held its
+/// connection for ever, and 300 of them starved `/healthz` of file descriptors. Now a slow
+/// body gets 408 with a JSON error, and at most `--max-connections` are served at once: the
+/// next client waits in the kernel's queue until a slot frees, and is served then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_bodies_get_408_and_connections_beyond_the_cap_wait_their_turn() {
+    use crate::binary::Server;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("ras.db"), &["--max-connections", "4"]);
+    let to = server.addr();
+    let trickle = |to| async move {
+        let mut stream = tokio::net::TcpStream::connect(to).await.unwrap();
+        stream
+            .write_all(
+                b"POST /installation_data/ HTTP/1.1\r\nHost: x\r\n\
+                  Content-Type: application/json\r\nContent-Length: 200000\r\n\r\n{",
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let mut answered = None;
+        // A byte a second, for two minutes at most, until the server answers or hangs up.
+        for _ in 0..120 {
+            let mut buf = [0; 4096];
+            match tokio::time::timeout(std::time::Duration::from_secs(1), stream.read(&mut buf))
+                .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => {
+                    answered.get_or_insert_with(std::time::Instant::now);
+                    answer.extend_from_slice(&buf[..n]);
+                }
+                Err(_) => {
+                    if stream.write_all(b" ").await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        (String::from_utf8_lossy(&answer).into_owned(), answered)
+    };
+    let slow: Vec<_> = (0..4).map(|_| tokio::spawn(trickle(to))).collect();
+    // Give the four time to take every slot before the fifth client comes.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let health = raw(
+        to,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let health = tokio::time::timeout(std::time::Duration::from_secs(120), health)
+        .await
+        .expect("the fifth client is served once a slot frees");
+    let healthy = std::time::Instant::now();
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let mut first_408 = None;
+    for answer in slow {
+        let (answer, answered) = answer.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"error\":\"body too slow\""), "{answer}");
+        first_408 = first_408.min(answered).or(answered);
+    }
+    // The order of events, not their timing: the fifth was served after a slot freed.
+    assert!(first_408.unwrap() <= healthy, "served beyond the cap");
+    let log = server.log.lock().unwrap().clone();
+    assert!(!log.contains("Too many open files"), "{log}");
+}

@@ -8,8 +8,8 @@
 use super::generate::GenerateArgs;
 use super::workshop::{parse_known_checks, WorkshopArgs};
 use crate::config::{
-    Checks, RateLimit, RedisUrl, TrustedProxies, DEFAULT_RATE_LIMIT, DEFAULT_REDIS_DEADLINE,
-    DEFAULT_REDIS_PREFIX,
+    Checks, RateLimit, RedisUrl, TrustedProxies, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT,
+    DEFAULT_REDIS_DEADLINE, DEFAULT_REDIS_PREFIX,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -168,6 +168,17 @@ pub struct ServeArgs {
     /// in contrib/ does)
     #[arg(long, env = "RAS_METRICS", value_name = "on|off", default_value = "on")]
     pub metrics: Switch,
+
+    /// Connections served at once; more wait in the kernel's queue until one ends. Lowered
+    /// by itself to fit the open-files limit (ulimit -n, LimitNOFILE)
+    #[arg(
+        long,
+        env = "RAS_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000)
+    )]
+    pub max_connections: u64,
 }
 
 /// On or off.

@@ -1,11 +1,12 @@
 //! The request error, and the single place where each kind becomes a status and a JSON body.
 
+use super::body::{BODY_DEADLINE, BODY_GRACE, MIN_BODY_RATE};
 use super::response::{self, Body};
 use crate::metrics::Refusal;
 use crate::report::{Rejection, RejectionKind, MAX_BODY_BYTES};
 use crate::storage::StorageError;
 use crate::throttle::Decision;
-use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
@@ -21,6 +22,8 @@ pub enum RequestError {
     BodyTooLarge,
     /// The body could not be read (the client went away mid-body, say).
     BodyUnreadable(String),
+    /// The body did not arrive within [`BODY_DEADLINE`] or fell below [`MIN_BODY_RATE`].
+    BodyTooSlow,
     /// A submission whose Content-Type is not JSON (what a cross-site form or `text/plain`
     /// request would send).
     NotJson,
@@ -65,7 +68,9 @@ impl RequestError {
                 | RejectionKind::WrongShape
                 | RejectionKind::BadCharacters => Refusal::BadInput,
             }),
-            RequestError::BodyUnreadable(_) | RequestError::NotJson => Some(Refusal::BadInput),
+            RequestError::BodyUnreadable(_) | RequestError::NotJson | RequestError::BodyTooSlow => {
+                Some(Refusal::BadInput)
+            }
             RequestError::RateLimited(_) => Some(Refusal::Throttled),
             RequestError::Storage(_) | RequestError::NotWritable(_) => Some(Refusal::Storage),
             RequestError::NotFound(_)
@@ -95,6 +100,16 @@ impl RequestError {
             RequestError::BodyUnreadable(why) => {
                 (StatusCode::BAD_REQUEST, "body unreadable", why.clone())
             }
+            RequestError::BodyTooSlow => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body too slow",
+                format!(
+                    "a report must arrive within {} s, at {MIN_BODY_RATE} bytes a second or \
+                     more after the first {} s",
+                    BODY_DEADLINE.as_secs(),
+                    BODY_GRACE.as_secs()
+                ),
+            ),
             RequestError::NotJson => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "not JSON",
@@ -182,6 +197,10 @@ impl RequestError {
         match self {
             RequestError::MethodNotAllowed(allow) => {
                 headers.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            // The rest of a body that came too slowly is not waited for: the connection ends.
+            RequestError::BodyTooSlow => {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
             }
             RequestError::RateLimited(decision) => {
                 headers.insert(RETRY_AFTER, decision.retry_after_secs().into());
