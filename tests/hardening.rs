@@ -238,3 +238,79 @@ async fn slow_bodies_get_408_and_connections_beyond_the_cap_wait_their_turn() {
     let log = server.log.lock().unwrap().clone();
     assert!(!log.contains("Too many open files"), "{log}");
 }
+
+/// Item 4: arrays where objects belong were read positionally (serde's derived structs take
+/// a sequence): the issue's very examples each get 422 naming the field, and nothing is
+/// stored. (Fixed with issue 12; kept here with the issue's own cases.)
+#[tokio::test]
+async fn arrays_where_objects_belong_are_refused_naming_the_field() {
+    let app = app(None, "");
+    let eleven = r#"{"user_system_info": ["Ubuntu", "22.04", "Linux", "1 SMP", "x86_64",
+        "Linux-5.15", "3.10.12", "WS", "a@b.org", "extra", "more"]}"#;
+    for (body, field) in [
+        (eleven, "user_system_info"),
+        (r#"{"user_system_info": ["Ubuntu"]}"#, "user_system_info"),
+        (r#"{"user_system_info": []}"#, "user_system_info"),
+        (
+            r#"{"successful_installs": [["pkg", "1.0"]]}"#,
+            "successful_installs[0]",
+        ),
+        (
+            r#"{"failed_installs": [["pkg", "1.0"]]}"#,
+            "failed_installs[0]",
+        ),
+    ] {
+        let refused = answer(
+            app.handle(post("/installation_data/", body), peer("192.0.2.1"))
+                .await,
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{body}");
+        let detail = refused.json["detail"].as_str().unwrap();
+        assert!(detail.starts_with(field), "{body}: {detail}");
+        assert!(!detail.contains("trailing"), "{body}: {detail}");
+        assert!(!detail.contains("a@b.org"), "{detail}");
+    }
+    assert_eq!(app.store.totals().await.unwrap().attempts, 0);
+}
+
+/// Item 8: `delete-user` compared raw strings (the upper-case key a client may send said "no
+/// learner"), and `delete-user KEY --db typo.db` created and migrated an empty database.
+/// (Fixed with issue 12; kept here with the issue's own cases.)
+#[test]
+fn delete_user_reads_keys_as_ingestion_does_and_creates_no_database() {
+    use crate::binary::{agent, post_json, Server, BIN};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let mut server = Server::start(&db, &["--rate-limit", "off"]);
+    let url = format!("{}/installation_data/", server.base);
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let (status, text) = post_json(&agent(), &url, &sample(None, None, None).to_string());
+        assert_eq!(status, 200, "{text}");
+        let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+        keys.push(answer["key"].as_str().unwrap().to_owned());
+    }
+    assert!(server.terminate().success());
+    let spellings = [
+        keys[0].to_uppercase(),
+        format!("{{{}}}", keys[1]),
+        format!("urn:uuid:{}", keys[2]),
+    ];
+    for spelling in &spellings {
+        let out = std::process::Command::new(BIN)
+            .args(["delete-user", spelling, "--db"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{spelling}: {out:?}");
+    }
+    let typo = dir.path().join("typo.db");
+    let out = std::process::Command::new(BIN)
+        .args(["delete-user", &keys[0], "--db"])
+        .arg(&typo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!typo.exists());
+}
