@@ -314,3 +314,72 @@ fn delete_user_reads_keys_as_ingestion_does_and_creates_no_database() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!typo.exists());
 }
+
+/// Item 2: every list a page or export returned was the whole list (400,000 failed versions
+/// made a 20 MB export, twelve of them 900 MiB of memory). Now an export gives 1,000 rows of
+/// each list a page, with the next page's link (`next_page`, `Link`), and the pages at most
+/// 50 rows a table; together the export's pages hold every row, once.
+#[tokio::test]
+async fn exports_come_in_pages_and_pages_show_the_first_rows() {
+    use crate::dashboard::fetch;
+    let app = app(None, "");
+    let versions: usize = 1_234;
+    for chunk in 0..versions.div_ceil(500) {
+        let mut report = sample(None, None, Some("ws"));
+        report["failed_installs"] = (chunk * 500..(chunk * 500 + 500).min(versions))
+            .map(
+                |i| serde_json::json!({"name": format!("p{}", i % 7), "version": format!("1.{i}")}),
+            )
+            .collect();
+        let stored = answer(
+            app.handle(
+                post("/installation_data/", report.to_string()),
+                peer("192.0.2.1"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(stored.status, 200);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut path = "/view/?export=json".to_owned();
+    for page in 1.. {
+        let answer = fetch(&app, &path).await;
+        assert_eq!(answer.status, 200, "{path}");
+        let json: serde_json::Value = serde_json::from_str(&answer.text).unwrap();
+        let rows = json["most_failed_packages"].as_array().unwrap();
+        assert!(rows.len() <= 1_000, "page {page}: {}", rows.len());
+        for row in rows {
+            assert!(
+                seen.insert(row["version"].as_str().unwrap().to_owned()),
+                "{row}"
+            );
+        }
+        match json["next_page"].as_str() {
+            Some(next) => {
+                let link = answer.headers["link"].to_str().unwrap();
+                assert_eq!(link, format!("<{next}>; rel=\"next\""));
+                path = next.to_owned();
+            }
+            None => {
+                assert!(answer.headers.get("link").is_none());
+                assert_eq!(page, 2);
+                break;
+            }
+        }
+    }
+    assert_eq!(seen.len(), versions);
+    let csv = fetch(&app, "/view/?export=csv").await;
+    assert!(
+        csv.text.lines().count() <= 1 + 3 * 1_000,
+        "{}",
+        csv.text.lines().count()
+    );
+    assert!(csv.headers["link"].to_str().unwrap().contains("page=2"));
+    let html = fetch(&app, "/view/").await;
+    assert_eq!(html.status, 200);
+    assert_eq!(html.text.matches("package_one_version=1.").count(), 50);
+    assert!(html.text.contains("More in the exports."));
+    let detail = fetch(&app, "/view/detail/?package_one_name=p1&export=json").await;
+    assert!(!detail.text.contains("next_page"), "{}", detail.text);
+}

@@ -2,7 +2,7 @@
 //! first) and the fixes section of the package detail, as view models for `templates/`.
 
 use super::charts::{BarChart, Category};
-use super::pages::{share, system_label, workshop_choices, Choice, Layout};
+use super::pages::{share, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS};
 use super::query::{detail_href, fixes_href, Export, FixesQuery};
 use crate::storage::{CheckFixes, FixOverview, Fixes, PackageFilter};
 use askama::Template;
@@ -176,6 +176,8 @@ pub struct FixesPage {
     pub definitions: [(&'static str, &'static str); 5],
     pub chart: BarChart,
     pub rows: Vec<FixRow>,
+    /// More checks than the table shows: the exports have them.
+    pub more: bool,
     pub json_href: String,
     pub csv_href: String,
 }
@@ -186,8 +188,10 @@ impl FixesPage {
         let rows: Vec<FixRow> = overview
             .checks
             .iter()
+            .take(MAX_TABLE_ROWS)
             .map(|c| FixRow::new(c, workshop))
             .collect();
+        let more = overview.checks.len() > MAX_TABLE_ROWS;
         let chart = BarChart::new(
             "Share of the learners who failed each check still stuck with it",
             &overview
@@ -213,6 +217,7 @@ impl FixesPage {
             definitions: DEFINITIONS,
             chart,
             rows,
+            more,
             json_href: fixes_href(workshop, query.min_learners, Export::Json),
             csv_href: fixes_href(workshop, query.min_learners, Export::Csv),
         }

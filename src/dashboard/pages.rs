@@ -12,10 +12,11 @@ use crate::storage::{Comparison, Overview, PackageFilter, ValueCount, WorkshopSu
 use askama::Template;
 use std::collections::HashMap;
 
-/// Rows a table shows at most; the exports have them all.
-const MAX_TABLE_ROWS: usize = 50;
+/// Rows a table shows at most (and one more is read, to say there are more); the exports
+/// have them all, a page of 1,000 at a time.
+pub const MAX_TABLE_ROWS: usize = 50;
 /// Package names (columns) and systems (rows) the heat map shows at most.
-const HEAT_COLUMNS: usize = 8;
+pub const HEAT_COLUMNS: usize = 8;
 const HEAT_ROWS: usize = 8;
 /// Shades of the heat map, zero excluded.
 const HEAT_LEVELS: i64 = 5;
@@ -121,7 +122,12 @@ pub struct LandingPage {
 }
 
 impl LandingPage {
-    pub fn new(base: &str, workshop: Option<String>, summaries: &[WorkshopSummary]) -> Self {
+    pub fn new(
+        base: &str,
+        workshop: Option<String>,
+        summaries: &[WorkshopSummary],
+        learners: i64,
+    ) -> Self {
         let commands = LearnerCommands::new(base, workshop.as_deref());
         LandingPage {
             layout: Layout::new("Installation results".into(), "home"),
@@ -130,9 +136,10 @@ impl LandingPage {
             script_url: commands.script_url,
             script_path: script_url("", workshop.as_deref()),
             workshop,
-            learners: summaries.iter().map(|s| s.learners).sum(),
+            learners,
             summaries: summaries
                 .iter()
+                .take(MAX_TABLE_ROWS)
                 .map(|s| SummaryRow::new(s, false))
                 .collect(),
         }
@@ -276,8 +283,7 @@ impl OverviewPage {
             "learners",
         );
         let (heat_columns, heat_rows) = heat_map(overview, &detail);
-        let learners: i64 = overview.summaries.iter().map(|s| s.learners).sum();
-        let passing: i64 = overview.summaries.iter().map(|s| s.passing).sum();
+        let (learners, passing) = (overview.learners, overview.passing);
         OverviewPage {
             layout: Layout::new(
                 workshop.map_or("All workshops".into(), |w| format!("Workshop {w}")),
@@ -293,6 +299,7 @@ impl OverviewPage {
             summaries: overview
                 .summaries
                 .iter()
+                .take(MAX_TABLE_ROWS)
                 .map(|s| SummaryRow::new(s, all))
                 .collect(),
             learners,
@@ -334,6 +341,7 @@ impl OverviewPage {
             systems: overview
                 .learners_by_system
                 .iter()
+                .take(MAX_TABLE_ROWS)
                 .map(|s| SystemRow {
                     system: system_label(s.system.as_deref()),
                     learners: s.learners,

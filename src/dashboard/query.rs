@@ -41,11 +41,29 @@ impl AttemptsParam {
     }
 }
 
+/// The last page an export may be asked for: beyond it every list is empty anyway.
+const MAX_PAGE: usize = 1_000_000;
+
+/// `?page=N` of an export, from 1 (also for anything that is not a page number).
+fn page(pairs: &[(String, String)]) -> usize {
+    value(pairs, "page")
+        .and_then(|p| p.trim().parse::<usize>().ok())
+        .map_or(1, |p| p.clamp(1, MAX_PAGE))
+}
+
+/// `href` (one of our links) asking for page `page` of its export.
+pub fn with_page(href: &str, page: usize) -> String {
+    let separator = if href.contains('?') { '&' } else { '?' };
+    format!("{href}{separator}page={page}")
+}
+
 /// The query of `/view/` and `/view/<workshop>/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewQuery {
     pub all_attempts: AttemptsParam,
     pub export: Export,
+    /// Which page of an export, from 1.
+    pub page: usize,
     /// `?workshop_id=` from the selector form, or for ids no path can carry.
     pub workshop: Option<String>,
 }
@@ -61,6 +79,8 @@ pub struct DetailQuery {
     pub workshop: Option<String>,
     pub all_attempts: AttemptsParam,
     pub export: Export,
+    /// Which page of an export, from 1.
+    pub page: usize,
 }
 
 /// The query of `/fixes/`.
@@ -70,6 +90,8 @@ pub struct FixesQuery {
     /// Checks fewer learners failed are left out (their shares say little).
     pub min_learners: i64,
     pub export: Export,
+    /// Which page of an export, from 1.
+    pub page: usize,
 }
 
 /// `/fixes/` lists checks at least this many learners failed unless asked otherwise.
@@ -84,6 +106,7 @@ impl FixesQuery {
                 .and_then(|n| n.trim().parse::<i64>().ok())
                 .map_or(MIN_LEARNERS, |n| n.clamp(1, 1_000_000)),
             export: export(&pairs),
+            page: page(&pairs),
         }
     }
 }
@@ -159,6 +182,7 @@ impl ViewQuery {
                 .map(AttemptsParam::parse)
                 .unwrap_or_default(),
             export: export(&pairs),
+            page: page(&pairs),
             workshop: workshop(value(&pairs, "workshop_id")),
         }
     }
@@ -199,6 +223,7 @@ impl DetailQuery {
                 .map(AttemptsParam::parse)
                 .unwrap_or_default(),
             export: export(&pairs),
+            page: page(&pairs),
         }
     }
 }

@@ -26,8 +26,8 @@ pub use record::{Deleted, Receipt};
 pub use retention::Purged;
 pub use schema::SCHEMA_VERSION;
 pub(crate) use stats::{
-    CheckFixes, Comparison, FixOverview, Fixes, Overview, PackageDetail, PackageFilter, Scope,
-    ValueCount, WorkshopSummary,
+    CheckFixes, Comparison, Extent, FixOverview, Fixes, Overview, PackageDetail, PackageFilter,
+    Rows, Scope, ValueCount, WorkshopSummary,
 };
 #[cfg(test)]
 pub(crate) use workshops::FailureRecord;
