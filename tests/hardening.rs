@@ -383,3 +383,83 @@ async fn exports_come_in_pages_and_pages_show_the_first_rows() {
     let detail = fetch(&app, "/view/detail/?package_one_name=p1&export=json").await;
     assert!(!detail.text.contains("next_page"), "{}", detail.text);
 }
+
+/// Item 11: a workshop literally named "All workshops" was stored but its page and the
+/// selector led to every workshop; checks named "" or "   " (which an old database may hold)
+/// showed in tables but their links led to `/view/`. Now each has a page that shows it, the
+/// original's URLs keep their meaning, and a blank name is refused at ingestion.
+#[tokio::test]
+async fn every_stored_value_has_a_page() {
+    use crate::dashboard::fetch;
+    use crate::support::unchecked_report;
+    let app = app(None, "");
+    let mut report = sample(None, None, Some("All workshops"));
+    report["failed_installs"] = serde_json::json!([
+        {"name": "", "version": "1.0"},
+        {"name": "   ", "version": null},
+        {"name": "None", "version": "All"}
+    ]);
+    let at = "2026-01-01 12:00:00.000".to_owned();
+    app.store
+        .import(vec![(unchecked_report(&report), at)])
+        .await
+        .unwrap();
+    let json = |path: String| {
+        let app = &app;
+        async move {
+            let page = fetch(app, &path).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.text);
+            serde_json::from_str::<serde_json::Value>(&page.text).unwrap()
+        }
+    };
+    // The workshop: from the table of workshops, and from the selector.
+    let overview = fetch(&app, "/view/").await;
+    let link = "/view/?workshop_id=All+workshops&#38;exact=1";
+    assert!(overview.text.contains(link), "{}", overview.text);
+    for path in [
+        "/view/?workshop_id=All+workshops&exact=1&export=json",
+        "/view/?workshop=All+workshops&export=json",
+    ] {
+        let view = json(path.to_owned()).await;
+        assert_eq!(view["all_workshops"], false, "{path}");
+        assert_eq!(view["workshop_id"], "All workshops", "{path}");
+        assert_eq!(view["most_failed_packages"].as_array().unwrap().len(), 3);
+    }
+    // The original's URLs of every workshop mean what they meant.
+    let legacy = json("/view/?workshop_id=All+workshops&export=json".into()).await;
+    assert_eq!(legacy["all_workshops"], true);
+    let path = fetch(&app, "/view/All%20workshops/").await;
+    assert_eq!(path.status, 303);
+    // The checks: a visible label, and links that lead to their details.
+    assert!(overview.text.contains("(blank)"), "{}", overview.text);
+    let mut followed = 0;
+    for href in overview.text.split("href=\"").skip(1) {
+        let href = href.split('"').next().unwrap().replace("&#38;", "&");
+        if !href.starts_with("/view/detail/") || !href.contains("exact=1") {
+            continue;
+        }
+        let detail = json(format!("{href}&export=json")).await;
+        let name = detail["package_details"][0]["package_name"]
+            .as_str()
+            .unwrap();
+        assert!(["", "   ", "None"].contains(&name), "{href}: {name:?}");
+        followed += 1;
+    }
+    assert!(followed >= 3, "{followed} links followed");
+    // New blank names are refused.
+    let mut blank = sample(None, None, None);
+    blank["failed_installs"][0]["name"] = serde_json::json!("  ");
+    let refused = answer(
+        app.handle(
+            post("/installation_data/", blank.to_string()),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.json["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("failed_installs[0].name"));
+}

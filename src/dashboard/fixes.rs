@@ -2,7 +2,7 @@
 //! first) and the fixes section of the package detail, as view models for `templates/`.
 
 use super::charts::{BarChart, Category};
-use super::pages::{share, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS};
+use super::pages::{share, shown, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS};
 use super::query::{detail_href, fixes_href, Export, FixesQuery};
 use crate::storage::{CheckFixes, FixOverview, Fixes, PackageFilter};
 use askama::Template;
@@ -143,7 +143,7 @@ impl FixRow {
             version: None,
         };
         FixRow {
-            name: check.name.clone(),
+            name: shown(&check.name),
             href: detail_href(&[&package], workshop, false, Export::Html),
             failed: check.failed_learners,
             fixed: check.fixed_learners,
@@ -198,7 +198,7 @@ impl FixesPage {
                 .checks
                 .iter()
                 .map(|c| Category {
-                    label: c.name.clone(),
+                    label: shown(&c.name),
                     counts: vec![percent(c.stuck_learners, c.failed_learners)],
                 })
                 .collect::<Vec<_>>(),
@@ -208,7 +208,7 @@ impl FixesPage {
         FixesPage {
             layout: Layout::new("What gets fixed".into(), "fixes"),
             heading: match workshop {
-                Some(w) => format!("What gets fixed in workshop {w}"),
+                Some(w) => format!("What gets fixed in workshop {}", shown(w)),
                 None => "What gets fixed".into(),
             },
             workshop: workshop.map(str::to_owned),
