@@ -273,9 +273,13 @@ impl DetailQuery {
     }
 }
 
-/// The workshop the landing page tailors its commands to (`/?workshop=`), if any.
+/// The workshop the landing page tailors its commands to (`/?workshop=`), if any: our own
+/// parameter, so "All workshops" is a workshop's name here like any other.
 pub fn landing_workshop(query: Option<&str>) -> Option<String> {
-    workshop(value(&pairs(query), "workshop").map(str::trim))
+    value(&pairs(query), "workshop")
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
 }
 
 /// The workshop a `/view/<segment>/` path names, decoded.
@@ -499,6 +503,10 @@ mod tests {
             detail_href(&[&plain], Some("w"), false, Export::Html),
             "/view/detail/?package_one_name=git&package_one_version=&workshop_id=w",
             "ordinary links keep the original's form"
+        );
+        assert_eq!(
+            landing_workshop(Some(&landing_href(Some(ALL_WORKSHOPS))[2..])).as_deref(),
+            Some(ALL_WORKSHOPS)
         );
         let fixes = fixes_href(Some(ALL_WORKSHOPS), MIN_LEARNERS, Export::Html);
         let query = fixes.strip_prefix("/fixes/?").unwrap();
