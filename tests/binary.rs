@@ -274,6 +274,8 @@ fn help_explains_every_flag_and_bad_values_exit_2() {
         "RAS_RETENTION",
         "purge",
         "backup",
+        "--max-connections",
+        "RAS_MAX_CONNECTIONS",
     ] {
         assert!(text.contains(flag), "--help mentions {flag}:\n{text}");
     }
