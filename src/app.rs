@@ -5,8 +5,9 @@
 use crate::check_script;
 use crate::config::{Checks, Config, TrustedProxies};
 use crate::dashboard;
+use crate::http::request_log::RequestLog;
 use crate::http::response::{self, Body};
-use crate::http::{base_url, client_ip, RequestError};
+use crate::http::{base_url, client_ip, has_several_hosts, ArrivedAt, RequestError};
 use crate::ingest;
 use crate::metrics::{self, Metrics, Route};
 use crate::storage::Store;
@@ -42,6 +43,11 @@ pub struct App {
     metrics: Metrics,
     /// `--metrics off`: `/metrics` is not served.
     serve_metrics: bool,
+    /// Where the server listens: the base URL of a request that says neither its Host nor
+    /// the address it arrived on (only requests built in tests do that).
+    listen: SocketAddr,
+    /// One line per request, client errors within a budget.
+    log: RequestLog,
 }
 
 impl App {
@@ -66,6 +72,8 @@ impl App {
             checks: config.checks.clone(),
             metrics,
             serve_metrics: config.metrics,
+            listen: config.listen,
+            log: RequestLog::default(),
         }
     }
 
@@ -82,17 +90,20 @@ impl App {
         // learner's key and a host's secret in the path are cut out.
         let path = request.uri().path();
         let path = dashboard::redacted_path(path).unwrap_or_else(|| loggable(path));
-        let response = match self.route(request, client).await {
+        // The server says which of our addresses the request came in on; an in-process test's
+        // request says nothing, and `--listen` is the best guess then.
+        let arrived_at = request
+            .extensions()
+            .get::<ArrivedAt>()
+            .map_or(self.listen, |a| a.0);
+        let response = match self.route(request, client, arrived_at).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
         };
         self.metrics
             .request_answered(route_of(&path, response.status()), started.elapsed());
-        log::info!(
-            "{client} {method} {path} {} {:.1}ms",
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.log
+            .request(client, &method, &path, response.status(), started.elapsed());
         response
     }
 
@@ -100,11 +111,15 @@ impl App {
         &self,
         request: Request<B>,
         client: IpAddr,
+        arrived_at: SocketAddr,
     ) -> Result<Response<Body>, RequestError>
     where
         B: hyper::body::Body<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        if has_several_hosts(request.headers()) {
+            return Err(RequestError::SeveralHosts);
+        }
         let path = request.uri().path();
         let method = request.method();
         let public_url = self.public_url.as_deref();
@@ -157,7 +172,7 @@ impl App {
                 Method::GET | Method::HEAD => {
                     check_script::serve(
                         &self.store,
-                        &base_url(public_url, request.headers()),
+                        &base_url(public_url, request.headers(), arrived_at),
                         request.uri().query(),
                         &self.checks,
                     )
@@ -166,15 +181,15 @@ impl App {
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
             "/" | "/view" | "/fixes" | "/fixes/" => {
-                let base_url = base_url(public_url, request.headers());
+                let base_url = base_url(public_url, request.headers(), arrived_at);
                 dashboard::route(&self.store, request, &base_url).await
             }
             p if p.starts_with("/host/") => {
-                let base_url = base_url(public_url, request.headers());
+                let base_url = base_url(public_url, request.headers(), arrived_at);
                 dashboard::host(&self.store, request, &base_url, &self.checks).await
             }
             p if p.starts_with("/view/") || p.starts_with("/static/") => {
-                let base_url = base_url(public_url, request.headers());
+                let base_url = base_url(public_url, request.headers(), arrived_at);
                 dashboard::route(&self.store, request, &base_url).await
             }
             _ => Err(RequestError::NotFound(path.to_owned())),

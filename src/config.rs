@@ -30,6 +30,8 @@ pub struct Config {
     pub redis: Option<RedisSettings>,
     /// Whether `GET /metrics` answers (Prometheus scrapes it; `--metrics off` hides it).
     pub metrics: bool,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -45,9 +47,16 @@ impl Config {
             retention: None,
             redis: None,
             metrics: true,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
+
+/// Connections served at once unless `--max-connections` says otherwise: far more than the
+/// learners of many workshops submitting together (a submission takes milliseconds), and
+/// with the few files the server opens besides, under the `LimitNOFILE=4096` of the systemd
+/// units. Each connection costs a file descriptor and some 20 KiB of buffers.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,8 @@ use crate::report::{parse_key, parse_report, MAX_BODY_BYTES};
 use crate::storage::{StorageError, Store};
 use crate::throttle::{Decision, Throttle};
 use hyper::body::Bytes;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::HeaderMap;
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -91,6 +92,28 @@ async fn erase(
     }
 }
 
+/// Whether the body is declared JSON: `application/json` (with or without parameters, as the
+/// 2016 client and check.py send it) or a `+json` type. Anything else, and no type at all,
+/// is refused: a web page can make a visitor's browser POST `text/plain`, a form type or a
+/// typeless Blob to a server on their network without asking (no CORS preflight), but not
+/// JSON, so this keeps other sites from submitting reports through learners' browsers.
+fn is_json(headers: &HeaderMap) -> bool {
+    let mut types = headers.get_all(CONTENT_TYPE).iter();
+    let (Some(declared), None) = (types.next(), types.next()) else {
+        return false;
+    };
+    let Ok(declared) = declared.to_str() else {
+        return false;
+    };
+    let essence = declared.split(';').next().unwrap_or("").trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application")
+        && (subtype == "json" || (subtype.ends_with("+json") && subtype.len() > "+json".len()))
+}
+
 fn with_rate_headers(mut response: Response<Body>, decision: Option<Decision>) -> Response<Body> {
     if let Some(decision) = decision {
         let headers = response.headers_mut();
@@ -113,6 +136,9 @@ where
     if let Some(decision) = decision.filter(|d| !d.allowed) {
         return Err(RequestError::RateLimited(decision));
     }
+    if !is_json(request.headers()) {
+        return Err(RequestError::NotJson);
+    }
     let body = read_limited(request, MAX_BODY_BYTES).await?;
     let report = parse_report(&body)?;
     let receipt = store.record(report).await?;
@@ -131,4 +157,44 @@ where
             },
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, item 9: any Content-Type was accepted, so a page a learner visits could post
+    /// reports through their browser (`text/plain` needs no CORS preflight).
+    #[test]
+    fn only_json_is_read_as_a_report() {
+        let declared = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(CONTENT_TYPE, HeaderValue::from_str(value).unwrap());
+            }
+            is_json(&headers)
+        };
+        for json in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            "application/vnd.api+json",
+        ] {
+            assert!(declared(&[json]), "{json}");
+        }
+        for other in [
+            &[][..],
+            &["text/plain"],
+            &["text/plain;charset=UTF-8"],
+            &["application/x-www-form-urlencoded"],
+            &["multipart/form-data; boundary=x"],
+            &["text/json"],
+            &["application/jsonx"],
+            &["application/+json"],
+            &["application/json", "text/plain"],
+            &[""],
+        ] {
+            assert!(!declared(other), "{other:?}");
+        }
+    }
 }

@@ -3,18 +3,26 @@
 
 use crate::app::App;
 use crate::config::Config;
+use crate::http::ArrivedAt;
 use crate::metrics::Metrics;
 use crate::storage::{StorageError, Store, SCHEMA_VERSION};
 use crate::throttle::Throttle;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -24,6 +32,12 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(86_400);
 /// Pause after a failed accept (out of file descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest time one write to a client may wait for it to read: a client that asks for a page
+/// and never reads it is dropped, with the response it held, after this.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Open files kept free of connections for the server's own: the database, its WAL and
+/// shared memory, each reader's and the writer's, the listener, Redis, standard streams.
+const FILES_BESIDES_CONNECTIONS: usize = 64;
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -95,7 +109,8 @@ pub async fn serve(
     let retention = config
         .retention
         .map(|age| tokio::spawn(retain(app.clone(), age)));
-    accept_until(listener, app.clone(), shutdown).await;
+    let max_connections = connection_cap(config.max_connections);
+    accept_until(listener, app.clone(), max_connections, shutdown).await;
     if let Some(task) = retention {
         task.abort();
     }
@@ -124,14 +139,28 @@ async fn retain(app: Arc<App>, age: Duration) {
     }
 }
 
-/// The accept loop: one task per connection, each watched for graceful shutdown.
-async fn accept_until(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+/// The accept loop: one task per connection, each watched for graceful shutdown. At most
+/// `max_connections` are served at once: at the cap the loop stops accepting, so further
+/// clients wait in the kernel's accept queue (and past its length, their connection attempts
+/// are retried by their own TCP stack) rather than being accepted into a process out of file
+/// descriptors.
+async fn accept_until(
+    listener: TcpListener,
+    app: Arc<App>,
+    max_connections: usize,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let slots = Arc::new(Semaphore::new(max_connections));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => serve_connection(stream, peer, &app, &graceful),
+                Ok((stream, peer)) => serve_connection(stream, peer, &app, &graceful, Some(slot)),
                 Err(e) => {
                     log::warn!("accepting a connection failed: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -164,32 +193,189 @@ fn drain_backlog(listener: TcpListener, app: &Arc<App>, graceful: &GracefulShutd
             .set_nonblocking(true)
             .and_then(|()| tokio::net::TcpStream::from_std(stream));
         if let Ok(stream) = stream {
-            serve_connection(stream, peer, app, graceful);
+            // Beyond the cap: the backlog is bounded by the kernel, and this is the end.
+            serve_connection(stream, peer, app, graceful, None);
             drained += 1;
         }
     }
     drained
 }
 
+/// Serves one connection in a task of its own, holding `slot` (one of the connection cap's)
+/// until it ends.
 fn serve_connection(
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     app: &Arc<App>,
     graceful: &GracefulShutdown,
+    slot: Option<OwnedSemaphorePermit>,
 ) {
     let app = app.clone();
-    let service = service_fn(move |request| {
+    // Which of our addresses the client reached: the base URL when its Host header says none.
+    let arrived_at = stream.local_addr().ok().map(ArrivedAt);
+    let service = service_fn(move |mut request: Request<Incoming>| {
         let app = app.clone();
+        if let Some(arrived_at) = arrived_at {
+            request.extensions_mut().insert(arrived_at);
+        }
         async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(StallLimited::new(stream)), service);
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             log::debug!("connection from {peer} ended: {e}");
         }
+        drop(slot);
     });
+}
+
+/// The connection cap for `wanted` connections, lowered to fit this process's open-files
+/// limit (read from `/proc/self/limits` where there is one), with a warning when it is.
+fn connection_cap(wanted: usize) -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let open_files = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|soft| soft.parse::<usize>().ok());
+    match open_files {
+        Some(files) if files < wanted + FILES_BESIDES_CONNECTIONS => {
+            let cap = files.saturating_sub(FILES_BESIDES_CONNECTIONS).max(1);
+            log::warn!(
+                "the open-files limit is {files}: serving {cap} connections at once, not \
+                 {wanted} (raise LimitNOFILE or ulimit -n)"
+            );
+            cap
+        }
+        _ => wanted,
+    }
+}
+
+/// A connection whose writes may stall for [`WRITE_STALL_TIMEOUT`] at most: hyper has no
+/// write timeout, and a client that requests a page and never reads it would hold the
+/// connection, and the response's memory, for as long as the kernel keeps the socket.
+struct StallLimited<S> {
+    inner: S,
+    /// Armed when a write cannot go on; disarmed by any progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallLimited<S> {
+    fn new(inner: S) -> Self {
+        StallLimited {
+            inner,
+            stalled: None,
+        }
+    }
+
+    /// Passes a write's outcome on, or fails it once it has waited too long.
+    fn guard<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallLimited<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallLimited<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.guard(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.guard(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.guard(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.guard(cx, poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// Issue 11, item 2: a client that requested an export and never read it held the
+    /// response (2.3 GB for twelve of them) for minutes. A write that cannot go on for
+    /// [`WRITE_STALL_TIMEOUT`] now fails, which ends the connection.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_client_does_not_read_times_out() {
+        let (ours, theirs) = tokio::io::duplex(64);
+        let mut ours = StallLimited::new(ours);
+        ours.write_all(&[0; 64]).await.unwrap();
+        let stalled = ours.write_all(&[0; 64]);
+        let failed = tokio::time::timeout(WRITE_STALL_TIMEOUT * 2, stalled)
+            .await
+            .expect("the write gives up before twice its timeout");
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::TimedOut);
+        drop(theirs);
+    }
+
+    /// A slow reader that keeps reading is not cut: progress disarms the timeout.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_reader_is_served() {
+        use tokio::io::AsyncReadExt;
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0; 16];
+            loop {
+                tokio::time::sleep(WRITE_STALL_TIMEOUT / 2).await;
+                match theirs.read(&mut buf).await.unwrap() {
+                    0 => return got.len(),
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        let mut ours = StallLimited::new(ours);
+        ours.write_all(&[1; 512]).await.unwrap();
+        ours.shutdown().await.unwrap();
+        drop(ours);
+        assert_eq!(reader.await.unwrap(), 512);
+    }
 }

@@ -8,3 +8,6 @@ pub use crate::throttle::ManualClock;
 pub fn check_statistics(path: &std::path::Path) -> Result<(), String> {
     crate::storage::check_statistics(path)
 }
+
+/// The request log's budget for client errors, which the flood test holds the log to.
+pub use crate::http::request_log::{CLIENT_ERROR_BURST, CLIENT_ERROR_LINES_PER_SECOND};

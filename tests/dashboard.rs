@@ -293,10 +293,11 @@ async fn the_landing_page_shows_the_commands_for_this_server() {
         "{text}"
     );
 
-    // A Host header that is not a host is not echoed into a command line.
+    // A Host header that is not a host is not echoed into a command line: the address the
+    // request arrived on is (an in-process request carries none, so the app's --listen).
     let page = send(&app, request("/", "evil.example/'; rm -rf ~")).await;
     let text = unescape(&page.text);
-    assert!(text.contains("'http://127.0.0.1:8080/check.py'"), "{text}");
+    assert!(text.contains("'http://127.0.0.1:0/check.py'"), "{text}");
     assert!(!text.contains("rm -rf"));
 }
 

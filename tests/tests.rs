@@ -12,6 +12,7 @@ mod dashboard;
 mod faults;
 mod fixes;
 mod handler;
+mod hardening;
 mod host;
 mod instances;
 mod metrics;

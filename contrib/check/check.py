@@ -899,6 +899,12 @@ def email_address(text):
     return text
 
 
+def help_text(value):
+    """A value shown in an option's help, as argparse prints it: argparse %-formats help
+    strings, so a % in a workshop id or URL (100%25 in a link is 100%) must be doubled."""
+    return str(value).replace("%", "%%")
+
+
 def parse_args(argv):
     """Parse the command line."""
     parser = argparse.ArgumentParser(
@@ -937,11 +943,11 @@ exit codes:
                         help="only check, never send anything")
     parser.add_argument("--workshop", metavar="ID",
                         help="workshop name, e.g. 2016-08-13-place" +
-                             (f" (default: {WORKSHOP_ID})" if WORKSHOP_ID else ""))
+                             (f" (default: {help_text(WORKSHOP_ID)})" if WORKSHOP_ID else ""))
     parser.add_argument("--email", metavar="ADDR", type=email_address,
                         help="your email address (optional)")
     parser.add_argument("-H", "--host", metavar="URL", type=host_url, default=SERVER_URL,
-                        help=f"server base URL (default: {SERVER_URL})")
+                        help=f"server base URL (default: {help_text(SERVER_URL)})")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show the commands run and their output")
     parser.add_argument("--reset-key", action="store_true",

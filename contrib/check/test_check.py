@@ -915,6 +915,19 @@ class ForgetTests(ServerTestCase):
         self.assertEqual(exited.exception.code, 2)
 
 
+    def test_help_shows_a_percent_in_the_workshop_or_url(self):
+        """Issue 11: a script served for /check.py?workshop=100%25 crashed on --help
+        (argparse %-formats help strings); the values are shown as they are."""
+        with mock.patch.object(check, "WORKSHOP_ID", "100%"), \
+                mock.patch.object(check, "SERVER_URL", "http://h:8080/a%20b%s"):
+            with self.assertRaises(SystemExit) as exited:
+                with contextlib.redirect_stdout(io.StringIO()) as out:
+                    check.parse_args(["--help"])
+        self.assertEqual(exited.exception.code, 0)
+        self.assertIn("(default: 100%)", out.getvalue())
+        self.assertIn("http://h:8080/a%20b%s", out.getvalue())
+
+
 class ServedSettingsTests(unittest.TestCase):
     """The settings block the server rewrites."""
 

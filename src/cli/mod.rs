@@ -35,6 +35,7 @@ impl ServeArgs {
             retention: self.retention.map(days),
             redis,
             metrics: self.metrics == Switch::On,
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
         }
     }
 }

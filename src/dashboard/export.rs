@@ -16,6 +16,9 @@ pub struct OverviewJson<'a> {
     workshop_id: &'a str,
     all_workshops: bool,
     all_attempts: Option<u8>,
+    /// Added to the original's shape, only when some list goes on: its next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -36,8 +39,10 @@ impl<'a> OverviewJson<'a> {
         overview: &'a Overview,
         workshop: Option<&'a str>,
         all_attempts: AttemptsParam,
+        next_page: Option<&'a str>,
     ) -> Self {
         OverviewJson {
+            next_page,
             most_failed_packages: overview
                 .failed_versions
                 .iter()
@@ -72,6 +77,9 @@ impl<'a> OverviewJson<'a> {
 #[derive(Serialize)]
 pub struct DetailJson<'a> {
     package_details: Vec<PackageJson<'a>>,
+    /// Added to the original's shape, only when some list goes on: its next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -131,6 +139,9 @@ pub struct FixesJson<'a> {
     workshop_id: Option<&'a str>,
     min_learners: i64,
     checks: Vec<CheckJson<'a>>,
+    /// Only when the list goes on: its next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -152,8 +163,14 @@ struct WorstJson<'a> {
 }
 
 impl<'a> FixesJson<'a> {
-    pub fn new(overview: &'a FixOverview, workshop: Option<&'a str>, min_learners: i64) -> Self {
+    pub fn new(
+        overview: &'a FixOverview,
+        workshop: Option<&'a str>,
+        min_learners: i64,
+        next_page: Option<&'a str>,
+    ) -> Self {
         FixesJson {
+            next_page,
             workshop_id: workshop,
             min_learners,
             checks: overview
@@ -200,8 +217,10 @@ impl<'a> DetailJson<'a> {
         details: &'a [PackageDetail],
         workshop: Option<&'a str>,
         all_attempts: AttemptsParam,
+        next_page: Option<&'a str>,
     ) -> Self {
         DetailJson {
+            next_page,
             package_details: details
                 .iter()
                 .map(|d| PackageJson {

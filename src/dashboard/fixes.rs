@@ -2,7 +2,7 @@
 //! first) and the fixes section of the package detail, as view models for `templates/`.
 
 use super::charts::{BarChart, Category};
-use super::pages::{share, system_label, workshop_choices, Choice, Layout};
+use super::pages::{share, shown, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS};
 use super::query::{detail_href, fixes_href, Export, FixesQuery};
 use crate::storage::{CheckFixes, FixOverview, Fixes, PackageFilter};
 use askama::Template;
@@ -143,7 +143,7 @@ impl FixRow {
             version: None,
         };
         FixRow {
-            name: check.name.clone(),
+            name: shown(&check.name),
             href: detail_href(&[&package], workshop, false, Export::Html),
             failed: check.failed_learners,
             fixed: check.fixed_learners,
@@ -176,6 +176,8 @@ pub struct FixesPage {
     pub definitions: [(&'static str, &'static str); 5],
     pub chart: BarChart,
     pub rows: Vec<FixRow>,
+    /// More checks than the table shows: the exports have them.
+    pub more: bool,
     pub json_href: String,
     pub csv_href: String,
 }
@@ -186,15 +188,17 @@ impl FixesPage {
         let rows: Vec<FixRow> = overview
             .checks
             .iter()
+            .take(MAX_TABLE_ROWS)
             .map(|c| FixRow::new(c, workshop))
             .collect();
+        let more = overview.checks.len() > MAX_TABLE_ROWS;
         let chart = BarChart::new(
             "Share of the learners who failed each check still stuck with it",
             &overview
                 .checks
                 .iter()
                 .map(|c| Category {
-                    label: c.name.clone(),
+                    label: shown(&c.name),
                     counts: vec![percent(c.stuck_learners, c.failed_learners)],
                 })
                 .collect::<Vec<_>>(),
@@ -204,7 +208,7 @@ impl FixesPage {
         FixesPage {
             layout: Layout::new("What gets fixed".into(), "fixes"),
             heading: match workshop {
-                Some(w) => format!("What gets fixed in workshop {w}"),
+                Some(w) => format!("What gets fixed in workshop {}", shown(w)),
                 None => "What gets fixed".into(),
             },
             workshop: workshop.map(str::to_owned),
@@ -213,6 +217,7 @@ impl FixesPage {
             definitions: DEFINITIONS,
             chart,
             rows,
+            more,
             json_href: fixes_href(workshop, query.min_learners, Export::Json),
             csv_href: fixes_href(workshop, query.min_learners, Export::Csv),
         }

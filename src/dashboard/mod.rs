@@ -17,11 +17,11 @@ pub(crate) use host::{host_url, redacted as redacted_path};
 use crate::config::Checks;
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
-use crate::storage::{Scope, Store};
+use crate::storage::{Extent, Overview, Rows, Scope, Store};
 use askama::Template;
 use export::{DetailJson, FixesJson, OverviewJson};
 use hyper::header::{
-    HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, LOCATION,
+    HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, LINK, LOCATION,
     REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode};
@@ -35,6 +35,57 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 const PRIVATE_CACHE: &str = "no-store";
 /// Built-in files are named by their digest, so they never go stale.
 const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
+/// Rows of each list in one page of an export (`?page=2` for the next): a response of a few
+/// hundred KiB whatever the data, where a database with 400,000 failed versions made one of
+/// 20 MB (105 MB in the review's data) and twelve of them nearly 900 MiB of memory.
+pub const EXPORT_ROWS: usize = 1000;
+/// Workshops, package names and versions a page's forms offer to choose from at most.
+pub const MAX_CHOICES: usize = 1000;
+/// Cells the heat map reads at most (its 8 packages on that many systems).
+const HEAT_CELLS: usize = 1000;
+
+/// How much of a view to read for `export`'s page `page`: a page shows its tables' first
+/// rows and says when there are more; an export gives a page of every list. One row more
+/// than is shown is read, to tell whether there are more.
+fn extent(export: Export, page: usize) -> Extent {
+    match export {
+        Export::Html => Extent {
+            lists: Rows::first(pages::MAX_TABLE_ROWS + 1),
+            choices: Rows::first(MAX_CHOICES),
+            heat_names: pages::HEAT_COLUMNS,
+            heat_cells: HEAT_CELLS,
+        },
+        Export::Json | Export::Csv => {
+            let window = Rows {
+                offset: (page - 1) * EXPORT_ROWS,
+                limit: EXPORT_ROWS + 1,
+            };
+            Extent {
+                lists: window,
+                choices: window,
+                heat_names: 0,
+                heat_cells: 0,
+            }
+        }
+    }
+}
+
+/// Cuts `list` to a page of an export; true when it was longer (a next page has rows).
+fn cut<T>(list: &mut Vec<T>) -> bool {
+    let longer = list.len() > EXPORT_ROWS;
+    list.truncate(EXPORT_ROWS);
+    longer
+}
+
+/// An export answer with its `Link` to the next page, when there is one.
+fn with_next(mut response: Response<Body>, next: Option<&str>) -> Response<Body> {
+    if let Some(next) = next {
+        if let Ok(link) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(LINK, link);
+        }
+    }
+    response
+}
 
 /// Answers `/`, `/view/...` and `/static/...`; any other path is not ours.
 pub(crate) async fn route<B>(
@@ -127,8 +178,15 @@ async fn landing(
     query: Option<&str>,
     base_url: &str,
 ) -> Result<Response<Body>, RequestError> {
-    let summaries = store.workshop_summaries().await?;
-    let page = pages::LandingPage::new(base_url, query::landing_workshop(query), &summaries);
+    let (summaries, (learners, _)) = store
+        .workshop_summaries(Rows::first(pages::MAX_TABLE_ROWS + 1))
+        .await?;
+    let page = pages::LandingPage::new(
+        base_url,
+        query::landing_workshop(query),
+        &summaries,
+        learners,
+    );
     Ok(html(page.render()))
 }
 
@@ -141,15 +199,46 @@ async fn overview(
         workshop: workshop.map(str::to_owned),
         all_attempts: view.all_attempts.all(),
     };
-    let overview = store.overview(scope).await?;
-    Ok(match view.export {
-        Export::Json => json(&OverviewJson::new(&overview, workshop, view.all_attempts)),
+    let mut overview = store
+        .overview(scope, extent(view.export, view.page))
+        .await?;
+    if view.export == Export::Html {
+        return Ok(html(
+            pages::OverviewPage::new(&overview, workshop, view).render(),
+        ));
+    }
+    let next = cut_overview(&mut overview).then(|| {
+        query::with_page(
+            &query::view_href(workshop, view.all_attempts.all(), view.export),
+            view.page + 1,
+        )
+    });
+    let response = match view.export {
         Export::Csv => csv(
             export::overview_csv(&overview),
             &export::file_name("failures", workshop),
         ),
-        Export::Html => html(pages::OverviewPage::new(&overview, workshop, view).render()),
-    })
+        _ => json(&OverviewJson::new(
+            &overview,
+            workshop,
+            view.all_attempts,
+            next.as_deref(),
+        )),
+    };
+    Ok(with_next(response, next.as_deref()))
+}
+
+/// Cuts each list of an overview to a page of an export; true when any was longer.
+fn cut_overview(overview: &mut Overview) -> bool {
+    // Every list is cut, so no `||` may stop short.
+    [
+        cut(&mut overview.failed_versions),
+        cut(&mut overview.failed_names),
+        cut(&mut overview.learners_by_system),
+        cut(&mut overview.workshops),
+        cut(&mut overview.summaries),
+    ]
+    .contains(&true)
 }
 
 async fn detail(store: &Store, query: DetailQuery) -> Result<Response<Body>, RequestError> {
@@ -162,35 +251,87 @@ async fn detail(store: &Store, query: DetailQuery) -> Result<Response<Body>, Req
         );
         return Ok(redirect(&href));
     }
-    let comparison = store.comparison(query.packages(), query.scope()).await?;
+    let mut comparison = store
+        .comparison(
+            query.packages(),
+            query.scope(),
+            extent(query.export, query.page),
+        )
+        .await?;
     let workshop = query.workshop.as_deref();
-    Ok(match query.export {
-        Export::Json => json(&DetailJson::new(
-            &comparison.details,
-            workshop,
-            query.all_attempts,
-        )),
+    if query.export == Export::Html {
+        return Ok(html(pages::DetailPage::new(&comparison, &query).render()));
+    }
+    let mut more = false;
+    for d in &mut comparison.details {
+        for list in [
+            &mut d.distribution_name,
+            &mut d.distribution_version,
+            &mut d.distribution_name_version,
+            &mut d.system,
+            &mut d.system_version,
+            &mut d.system_platform,
+            &mut d.machine,
+            &mut d.python_version,
+            &mut d.days,
+            &mut d.error_descriptions,
+        ] {
+            more |= cut(list);
+        }
+        more |= cut(&mut d.fixes.fixed_with);
+        more |= cut(&mut d.fixes.by_system);
+    }
+    let next = more.then(|| {
+        let packages = query.packages();
+        let packages: Vec<_> = packages.iter().collect();
+        let href = query::detail_href(&packages, workshop, query.all_attempts.all(), query.export);
+        query::with_page(&href, query.page + 1)
+    });
+    let response = match query.export {
         Export::Csv => csv(
             export::detail_csv(&comparison.details),
             &export::file_name("package-details", workshop),
         ),
-        Export::Html => html(pages::DetailPage::new(&comparison, &query).render()),
-    })
+        _ => json(&DetailJson::new(
+            &comparison.details,
+            workshop,
+            query.all_attempts,
+            next.as_deref(),
+        )),
+    };
+    Ok(with_next(response, next.as_deref()))
 }
 
 async fn what_gets_fixed(store: &Store, query: FixesQuery) -> Result<Response<Body>, RequestError> {
-    let overview = store
-        .fix_overview(query.workshop.clone(), query.min_learners)
+    let mut overview = store
+        .fix_overview(
+            query.workshop.clone(),
+            query.min_learners,
+            extent(query.export, query.page),
+        )
         .await?;
     let workshop = query.workshop.as_deref();
-    Ok(match query.export {
-        Export::Json => json(&FixesJson::new(&overview, workshop, query.min_learners)),
+    if query.export == Export::Html {
+        return Ok(html(fixes::FixesPage::new(&overview, &query).render()));
+    }
+    let more = [cut(&mut overview.checks), cut(&mut overview.workshops)].contains(&true);
+    let next = more.then(|| {
+        let href = query::fixes_href(workshop, query.min_learners, query.export);
+        query::with_page(&href, query.page + 1)
+    });
+    let response = match query.export {
         Export::Csv => csv(
             export::fixes_csv(&overview),
             &export::file_name("fixes", workshop),
         ),
-        Export::Html => html(fixes::FixesPage::new(&overview, &query).render()),
-    })
+        _ => json(&FixesJson::new(
+            &overview,
+            workshop,
+            query.min_learners,
+            next.as_deref(),
+        )),
+    };
+    Ok(with_next(response, next.as_deref()))
 }
 
 fn asset(name: &str) -> Result<Response<Body>, RequestError> {

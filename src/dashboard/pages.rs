@@ -12,10 +12,11 @@ use crate::storage::{Comparison, Overview, PackageFilter, ValueCount, WorkshopSu
 use askama::Template;
 use std::collections::HashMap;
 
-/// Rows a table shows at most; the exports have them all.
-const MAX_TABLE_ROWS: usize = 50;
+/// Rows a table shows at most (and one more is read, to say there are more); the exports
+/// have them all, a page of 1,000 at a time.
+pub const MAX_TABLE_ROWS: usize = 50;
 /// Package names (columns) and systems (rows) the heat map shows at most.
-const HEAT_COLUMNS: usize = 8;
+pub const HEAT_COLUMNS: usize = 8;
 const HEAT_ROWS: usize = 8;
 /// Shades of the heat map, zero excluded.
 const HEAT_LEVELS: i64 = 5;
@@ -57,8 +58,8 @@ impl SummaryRow {
         SummaryRow {
             label: summary
                 .workshop
-                .clone()
-                .unwrap_or_else(|| "(no workshop named)".into()),
+                .as_deref()
+                .map_or_else(|| "(no workshop named)".into(), shown),
             href: summary
                 .workshop
                 .as_deref()
@@ -85,15 +86,28 @@ pub struct Choice {
     pub selected: bool,
 }
 
+/// A stored name as a page shows it: a blank one (from a database older than the check that
+/// refuses them) as a visible label, so its row and link can be seen and followed.
+pub fn shown(value: &str) -> String {
+    if value.trim().is_empty() {
+        "(blank)".into()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// The selector's options: every workshop (the empty value, which no workshop can take: an
+/// empty-named one from an old database is reached from the table of workshops instead),
+/// then each workshop by name.
 pub fn workshop_choices(workshops: &[String], current: Option<&str>) -> Vec<Choice> {
     std::iter::once(Choice {
         value: String::new(),
         label: "All workshops".into(),
         selected: current.is_none(),
     })
-    .chain(workshops.iter().map(|w| Choice {
+    .chain(workshops.iter().filter(|w| !w.is_empty()).map(|w| Choice {
         value: w.clone(),
-        label: w.clone(),
+        label: shown(w),
         selected: current == Some(w.as_str()),
     }))
     .collect()
@@ -121,7 +135,12 @@ pub struct LandingPage {
 }
 
 impl LandingPage {
-    pub fn new(base: &str, workshop: Option<String>, summaries: &[WorkshopSummary]) -> Self {
+    pub fn new(
+        base: &str,
+        workshop: Option<String>,
+        summaries: &[WorkshopSummary],
+        learners: i64,
+    ) -> Self {
         let commands = LearnerCommands::new(base, workshop.as_deref());
         LandingPage {
             layout: Layout::new("Installation results".into(), "home"),
@@ -130,9 +149,10 @@ impl LandingPage {
             script_url: commands.script_url,
             script_path: script_url("", workshop.as_deref()),
             workshop,
-            learners: summaries.iter().map(|s| s.learners).sum(),
+            learners,
             summaries: summaries
                 .iter()
+                .take(MAX_TABLE_ROWS)
                 .map(|s| SummaryRow::new(s, false))
                 .collect(),
         }
@@ -219,6 +239,7 @@ pub fn system_label(system: Option<&str>) -> String {
 }
 
 fn version_label(name: &str, version: Option<&str>) -> String {
+    let name = shown(name);
     match version {
         Some(v) if !v.is_empty() => format!("{name} {v}"),
         _ => format!("{name} (no version)"),
@@ -242,7 +263,7 @@ impl OverviewPage {
                 .failed_names
                 .iter()
                 .map(|f| Category {
-                    label: f.name.clone(),
+                    label: shown(&f.name),
                     counts: vec![f.count],
                 })
                 .collect::<Vec<_>>(),
@@ -276,14 +297,13 @@ impl OverviewPage {
             "learners",
         );
         let (heat_columns, heat_rows) = heat_map(overview, &detail);
-        let learners: i64 = overview.summaries.iter().map(|s| s.learners).sum();
-        let passing: i64 = overview.summaries.iter().map(|s| s.passing).sum();
+        let (learners, passing) = (overview.learners, overview.passing);
         OverviewPage {
             layout: Layout::new(
-                workshop.map_or("All workshops".into(), |w| format!("Workshop {w}")),
+                workshop.map_or("All workshops".into(), |w| format!("Workshop {}", shown(w))),
                 "statistics",
             ),
-            heading: workshop.map_or("All workshops".into(), str::to_owned),
+            heading: workshop.map_or("All workshops".into(), shown),
             workshop: workshop.map(str::to_owned),
             counting: Counting {
                 all_attempts: all,
@@ -293,6 +313,7 @@ impl OverviewPage {
             summaries: overview
                 .summaries
                 .iter()
+                .take(MAX_TABLE_ROWS)
                 .map(|s| SummaryRow::new(s, all))
                 .collect(),
             learners,
@@ -308,7 +329,7 @@ impl OverviewPage {
                 .iter()
                 .take(MAX_TABLE_ROWS)
                 .map(|f| NameRow {
-                    name: f.name.clone(),
+                    name: shown(&f.name),
                     count: f.count,
                     href: detail(&f.name, None),
                 })
@@ -320,7 +341,7 @@ impl OverviewPage {
                 .iter()
                 .take(MAX_TABLE_ROWS)
                 .map(|f| VersionRow {
-                    name: f.name.clone(),
+                    name: shown(&f.name),
                     version: f.version.clone().filter(|v| !v.is_empty()),
                     count: f.count,
                     href: detail(&f.name, f.version.as_deref().filter(|v| !v.is_empty())),
@@ -334,6 +355,7 @@ impl OverviewPage {
             systems: overview
                 .learners_by_system
                 .iter()
+                .take(MAX_TABLE_ROWS)
                 .map(|s| SystemRow {
                     system: system_label(s.system.as_deref()),
                     learners: s.learners,
@@ -382,7 +404,7 @@ fn heat_map(
     let columns = names
         .iter()
         .map(|n| HeatColumn {
-            name: (*n).to_owned(),
+            name: shown(n),
             href: detail(n, None),
         })
         .collect();
@@ -517,8 +539,8 @@ impl DetailPage {
         let labels: Vec<String> = details
             .iter()
             .map(|d| match &d.package.version {
-                Some(v) => format!("{} {v}", d.package.name),
-                None => format!("{} (all versions)", d.package.name),
+                Some(v) => format!("{} {v}", shown(&d.package.name)),
+                None => format!("{} (all versions)", shown(&d.package.name)),
             })
             .collect();
         let section = |title: &str, pick: fn(&crate::storage::PackageDetail) -> &[ValueCount]| {
@@ -550,7 +572,7 @@ impl DetailPage {
             "failures",
         );
         let scope_label = match workshop {
-            Some(w) => format!("workshop {w}"),
+            Some(w) => format!("workshop {}", shown(w)),
             None => "all workshops".into(),
         };
         let value = |p: Option<&PackageFilter>, f: fn(&PackageFilter) -> Option<&str>| {
@@ -605,7 +627,7 @@ impl DetailPage {
                 .collect(),
             fixes: details
                 .iter()
-                .map(|d| FixSummary::new(&d.package.name, &d.fixes))
+                .map(|d| FixSummary::new(&shown(&d.package.name), &d.fixes))
                 .collect(),
             fixes_shown: details.iter().any(|d| d.fixes.failed_learners > 0),
             overview_href: view_href(workshop, all, Export::Html),

@@ -16,6 +16,16 @@ use tokio::time::Instant;
 pub const LINGER_BYTES: u64 = 8 * 1024 * 1024;
 /// Longest time spent throwing a refused body away.
 pub const LINGER_TIME: Duration = Duration::from_secs(5);
+/// Longest time a whole body may take to arrive. A report is a few KiB sent at once; 256 KiB
+/// (the most we take) arrives in 20 s at 13 KiB/s, slower than any link a learner runs a
+/// workshop's software over. A client sending a byte a second held its connection for ever.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(20);
+/// After [`BODY_GRACE`], a body must have arrived at this many bytes a second at least, so
+/// a trickle is cut well before [`BODY_DEADLINE`] and frees its connection.
+pub const MIN_BODY_RATE: u64 = 1024;
+/// How long a body may take before [`MIN_BODY_RATE`] is asked of it (a connection's slow
+/// start, a learner's laptop waking its radio).
+pub const BODY_GRACE: Duration = Duration::from_secs(5);
 
 /// The body of `request`, at most `limit` bytes; over it, [`RequestError::BodyTooLarge`]
 /// once the rest has been drained (or the draining bounds were reached).
@@ -39,7 +49,8 @@ where
     let too_large = declared.is_some_and(|n| n > limit as u64);
     let mut kept = BytesMut::new();
     let mut seen: u64 = 0;
-    let deadline = Instant::now() + LINGER_TIME;
+    let started = Instant::now();
+    let deadline = started + LINGER_TIME;
     loop {
         let frame = if too_large || seen > limit as u64 {
             if seen > LINGER_BYTES {
@@ -51,10 +62,11 @@ where
                 _ => return Err(RequestError::BodyTooLarge),
             }
         } else {
-            match body.frame().await {
-                Some(Ok(frame)) => frame,
-                Some(Err(e)) => return Err(RequestError::BodyUnreadable(e.to_string())),
-                None => return Ok(kept.freeze()),
+            match tokio::time::timeout_at(due(started, seen), body.frame()).await {
+                Ok(Some(Ok(frame))) => frame,
+                Ok(Some(Err(e))) => return Err(RequestError::BodyUnreadable(e.to_string())),
+                Ok(None) => return Ok(kept.freeze()),
+                Err(_) => return Err(RequestError::BodyTooSlow),
             }
         };
         if let Ok(data) = frame.into_data() {
@@ -63,5 +75,29 @@ where
                 kept.extend_from_slice(&data);
             }
         }
+    }
+}
+
+/// When the next piece of a body that began at `started`, `seen` bytes into it, must have
+/// come: as late as [`MIN_BODY_RATE`] allows after [`BODY_GRACE`], and within the
+/// [`BODY_DEADLINE`] of the whole.
+fn due(started: Instant, seen: u64) -> Instant {
+    let allowed = BODY_GRACE + Duration::from_secs_f64(seen as f64 / MIN_BODY_RATE as f64);
+    started + allowed.min(BODY_DEADLINE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, item 1: a byte a second kept a body, and its connection, open for ever.
+    #[test]
+    fn a_body_must_keep_a_pace_and_end_in_time() {
+        let start = Instant::now();
+        assert_eq!(due(start, 0), start + BODY_GRACE);
+        // A trickle of a byte a second is due just after the grace: 5 s and 5 ms.
+        assert!(due(start, 5) < start + BODY_GRACE + Duration::from_millis(10));
+        assert_eq!(due(start, 5 * MIN_BODY_RATE), start + BODY_GRACE * 2);
+        assert_eq!(due(start, u64::MAX / 2), start + BODY_DEADLINE);
     }
 }

@@ -4,7 +4,7 @@
 use crate::config::{canonical, TrustedProxies};
 use hyper::header::HOST;
 use hyper::HeaderMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The client's address. Only a trusted peer's headers count; in X-Forwarded-For the client
 /// is the rightmost address that is not itself a trusted proxy (anything left of it was
@@ -41,24 +41,75 @@ pub fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) ->
         .unwrap_or(peer)
 }
 
+/// The local address a request arrived on (the accepted socket's), put into each request's
+/// extensions by the server: where the client reached us when its Host header cannot say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArrivedAt(pub SocketAddr);
+
+/// Longest Host header taken as a host name (DNS names are at most 253 bytes, plus a port).
+const MAX_HOST_BYTES: usize = 260;
+
 /// The base URL learners use to reach this server: `--public-url` when set, otherwise what
-/// the request's Host header says (if it looks like a host), as http.
-pub fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
+/// the request's Host header says when it names a host (names with underscores included, as
+/// container service names have them), otherwise the address the request arrived on. Never
+/// an address the client did not reach us at.
+pub fn base_url(public_url: Option<&str>, headers: &HeaderMap, arrived_at: SocketAddr) -> String {
     if let Some(url) = public_url {
         return url.to_owned();
     }
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c))
-        })
-        .unwrap_or("127.0.0.1:8080");
-    format!("http://{host}")
+    let mut hosts = headers.get_all(HOST).iter();
+    let named = match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().ok().filter(|h| is_host(h)),
+        _ => None,
+    };
+    match named {
+        Some(host) => format!("http://{}", host.to_ascii_lowercase()),
+        None => format!("http://{}", socket_text(arrived_at)),
+    }
 }
+
+/// `name[:port]`, `a.b.c.d[:port]` or `[v6][:port]`, as a Host header carries them.
+fn is_host(host: &str) -> bool {
+    if host.is_empty() || host.len() > MAX_HOST_BYTES {
+        return false;
+    }
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') || name.ends_with(']') => (name, Some(port)),
+        _ => (host, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            let name = name.strip_suffix('.').unwrap_or(name);
+            !name.is_empty()
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                })
+        }
+    };
+    port_ok && name_ok
+}
+
+/// A socket address as a URL's authority: IPv4-mapped IPv6 as IPv4, a scope id escaped.
+fn socket_text(addr: SocketAddr) -> String {
+    match canonical(addr.ip()) {
+        IpAddr::V4(v4) => format!("{v4}:{}", addr.port()),
+        IpAddr::V6(v6) => format!("[{v6}]:{}", addr.port()),
+    }
+}
+
+/// True when the request carries more than one Host header: which one the client meant is
+/// anyone's guess (a proxy and we may read different ones), so it is refused.
+pub fn has_several_hosts(headers: &HeaderMap) -> bool {
+    headers.get_all(HOST).iter().nth(1).is_some()
+}
+
 /// An address as a forwarding header writes it: `192.0.2.1`, `2001:db8::1`, `[2001:db8::1]:80`,
 /// `192.0.2.1:4711`.
 fn parse_forwarded(item: &str) -> Option<IpAddr> {
@@ -87,6 +138,48 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// Issue 11, item 5: no Host, an underscore, a non-ASCII Host all got
+    /// `http://127.0.0.1:8080`, whatever the server listened on.
+    #[test]
+    fn the_base_url_is_the_host_named_or_where_the_request_arrived() {
+        let arrived: SocketAddr = "192.0.2.5:9000".parse().unwrap();
+        let base = |pairs: &[(&str, &str)]| base_url(None, &headers(pairs), arrived);
+        assert_eq!(base(&[]), "http://192.0.2.5:9000");
+        assert_eq!(base(&[("host", "my_host:8080")]), "http://my_host:8080");
+        assert_eq!(
+            base(&[("host", "Checks.Example.org")]),
+            "http://checks.example.org"
+        );
+        assert_eq!(
+            base(&[("host", "[2001:db8::1]:80")]),
+            "http://[2001:db8::1]:80"
+        );
+        assert_eq!(base(&[("host", "10.0.0.1")]), "http://10.0.0.1");
+        for odd in [
+            "", "a b", "x:y", "h:123456", "a..b", "evil\"@x", "[::1", "a/b", ":80",
+        ] {
+            assert_eq!(base(&[("host", odd)]), "http://192.0.2.5:9000", "{odd:?}");
+        }
+        let mut utf8 = HeaderMap::new();
+        utf8.insert(
+            HOST,
+            hyper::header::HeaderValue::from_bytes("bücher.de".as_bytes()).unwrap(),
+        );
+        assert_eq!(base_url(None, &utf8, arrived), "http://192.0.2.5:9000");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:8081".parse().unwrap();
+        assert_eq!(
+            base_url(None, &HeaderMap::new(), mapped),
+            "http://127.0.0.1:8081"
+        );
+        assert_eq!(
+            base_url(Some("https://x.org"), &headers(&[("host", "y")]), arrived),
+            "https://x.org"
+        );
+        let twice = headers(&[("host", "a.org"), ("host", "b.org")]);
+        assert!(has_several_hosts(&twice));
+        assert_eq!(base_url(None, &twice, arrived), "http://192.0.2.5:9000");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The request error, and the single place where each kind becomes a status and a JSON body.
 
+use super::body::{BODY_DEADLINE, BODY_GRACE, MIN_BODY_RATE};
 use super::response::{self, Body};
 use crate::metrics::Refusal;
 use crate::report::{Rejection, RejectionKind, MAX_BODY_BYTES};
 use crate::storage::StorageError;
 use crate::throttle::Decision;
-use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
@@ -21,9 +22,16 @@ pub enum RequestError {
     BodyTooLarge,
     /// The body could not be read (the client went away mid-body, say).
     BodyUnreadable(String),
+    /// The body did not arrive within [`BODY_DEADLINE`] or fell below [`MIN_BODY_RATE`].
+    BodyTooSlow,
+    /// A submission whose Content-Type is not JSON (what a cross-site form or `text/plain`
+    /// request would send).
+    NotJson,
     BadInput(Rejection),
     /// A query-string value we cannot use.
     BadQuery(String),
+    /// More than one Host header: which host was meant is ambiguous.
+    SeveralHosts,
     RateLimited(Decision),
     Storage(StorageError),
     /// `/healthz`: the database answers reads but cannot commit a write.
@@ -60,12 +68,15 @@ impl RequestError {
                 | RejectionKind::WrongShape
                 | RejectionKind::BadCharacters => Refusal::BadInput,
             }),
-            RequestError::BodyUnreadable(_) => Some(Refusal::BadInput),
+            RequestError::BodyUnreadable(_) | RequestError::NotJson | RequestError::BodyTooSlow => {
+                Some(Refusal::BadInput)
+            }
             RequestError::RateLimited(_) => Some(Refusal::Throttled),
             RequestError::Storage(_) | RequestError::NotWritable(_) => Some(Refusal::Storage),
             RequestError::NotFound(_)
             | RequestError::MethodNotAllowed(_)
-            | RequestError::BadQuery(_) => None,
+            | RequestError::BadQuery(_)
+            | RequestError::SeveralHosts => None,
         }
     }
 
@@ -89,6 +100,21 @@ impl RequestError {
             RequestError::BodyUnreadable(why) => {
                 (StatusCode::BAD_REQUEST, "body unreadable", why.clone())
             }
+            RequestError::BodyTooSlow => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body too slow",
+                format!(
+                    "a report must arrive within {} s, at {MIN_BODY_RATE} bytes a second or \
+                     more after the first {} s",
+                    BODY_DEADLINE.as_secs(),
+                    BODY_GRACE.as_secs()
+                ),
+            ),
+            RequestError::NotJson => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not JSON",
+                "send the report as Content-Type: application/json".to_string(),
+            ),
             RequestError::BadInput(rejection) => match rejection.kind {
                 RejectionKind::Malformed => (
                     StatusCode::BAD_REQUEST,
@@ -112,6 +138,11 @@ impl RequestError {
                 ),
             },
             RequestError::BadQuery(why) => (StatusCode::BAD_REQUEST, "bad query", why.clone()),
+            RequestError::SeveralHosts => (
+                StatusCode::BAD_REQUEST,
+                "several Host headers",
+                "send one Host header".to_string(),
+            ),
             RequestError::RateLimited(decision) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate limit exceeded",
@@ -166,6 +197,10 @@ impl RequestError {
         match self {
             RequestError::MethodNotAllowed(allow) => {
                 headers.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            // The rest of a body that came too slowly is not waited for: the connection ends.
+            RequestError::BodyTooSlow => {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
             }
             RequestError::RateLimited(decision) => {
                 headers.insert(RETRY_AFTER, decision.retry_after_secs().into());

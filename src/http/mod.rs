@@ -4,7 +4,9 @@
 pub(crate) mod body;
 mod client;
 mod error;
+pub(crate) mod request_log;
 pub(crate) mod response;
 
-pub(crate) use client::{base_url, client_ip};
+pub(crate) use client::ArrivedAt;
+pub(crate) use client::{base_url, client_ip, has_several_hosts};
 pub(crate) use error::RequestError;

@@ -254,7 +254,7 @@ impl Submission {
             .map(|(i, Object(p))| {
                 let at = |field| format!("successful_installs[{i}].{field}");
                 Ok(Package {
-                    name: text(&at("name"), p.name, MAX_NAME_CHARS)?,
+                    name: package_name(&at("name"), p.name)?,
                     version: version(&at("version"), p.version)?,
                 })
             })
@@ -265,7 +265,7 @@ impl Submission {
             .map(|(i, Object(p))| {
                 let at = |field| format!("failed_installs[{i}].{field}");
                 Ok(Failure {
-                    name: text(&at("name"), p.name, MAX_NAME_CHARS)?,
+                    name: package_name(&at("name"), p.name)?,
                     version: version(&at("version"), p.version)?,
                     error_description: optional_prose(
                         &at("error_description"),
@@ -333,6 +333,18 @@ fn text(at: &str, value: String, limit: usize) -> Result<String, Rejection> {
 enum Text {
     Label,
     Prose,
+}
+
+/// A check's name: a label with something to read in it. A blank name (no script sends
+/// one) could be stored, but not shown or linked to as anything but a blank.
+fn package_name(at: &str, value: String) -> Result<String, Rejection> {
+    if value.trim().is_empty() {
+        return Err(Rejection {
+            kind: RejectionKind::WrongShape,
+            detail: format!("{at}: blank, a check needs a name"),
+        });
+    }
+    text(at, value, MAX_NAME_CHARS)
 }
 
 fn checked(at: &str, value: String, limit: usize, text: Text) -> Result<String, Rejection> {

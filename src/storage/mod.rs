@@ -26,8 +26,8 @@ pub use record::{Deleted, Receipt};
 pub use retention::Purged;
 pub use schema::SCHEMA_VERSION;
 pub(crate) use stats::{
-    CheckFixes, Comparison, FixOverview, Fixes, Overview, PackageDetail, PackageFilter, Scope,
-    ValueCount, WorkshopSummary,
+    CheckFixes, Comparison, Extent, FixOverview, Fixes, Overview, PackageDetail, PackageFilter,
+    Rows, Scope, ValueCount, WorkshopSummary,
 };
 #[cfg(test)]
 pub(crate) use workshops::FailureRecord;
@@ -39,8 +39,9 @@ use crate::metrics::{DatabaseFile, Metrics};
 use crate::report::Report;
 use r2d2_sqlite::SqliteConnectionManager;
 use record::Keys;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use writer::Writer;
 
@@ -65,6 +66,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The database: one writer, a pool of readers.
 pub struct Store {
     readers: r2d2::Pool<SqliteConnectionManager>,
+    /// A reading connection of `/healthz`'s own: the pool's may all be busy with large
+    /// pages, and a health check must not queue behind them.
+    health: Arc<Mutex<Connection>>,
     writer: Writer,
     /// Where the files are, for their sizes in the metrics.
     location: Location,
@@ -105,7 +109,13 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
             conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn.pragma_update(None, "temp_store", "MEMORY")
         }
-        Role::Reader => conn.pragma_update(None, "query_only", true),
+        // temp_store=FILE: the large GROUP BYs of a big database (400,000 failed versions)
+        // sort in temporary files rather than in memory (the bundled SQLite's default), so
+        // four concurrent pages cost the page cache, not the process's memory.
+        Role::Reader => {
+            conn.pragma_update(None, "query_only", true)?;
+            conn.pragma_update(None, "temp_store", "FILE")
+        }
     }
 }
 
@@ -154,8 +164,11 @@ impl Store {
             .min_idle(Some(1))
             .build(manager)
             .map_err(|e| StorageError::Other(format!("opening readers: {e}")))?;
+        let health = Connection::open(&path)?;
+        configure(&health, Role::Reader)?;
         Ok(Store {
             readers,
+            health: Arc::new(Mutex::new(health)),
             writer: Writer::start(conn, metrics)?,
             location: location.clone(),
         })
@@ -301,10 +314,20 @@ impl Store {
         }
     }
 
-    /// Checks that a reader can reach the database (for `/healthz`).
+    /// Checks that the database can be read (for `/healthz`), on a connection of its own
+    /// rather than the readers' pool.
     pub async fn ping(&self) -> Result<(), StorageError> {
-        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        let health = self.health.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = health
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Ok(conn
+                .query_row("SELECT 1 FROM sqlite_schema LIMIT 1", [], |_| Ok(()))
+                .optional()
+                .map(|_| ())?)
+        })
+        .await?
     }
 
     /// Checks that a write can be committed (for `/healthz`): trusts a commit from the last
@@ -330,5 +353,47 @@ impl Store {
     /// Blocks until the writer thread is done.
     pub fn close(&self) {
         self.writer.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, item 2: four slow `/view/` requests made `/healthz` wait 6.5 s for the
+    /// readers' pool. Its read has a connection of its own now: it answers while every
+    /// pooled reader is held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_health_check_does_not_wait_for_the_readers() {
+        let store = Arc::new(Store::open(&Location::Memory).unwrap());
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        let (held, all_held) = tokio::sync::mpsc::unbounded_channel();
+        let busy: Vec<_> = (0..READERS)
+            .map(|_| {
+                let (store, released, held) = (store.clone(), released.clone(), held.clone());
+                tokio::spawn(async move {
+                    store
+                        .read(move |_| {
+                            held.send(()).unwrap();
+                            let _ = released.lock().unwrap().recv();
+                            Ok(())
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut all_held = all_held;
+        for _ in 0..READERS {
+            all_held.recv().await.unwrap();
+        }
+        let ping = tokio::time::timeout(Duration::from_secs(120), store.ping()).await;
+        for _ in 0..READERS {
+            release.send(()).unwrap();
+        }
+        for read in busy {
+            read.await.unwrap().unwrap();
+        }
+        ping.expect("the health check does not wait").unwrap();
     }
 }

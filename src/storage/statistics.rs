@@ -7,9 +7,9 @@
 use super::dictionary::Profile;
 use super::fixes::bucket_range;
 use super::stats::{
-    most_stuck_first, percentile_rank, worst_system, Breakdown, CheckFixes, Comparison,
-    FixOverview, Fixes, NameFailures, Overview, PackageDetail, PackageFilter, Scope, SystemFixes,
-    SystemLearners, SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
+    most_stuck_first, percentile_rank, worst_system, Breakdown, CheckFixes, Comparison, Extent,
+    FixOverview, Fixes, NameFailures, Overview, PackageDetail, PackageFilter, Rows, Scope,
+    SystemFixes, SystemLearners, SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
 };
 use super::tally::ALL_WORKSHOPS;
 use super::timestamp::{self, UNKNOWN_DAY};
@@ -51,10 +51,35 @@ fn rows<T>(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Runs `sql` with `values`, reading only the `window` of its rows (a `LIMIT` and `OFFSET`
+/// added after the query's own parameters), and maps each row.
+fn rows_in<T>(
+    conn: &Connection,
+    sql: &str,
+    mut values: Vec<Value>,
+    window: Rows,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StorageError> {
+    let (limit, offset) = window.sql();
+    let first = values.len() + 1;
+    values.extend([Value::Integer(limit), Value::Integer(offset)]);
+    let sql = format!("{sql} LIMIT ?{first} OFFSET ?{}", first + 1);
+    rows(conn, &sql, values, map)
+}
+
 /// Failures per name and version in scope, most first.
 pub(crate) fn failed_versions(
     conn: &Connection,
     scope: &Scope,
+) -> Result<Vec<VersionFailures>, StorageError> {
+    failed_versions_in(conn, scope, Rows::ALL)
+}
+
+/// [`failed_versions`], the `window` of it only.
+pub(crate) fn failed_versions_in(
+    conn: &Connection,
+    scope: &Scope,
+    window: Rows,
 ) -> Result<Vec<VersionFailures>, StorageError> {
     let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
         return Ok(Vec::new());
@@ -66,7 +91,7 @@ pub(crate) fn failed_versions(
           WHERE t.workshop = ?1
           GROUP BY t.package_id HAVING sum(t.{count}) > 0 ORDER BY 3 DESC, 1, 2"
     );
-    rows(conn, &sql, vec![workshop.into()], |row| {
+    rows_in(conn, &sql, vec![workshop.into()], window, |row| {
         Ok(VersionFailures {
             name: row.get(0)?,
             version: row.get(1)?,
@@ -80,6 +105,15 @@ pub(crate) fn failed_names(
     conn: &Connection,
     scope: &Scope,
 ) -> Result<Vec<NameFailures>, StorageError> {
+    failed_names_in(conn, scope, Rows::ALL)
+}
+
+/// [`failed_names`], the `window` of it only.
+pub(crate) fn failed_names_in(
+    conn: &Connection,
+    scope: &Scope,
+    window: Rows,
+) -> Result<Vec<NameFailures>, StorageError> {
     let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
         return Ok(Vec::new());
     };
@@ -90,7 +124,7 @@ pub(crate) fn failed_names(
           WHERE t.workshop = ?1
           GROUP BY p.name HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
     );
-    rows(conn, &sql, vec![workshop.into()], |row| {
+    rows_in(conn, &sql, vec![workshop.into()], window, |row| {
         Ok(NameFailures {
             name: row.get(0)?,
             count: row.get(1)?,
@@ -123,10 +157,54 @@ pub(crate) fn failures_by_system(
     })
 }
 
+/// [`failures_by_system`] of the packages named `names` only, the `window` of it: the heat
+/// map's cells, for the names it shows.
+pub(crate) fn failures_by_system_of(
+    conn: &Connection,
+    scope: &Scope,
+    names: &[String],
+    window: Rows,
+) -> Result<Vec<SystemNameFailures>, StorageError> {
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let count = counted(scope);
+    let sql = format!(
+        "SELECT pr.system, p.name, sum(t.{count}) FROM failure_tally t
+           JOIN packages p ON p.id = t.package_id
+           JOIN system_profiles pr ON pr.id = t.profile_id
+          WHERE t.workshop = ?1 AND p.name IN (SELECT value FROM json_each(?2))
+          GROUP BY 1, 2 HAVING sum(t.{count}) > 0 ORDER BY 3 DESC, 1, 2"
+    );
+    let names = serde_json::to_string(names).expect("strings serialize");
+    rows_in(
+        conn,
+        &sql,
+        vec![workshop.into(), names.into()],
+        window,
+        |row| {
+            Ok(SystemNameFailures {
+                system: row.get(0)?,
+                name: row.get(1)?,
+                count: row.get(2)?,
+            })
+        },
+    )
+}
+
 /// Learners per operating system (their current one), most first.
 pub(crate) fn learners_by_system(
     conn: &Connection,
     workshop: Option<&str>,
+) -> Result<Vec<SystemLearners>, StorageError> {
+    learners_by_system_in(conn, workshop, Rows::ALL)
+}
+
+/// [`learners_by_system`], the `window` of it only.
+pub(crate) fn learners_by_system_in(
+    conn: &Connection,
+    workshop: Option<&str>,
+    window: Rows,
 ) -> Result<Vec<SystemLearners>, StorageError> {
     let Some(workshop) = workshop_key(conn, workshop)? else {
         return Ok(Vec::new());
@@ -135,7 +213,7 @@ pub(crate) fn learners_by_system(
                  JOIN system_profiles pr ON pr.id = t.profile_id
                 WHERE t.workshop = ?1
                 GROUP BY 1 HAVING sum(t.learners) > 0 ORDER BY 2 DESC, 1";
-    rows(conn, sql, vec![workshop.into()], |row| {
+    rows_in(conn, sql, vec![workshop.into()], window, |row| {
         Ok(SystemLearners {
             system: row.get(0)?,
             learners: row.get(1)?,
@@ -145,15 +223,53 @@ pub(crate) fn learners_by_system(
 
 /// Every workshop some learner names, in order.
 pub(crate) fn workshops(conn: &Connection) -> Result<Vec<String>, StorageError> {
+    workshops_in(conn, Rows::ALL)
+}
+
+/// [`workshops`], the `window` of it only.
+pub(crate) fn workshops_in(conn: &Connection, window: Rows) -> Result<Vec<String>, StorageError> {
     let sql = "SELECT w.name FROM workshop_tally t JOIN workshops w ON w.id = t.workshop
                 WHERE t.learners > 0 ORDER BY 1";
-    rows(conn, sql, Vec::new(), |row| row.get(0))
+    rows_in(conn, sql, Vec::new(), window, |row| row.get(0))
 }
 
 /// Learners and passing learners per workshop (one, or all), largest workshop first.
 pub(crate) fn workshop_summaries(
     conn: &Connection,
     workshop: Option<&str>,
+) -> Result<Vec<WorkshopSummary>, StorageError> {
+    workshop_summaries_in(conn, workshop, Rows::ALL)
+}
+
+/// Learners in a workshop (or all), and those whose latest attempt passed everything: the
+/// sums of [`workshop_summaries`], without reading them.
+pub(crate) fn learner_totals(
+    conn: &Connection,
+    workshop: Option<&str>,
+) -> Result<(i64, i64), StorageError> {
+    let totals = |row: &Row<'_>| Ok((row.get(0)?, row.get(1)?));
+    Ok(match workshop {
+        None => conn
+            .prepare_cached(
+                "SELECT coalesce(sum(learners), 0), coalesce(sum(passing), 0)
+                   FROM workshop_tally WHERE learners > 0",
+            )?
+            .query_row([], totals)?,
+        Some(name) => conn
+            .prepare_cached(
+                "SELECT coalesce(sum(t.learners), 0), coalesce(sum(t.passing), 0)
+                   FROM workshop_tally t JOIN workshops w ON w.id = t.workshop
+                  WHERE w.name = ?1 AND t.learners > 0",
+            )?
+            .query_row([name], totals)?,
+    })
+}
+
+/// [`workshop_summaries`], the `window` of it only.
+pub(crate) fn workshop_summaries_in(
+    conn: &Connection,
+    workshop: Option<&str>,
+    window: Rows,
 ) -> Result<Vec<WorkshopSummary>, StorageError> {
     let map = |row: &Row<'_>| {
         Ok(WorkshopSummary {
@@ -163,20 +279,22 @@ pub(crate) fn workshop_summaries(
         })
     };
     match workshop {
-        None => rows(
+        None => rows_in(
             conn,
             "SELECT w.name, t.learners, t.passing FROM workshop_tally t
                LEFT JOIN workshops w ON w.id = t.workshop
               WHERE t.learners > 0 ORDER BY 2 DESC, 1",
             Vec::new(),
+            window,
             map,
         ),
-        Some(name) => rows(
+        Some(name) => rows_in(
             conn,
             "SELECT w.name, t.learners, t.passing FROM workshop_tally t
                JOIN workshops w ON w.id = t.workshop
               WHERE w.name = ?1 AND t.learners > 0",
             vec![name.to_owned().into()],
+            window,
             map,
         ),
     }
@@ -184,15 +302,32 @@ pub(crate) fn workshop_summaries(
 
 /// Every package name that ever failed, in order.
 pub(crate) fn package_names(conn: &Connection) -> Result<Vec<String>, StorageError> {
+    package_names_in(conn, Rows::ALL)
+}
+
+/// [`package_names`], the `window` of it only.
+pub(crate) fn package_names_in(
+    conn: &Connection,
+    window: Rows,
+) -> Result<Vec<String>, StorageError> {
     let sql = format!(
         "SELECT DISTINCT p.name FROM failure_tally t JOIN packages p ON p.id = t.package_id
           WHERE t.workshop = {ALL_WORKSHOPS} AND t.every > 0 ORDER BY 1"
     );
-    rows(conn, &sql, Vec::new(), |row| row.get(0))
+    rows_in(conn, &sql, Vec::new(), window, |row| row.get(0))
 }
 
 /// Every version of `name` that ever failed, in order.
 pub(crate) fn package_versions(conn: &Connection, name: &str) -> Result<Vec<String>, StorageError> {
+    package_versions_in(conn, name, Rows::ALL)
+}
+
+/// [`package_versions`], the `window` of it only.
+pub(crate) fn package_versions_in(
+    conn: &Connection,
+    name: &str,
+    window: Rows,
+) -> Result<Vec<String>, StorageError> {
     let sql = format!(
         "SELECT DISTINCT p.version FROM packages p
           WHERE p.name = ?1 AND p.version IS NOT NULL AND p.version <> ''
@@ -201,7 +336,9 @@ pub(crate) fn package_versions(conn: &Connection, name: &str) -> Result<Vec<Stri
                            AND t.every > 0)
           ORDER BY 1"
     );
-    rows(conn, &sql, vec![name.to_owned().into()], |row| row.get(0))
+    rows_in(conn, &sql, vec![name.to_owned().into()], window, |row| {
+        row.get(0)
+    })
 }
 
 /// `t.workshop = ?1 AND t.package_id IN (the package's ids)`, with its values.
@@ -295,11 +432,12 @@ fn fold_profiles(profiles: &[(Profile, i64)], by: Breakdown) -> Vec<ValueCount> 
     sorted(counts)
 }
 
-/// A package's failures in scope per day (the attempts' days).
+/// A package's failures in scope per day (the attempts' days), the `window` of them.
 fn per_day(
     conn: &Connection,
     package: &PackageFilter,
     scope: &Scope,
+    window: Rows,
 ) -> Result<Vec<ValueCount>, StorageError> {
     let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
         return Ok(Vec::new());
@@ -311,7 +449,7 @@ fn per_day(
           WHERE {filter} AND t.day <> {UNKNOWN_DAY}
           GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
     );
-    rows(conn, &sql, values, |row| {
+    rows_in(conn, &sql, values, window, |row| {
         Ok(ValueCount {
             value: timestamp::day_text(row.get(0)?),
             count: row.get(1)?,
@@ -319,11 +457,12 @@ fn per_day(
     })
 }
 
-/// A package's failures in scope per error text.
+/// A package's failures in scope per error text, the `window` of them.
 fn per_error(
     conn: &Connection,
     package: &PackageFilter,
     scope: &Scope,
+    window: Rows,
 ) -> Result<Vec<ValueCount>, StorageError> {
     let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
         return Ok(Vec::new());
@@ -336,7 +475,7 @@ fn per_error(
           WHERE {filter} AND e.text <> ''
           GROUP BY 1 HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
     );
-    rows(conn, &sql, values, |row| {
+    rows_in(conn, &sql, values, window, |row| {
         Ok(ValueCount {
             value: row.get(0)?,
             count: row.get(1)?,
@@ -370,8 +509,8 @@ fn breakdown(
     profiles: &[(Profile, i64)],
 ) -> Result<Vec<ValueCount>, StorageError> {
     match by {
-        Breakdown::Day => per_day(conn, package, scope),
-        Breakdown::ErrorDescription => per_error(conn, package, scope),
+        Breakdown::Day => per_day(conn, package, scope, Rows::ALL),
+        Breakdown::ErrorDescription => per_error(conn, package, scope, Rows::ALL),
         _ => Ok(fold_profiles(profiles, by)),
     }
 }
@@ -408,19 +547,26 @@ fn fixes_by_system(
     conn: &Connection,
     workshop: i64,
     name: i64,
+    window: Rows,
 ) -> Result<Vec<SystemFixes>, StorageError> {
     let sql = "SELECT pr.system, sum(t.failed), sum(t.fixed), sum(t.stuck) FROM fix_tally t
                  JOIN system_profiles pr ON pr.id = t.profile_id
                 WHERE t.workshop = ?1 AND t.name_id = ?2
                 GROUP BY 1 HAVING sum(t.failed) > 0 ORDER BY 2 DESC, 1";
-    rows(conn, sql, vec![workshop.into(), name.into()], |row| {
-        Ok(SystemFixes {
-            system: row.get(0)?,
-            failed: row.get(1)?,
-            fixed: row.get(2)?,
-            stuck: row.get(3)?,
-        })
-    })
+    rows_in(
+        conn,
+        sql,
+        vec![workshop.into(), name.into()],
+        window,
+        |row| {
+            Ok(SystemFixes {
+                system: row.get(0)?,
+                failed: row.get(1)?,
+                fixed: row.get(2)?,
+                stuck: row.get(3)?,
+            })
+        },
+    )
 }
 
 /// Nearest-rank percentiles of a check's times to fix, each `(numerator, denominator)`, read
@@ -496,25 +642,45 @@ pub(crate) fn check_fixes(
     name: &str,
     workshop: Option<&str>,
 ) -> Result<Fixes, StorageError> {
+    check_fixes_in(conn, name, workshop, Rows::ALL)
+}
+
+/// [`check_fixes`] with the `window` of its lists (systems, versions); the totals are all
+/// the learners'.
+pub(crate) fn check_fixes_in(
+    conn: &Connection,
+    name: &str,
+    workshop: Option<&str>,
+    window: Rows,
+) -> Result<Fixes, StorageError> {
     let (Some(workshop), Some(name)) = (workshop_key(conn, workshop)?, name_key(conn, name)?)
     else {
         return Ok(Fixes::default());
     };
-    let by_system = fixes_by_system(conn, workshop, name)?;
+    let by_system = fixes_by_system(conn, workshop, name, window)?;
+    let (failed_learners, fixed_learners, stuck_learners) = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(failed), 0), coalesce(sum(fixed), 0), coalesce(sum(stuck), 0)
+               FROM fix_tally WHERE workshop = ?1 AND name_id = ?2",
+        )?
+        .query_row(params![workshop, name], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?;
     let times = percentiles(conn, workshop, name, &[(1, 2), (9, 10)])?;
-    let fixed_with = rows(
+    let fixed_with = rows_in(
         conn,
         "SELECT p.version, sum(t.fixes) FROM fix_version_tally t
            JOIN packages p ON p.id = t.package_id
           WHERE t.workshop = ?1 AND t.name_id = ?2
           GROUP BY 1 HAVING sum(t.fixes) > 0 ORDER BY 2 DESC, 1",
         vec![workshop.into(), name.into()],
+        window,
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     Ok(Fixes {
-        failed_learners: by_system.iter().map(|s| s.failed).sum(),
-        fixed_learners: by_system.iter().map(|s| s.fixed).sum(),
-        stuck_learners: by_system.iter().map(|s| s.stuck).sum(),
+        failed_learners,
+        fixed_learners,
+        stuck_learners,
         median_seconds_to_fix: times[0],
         p90_seconds_to_fix: times[1],
         fixed_with,
@@ -580,14 +746,141 @@ pub(crate) fn fix_overview(
     Ok(checks)
 }
 
-/// Every breakdown of one package's failures.
-pub(crate) fn package_detail(
+/// [`fix_overview`], the `window` of it only: the order, totals, worst system and median
+/// come from SQL for the checks in the window, so no list of every check is ever read.
+pub(crate) fn fix_overview_in(
+    conn: &Connection,
+    workshop: Option<&str>,
+    min_failed: i64,
+    window: Rows,
+) -> Result<Vec<CheckFixes>, StorageError> {
+    let Some(workshop) = workshop_key(conn, workshop)? else {
+        return Ok(Vec::new());
+    };
+    // Most stuck first: the ratio as a double, which is the same for equal fractions.
+    let totals: Vec<(i64, CheckFixes)> = rows_in(
+        conn,
+        "SELECT t.name_id, n.name, sum(t.failed), sum(t.fixed), sum(t.stuck) FROM fix_tally t
+           JOIN check_names n ON n.id = t.name_id
+          WHERE t.workshop = ?1
+          GROUP BY 1 HAVING sum(t.failed) > 0 AND sum(t.failed) >= ?2
+          ORDER BY CAST(sum(t.stuck) AS REAL) / sum(t.failed) DESC, 3 DESC, 2",
+        vec![workshop.into(), min_failed.into()],
+        window,
+        |row| {
+            Ok((
+                row.get(0)?,
+                CheckFixes {
+                    name: row.get(1)?,
+                    failed_learners: row.get(2)?,
+                    fixed_learners: row.get(3)?,
+                    stuck_learners: row.get(4)?,
+                    median_seconds_to_fix: None,
+                    worst_system: None,
+                },
+            ))
+        },
+    )?;
+    let mut checks = Vec::with_capacity(totals.len());
+    for (id, mut check) in totals {
+        check.median_seconds_to_fix = percentiles(conn, workshop, id, &[(1, 2)])?[0];
+        check.worst_system = conn
+            .prepare_cached(
+                "SELECT pr.system, sum(t.failed), sum(t.fixed), sum(t.stuck) FROM fix_tally t
+                   JOIN system_profiles pr ON pr.id = t.profile_id
+                  WHERE t.workshop = ?1 AND t.name_id = ?2
+                  GROUP BY 1 HAVING sum(t.failed) >= ?3 AND sum(t.stuck) > 0
+                  ORDER BY CAST(sum(t.stuck) AS REAL) / sum(t.failed) DESC, 2 DESC, 1
+                  LIMIT 1",
+            )?
+            .query_row(params![workshop, id, min_failed], |row| {
+                Ok(SystemFixes {
+                    system: row.get(0)?,
+                    failed: row.get(1)?,
+                    fixed: row.get(2)?,
+                    stuck: row.get(3)?,
+                })
+            })
+            .optional()?;
+        checks.push(check);
+    }
+    Ok(checks)
+}
+
+/// The SQL of one machine field's value in `system_profiles pr`; `None` for the breakdowns
+/// that are not machine fields.
+fn profile_column(by: Breakdown) -> Option<&'static str> {
+    Some(match by {
+        Breakdown::DistributionName => "pr.distribution_name",
+        Breakdown::DistributionVersion => "pr.distribution_version",
+        Breakdown::DistributionNameVersion => {
+            "CASE WHEN pr.distribution_name <> '' AND pr.distribution_version <> ''
+                  THEN pr.distribution_name || ' ' || pr.distribution_version END"
+        }
+        Breakdown::System => "pr.system",
+        Breakdown::SystemVersion => "pr.system_version",
+        Breakdown::SystemPlatform => "pr.system_platform",
+        Breakdown::Machine => "pr.machine",
+        Breakdown::PythonVersion => "pr.python_version",
+        Breakdown::Day | Breakdown::ErrorDescription => return None,
+    })
+}
+
+/// [`failure_breakdown`], the `window` of it only, counted in SQL: one field at a time,
+/// where the full list folds every machine profile in memory.
+pub(crate) fn failure_breakdown_in(
     conn: &Connection,
     package: &PackageFilter,
     scope: &Scope,
+    by: Breakdown,
+    window: Rows,
+) -> Result<Vec<ValueCount>, StorageError> {
+    let Some(column) = profile_column(by) else {
+        return match by {
+            Breakdown::Day => per_day(conn, package, scope, window),
+            _ => per_error(conn, package, scope, window),
+        };
+    };
+    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
+        return Ok(Vec::new());
+    };
+    let count = counted(scope);
+    let (filter, values) = of_package(workshop, package);
+    let sql = format!(
+        "SELECT {column}, sum(t.{count}) FROM failure_tally t
+           JOIN system_profiles pr ON pr.id = t.profile_id
+          WHERE {filter}
+          GROUP BY 1 HAVING {column} <> '' AND sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
+    );
+    rows_in(conn, &sql, values, window, |row| {
+        Ok(ValueCount {
+            value: row.get(0)?,
+            count: row.get(1)?,
+        })
+    })
+}
+
+/// [`package_detail`] with the `window` of each list.
+pub(crate) fn package_detail_in(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+    window: Rows,
 ) -> Result<PackageDetail, StorageError> {
-    let profiles = per_profile(conn, package, scope)?;
-    let by = |field| breakdown(conn, package, scope, field, &profiles);
+    let fixes = check_fixes_in(conn, &package.name, scope.workshop.as_deref(), window)?;
+    detail_of(conn, package, scope, fixes, |field| {
+        failure_breakdown_in(conn, package, scope, field, window)
+    })
+}
+
+/// A package's detail: its failures in scope, each field counted by `by`, and its `fixes`.
+fn detail_of(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+    fixes: Fixes,
+    by: impl Fn(Breakdown) -> Result<Vec<ValueCount>, StorageError>,
+) -> Result<PackageDetail, StorageError> {
     Ok(PackageDetail {
         package: package.clone(),
         failures: failure_count(conn, package, scope)?,
@@ -601,60 +894,100 @@ pub(crate) fn package_detail(
         python_version: by(Breakdown::PythonVersion)?,
         days: by(Breakdown::Day)?,
         error_descriptions: by(Breakdown::ErrorDescription)?,
-        fixes: check_fixes(conn, &package.name, scope.workshop.as_deref())?,
+        fixes,
     })
 }
 
-/// The overview of one scope, read in one transaction so its numbers agree.
-pub(crate) fn overview(conn: &Connection, scope: &Scope) -> Result<Overview, StorageError> {
+/// Every breakdown of one package's failures.
+pub(crate) fn package_detail(
+    conn: &Connection,
+    package: &PackageFilter,
+    scope: &Scope,
+) -> Result<PackageDetail, StorageError> {
+    let profiles = per_profile(conn, package, scope)?;
+    let fixes = check_fixes(conn, &package.name, scope.workshop.as_deref())?;
+    detail_of(conn, package, scope, fixes, |field| {
+        breakdown(conn, package, scope, field, &profiles)
+    })
+}
+
+/// The overview of one scope, as much of it as `extent` says, read in one transaction so
+/// its numbers agree.
+pub(crate) fn overview(
+    conn: &Connection,
+    scope: &Scope,
+    extent: &Extent,
+) -> Result<Overview, StorageError> {
     let snapshot = conn.unchecked_transaction()?;
     let workshop = scope.workshop.as_deref();
+    let failed_names = failed_names_in(&snapshot, scope, extent.lists)?;
+    let heat_names: Vec<String> = failed_names
+        .iter()
+        .take(extent.heat_names)
+        .map(|f| f.name.clone())
+        .collect();
+    let (learners, passing) = learner_totals(&snapshot, workshop)?;
     Ok(Overview {
-        failed_versions: failed_versions(&snapshot, scope)?,
-        failed_names: failed_names(&snapshot, scope)?,
-        learners_by_system: learners_by_system(&snapshot, workshop)?,
-        failures_by_system: failures_by_system(&snapshot, scope)?,
-        workshops: workshops(&snapshot)?,
-        summaries: workshop_summaries(&snapshot, workshop)?,
+        failed_versions: failed_versions_in(&snapshot, scope, extent.lists)?,
+        learners_by_system: learners_by_system_in(&snapshot, workshop, extent.lists)?,
+        failures_by_system: failures_by_system_of(
+            &snapshot,
+            scope,
+            &heat_names,
+            Rows::first(extent.heat_cells),
+        )?,
+        failed_names,
+        workshops: workshops_in(&snapshot, extent.choices)?,
+        summaries: workshop_summaries_in(&snapshot, workshop, extent.lists)?,
+        learners,
+        passing,
     })
 }
 
-/// The details of some packages, and the choices for comparing others, in one transaction.
+/// The details of some packages, and the choices for comparing others, as much of them as
+/// `extent` says, in one transaction.
 pub(crate) fn comparison(
     conn: &Connection,
     packages: &[PackageFilter],
     scope: &Scope,
+    extent: &Extent,
 ) -> Result<Comparison, StorageError> {
     let snapshot = conn.unchecked_transaction()?;
     Ok(Comparison {
         details: packages
             .iter()
-            .map(|package| package_detail(&snapshot, package, scope))
+            .map(|package| package_detail_in(&snapshot, package, scope, extent.lists))
             .collect::<Result<_, _>>()?,
-        names: package_names(&snapshot)?,
+        names: package_names_in(&snapshot, extent.choices)?,
         versions: {
             let mut versions = Vec::new();
             for package in packages {
-                versions.extend(package_versions(&snapshot, &package.name)?);
+                versions.extend(package_versions_in(
+                    &snapshot,
+                    &package.name,
+                    extent.choices,
+                )?);
             }
             versions.sort();
             versions.dedup();
             versions
         },
-        workshops: workshops(&snapshot)?,
+        workshops: workshops_in(&snapshot, extent.choices)?,
     })
 }
 
-/// "What gets fixed" and the workshops to choose from, in one transaction.
+/// "What gets fixed" and the workshops to choose from, as much of them as `extent` says, in
+/// one transaction.
 pub(crate) fn fixes_page(
     conn: &Connection,
     workshop: Option<&str>,
     min_failed: i64,
+    extent: &Extent,
 ) -> Result<FixOverview, StorageError> {
     let snapshot = conn.unchecked_transaction()?;
     Ok(FixOverview {
-        checks: fix_overview(&snapshot, workshop, min_failed)?,
-        workshops: workshops(&snapshot)?,
+        checks: fix_overview_in(&snapshot, workshop, min_failed, extent.lists)?,
+        workshops: workshops_in(&snapshot, extent.choices)?,
     })
 }
 
@@ -665,14 +998,19 @@ impl Store {
         &self,
         workshop: Option<String>,
         min_failed: i64,
+        extent: Extent,
     ) -> Result<FixOverview, StorageError> {
-        self.read(move |conn| fixes_page(conn, workshop.as_deref(), min_failed))
+        self.read(move |conn| fixes_page(conn, workshop.as_deref(), min_failed, &extent))
             .await
     }
 
     /// Most failed packages, learners per system and workshop summaries for one scope.
-    pub(crate) async fn overview(&self, scope: Scope) -> Result<Overview, StorageError> {
-        self.read(move |conn| overview(conn, &scope)).await
+    pub(crate) async fn overview(
+        &self,
+        scope: Scope,
+        extent: Extent,
+    ) -> Result<Overview, StorageError> {
+        self.read(move |conn| overview(conn, &scope, &extent)).await
     }
 
     /// Where and when each of `packages` fails, with the packages one may compare instead.
@@ -680,13 +1018,25 @@ impl Store {
         &self,
         packages: Vec<PackageFilter>,
         scope: Scope,
+        extent: Extent,
     ) -> Result<Comparison, StorageError> {
-        self.read(move |conn| comparison(conn, &packages, &scope))
+        self.read(move |conn| comparison(conn, &packages, &scope, &extent))
             .await
     }
 
-    /// Learners and passing learners per workshop, largest first.
-    pub(crate) async fn workshop_summaries(&self) -> Result<Vec<WorkshopSummary>, StorageError> {
-        self.read(|conn| workshop_summaries(conn, None)).await
+    /// Learners and passing learners per workshop, largest first (the `window` of them),
+    /// and the totals of all.
+    pub(crate) async fn workshop_summaries(
+        &self,
+        window: Rows,
+    ) -> Result<(Vec<WorkshopSummary>, (i64, i64)), StorageError> {
+        self.read(move |conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            Ok((
+                workshop_summaries_in(&snapshot, None, window)?,
+                learner_totals(&snapshot, None)?,
+            ))
+        })
+        .await
     }
 }

@@ -11,6 +11,49 @@ pub struct Scope {
     pub all_attempts: bool,
 }
 
+/// Which rows of a list to read: at most `limit`, after the first `offset`. Pages and exports
+/// read every list through one of these, so what they hold stays bounded whatever the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rows {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Rows {
+    /// The whole list (what the tests compare with the reference).
+    pub const ALL: Rows = Rows {
+        offset: 0,
+        limit: usize::MAX,
+    };
+
+    /// The first `limit` rows.
+    pub fn first(limit: usize) -> Rows {
+        Rows { offset: 0, limit }
+    }
+
+    /// `LIMIT ?, OFFSET ?` values for SQLite, where -1 means no limit.
+    pub(crate) fn sql(self) -> (i64, i64) {
+        (
+            i64::try_from(self.limit).unwrap_or(-1),
+            i64::try_from(self.offset).unwrap_or(i64::MAX),
+        )
+    }
+}
+
+/// How much of a view to read: the window of each of its lists, of the choices its forms
+/// offer, and of its heat map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// The rows read of each list (failures, systems, summaries, breakdowns, checks).
+    pub lists: Rows,
+    /// The workshops, package names and versions offered to choose from.
+    pub choices: Rows,
+    /// The heat map's package names (the first of the failed names read; 0 for none) and
+    /// its most cells.
+    pub heat_names: usize,
+    pub heat_cells: usize,
+}
+
 /// One package, in all its versions or in one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageFilter {
@@ -104,6 +147,10 @@ pub struct Overview {
     pub workshops: Vec<String>,
     /// The scope's workshops (one, or all of them).
     pub summaries: Vec<WorkshopSummary>,
+    /// Learners in scope, and those whose latest attempt passed everything (all of them,
+    /// not only those of the summaries read).
+    pub learners: i64,
+    pub passing: i64,
 }
 
 /// Where and when one package fails; each list sorted by count, largest first.

@@ -227,7 +227,11 @@ impl Deltas {
             );
         }
         if let Some(bucket) = bucket {
-            self.add(Tally::FixTimes, [ALL_WORKSHOPS, name, bucket], [fixes, 0, 0]);
+            self.add(
+                Tally::FixTimes,
+                [ALL_WORKSHOPS, name, bucket],
+                [fixes, 0, 0],
+            );
         }
     }
 
