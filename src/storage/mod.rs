@@ -119,6 +119,26 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
     }
 }
 
+/// How long opening waits in all for another process that keeps the file busy.
+const OPEN_PATIENCE: Duration = Duration::from_secs(20);
+
+/// The writing connection, the schema brought up to date, in WAL mode.
+fn open_writer(path: &str, location: &Location) -> Result<Connection, StorageError> {
+    let mut conn = Connection::open(path)?;
+    configure(&conn, Role::Writer)?;
+    // Before anything changes the file (WAL mode included): an older file is copied aside
+    // and migrated in its own journal mode, so a failed migration leaves it as it was.
+    schema::migrate(&mut conn, location)?;
+    if let Location::File(_) = location {
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            log::warn!("database is in journal mode {mode}, not WAL: readers will wait for writes");
+        }
+    }
+    Ok(conn)
+}
+
 impl Store {
     /// Opens a database that must already exist (for commands that act on one: a mistyped
     /// path is an error, not a new empty file).
@@ -143,20 +163,18 @@ impl Store {
             Location::File(path) => path.to_string_lossy().into_owned(),
             Location::Memory => format!("file:/ras-{}?vfs=memdb", uuid::Uuid::new_v4()),
         };
-        let mut conn = Connection::open(&path)?;
-        configure(&conn, Role::Writer)?;
-        // Before anything changes the file (WAL mode included): an older file is copied
-        // aside and migrated in its own journal mode, so a failed migration leaves it as it was.
-        schema::migrate(&mut conn, location)?;
-        if let Location::File(_) = location {
-            let mode: String =
-                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                log::warn!(
-                    "database is in journal mode {mode}, not WAL: readers will wait for writes"
-                );
+        // Another process busy with the file (a second instance starting or committing, a
+        // checkpoint) is waited for, as the writer waits for its lock, rather than refused.
+        let started = std::time::Instant::now();
+        let conn = loop {
+            match open_writer(&path, location) {
+                Err(StorageError::Busy) if started.elapsed() < OPEN_PATIENCE => {
+                    log::warn!("the database is busy in another process; opening it again");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                outcome => break outcome?,
             }
-        }
+        };
         let manager =
             SqliteConnectionManager::file(&path).with_init(|c| configure(c, Role::Reader));
         let readers = r2d2::Pool::builder()
