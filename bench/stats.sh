@@ -58,7 +58,7 @@ workshop=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).ex
 package=$(curl -s "$url/view/?export=json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["most_failed_package_names"][0]["name"])')
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 echo "ingestion goes on meanwhile: wrk -c4 POSTing reports"
-wrk -t1 -c4 -d$((SECONDS_PER_URL * 10 + 10))s -s bench/post.lua "$url/installation_data/" >"$work/load.txt" &
+wrk -t1 -c4 -d$((SECONDS_PER_URL * 20))s -s bench/post.lua "$url/installation_data/" >"$work/load.txt" &
 load_pid=$!
 sleep 1
 for path in "/view/?export=json" "/view/?export=json&all_attempts=1" \

@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 /// Times to fix below this many seconds have a bucket each; above, each power of two is cut
 /// into this many buckets (each about 3% wide).
 const BUCKETS_PER_DOUBLING: i64 = 32;
+/// Tally rows a rebuild gathers in memory before it writes them.
+const REBUILD_SLICE: usize = 50_000;
 
 /// The bucket of `fix_time_tally` a time to fix falls in: monotonic, about 3% wide.
 pub(crate) fn bucket(seconds: i64) -> i64 {
@@ -268,6 +270,10 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
         if learner.as_ref().is_none_or(|l| l.user != user) {
             if let Some(mut done) = learner.take() {
                 done.save(conn)?;
+            }
+            // Written as it goes, so memory holds a slice of the tallies, not all of them.
+            if deltas.len() >= REBUILD_SLICE {
+                std::mem::take(&mut deltas).apply(conn)?;
             }
             learner = Some(LearnerChecks::none(user));
         }

@@ -72,6 +72,8 @@ pub struct Store {
     writer: Writer,
     /// Where the files are, for their sizes in the metrics.
     location: Location,
+    /// What SQLite opens: the file's path, or the in-memory database's shared name.
+    path: String,
 }
 
 /// Rows of the original's four tables (learners, attempts, and their packages).
@@ -189,6 +191,7 @@ impl Store {
             health: Arc::new(Mutex::new(health)),
             writer: Writer::start(conn, metrics)?,
             location: location.clone(),
+            path,
         })
     }
 
@@ -280,8 +283,24 @@ impl Store {
     }
 
     /// Recomputes every tally from the raw rows: after rows were edited by hand with SQL.
+    ///
+    /// On a connection of its own, in one transaction of its own, with temporary storage on
+    /// disk: inside the writer's batch it would run under a job's savepoint, whose journal
+    /// the writer keeps in memory (hundreds of MiB, and slower with every statement, for a
+    /// million reports). It takes the write lock for as long as it runs; the writer waits.
     pub async fn rebuild_tallies(&self) -> Result<(), StorageError> {
-        self.writer.write(record::rebuild_tallies).await
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = Connection::open(&path)?;
+            configure(&conn, Role::Writer)?;
+            conn.pragma_update(None, "temp_store", "FILE")?;
+            conn.busy_timeout(OPEN_PATIENCE)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tally::rebuild(&tx, &mut dictionary::Dictionary::default())?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?
     }
 
     /// Runs a read-only query on a pooled connection, off the async threads.

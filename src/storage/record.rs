@@ -364,8 +364,3 @@ pub(crate) fn delete_learner(work: Work<'_>, user_id: i64) -> Result<Deleted, St
         .execute([user_id])?;
     Ok(deleted)
 }
-
-/// Rebuilds every tally from the raw rows (see [`super::tally::rebuild`]).
-pub(crate) fn rebuild_tallies(work: Work<'_>) -> Result<(), StorageError> {
-    super::tally::rebuild(work.conn, work.dictionary)
-}

@@ -155,8 +155,22 @@ fn quoted(name: &str) -> String {
 fn migrate_legacy(conn: &mut Connection) -> Result<(), StorageError> {
     // Foreign keys cannot be switched inside a transaction; the rebuild needs them off.
     conn.pragma_update(None, "foreign_keys", false)?;
+    // Its scratch tables hold a row per package: on disk, not in memory.
+    conn.pragma_update(None, "temp_store", "FILE")?;
     let outcome = rebuild_from_legacy(conn);
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    if outcome.is_ok() {
+        let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        if free * page > 64 << 20 {
+            log::info!(
+                "the old layout's {} MiB are free pages in the file now; with the server \
+                 stopped, `sqlite3 FILE VACUUM` gives them back to the disk",
+                (free * page) >> 20
+            );
+        }
+    }
     outcome
 }
 

@@ -235,6 +235,11 @@ impl Deltas {
         }
     }
 
+    /// Rows these changes touch.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Adds another set of changes to these.
     pub(crate) fn merge(&mut self, other: Deltas) {
         for ((tally, key), counts) in other.0 {
@@ -278,6 +283,10 @@ impl Deltas {
 
 /// Recomputes every tally from the raw rows, after first repairing what the rows point at:
 /// each learner's latest attempt and machine profile. Runs inside the caller's transaction.
+///
+/// Its scratch tables hold a row per failure, so they are ordinary tables of the file (dropped
+/// before the commit), not temporary ones: the writer keeps its temporary storage in memory,
+/// where a million reports' worth would not fit.
 pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<(), StorageError> {
     conn.execute_batch(
         "UPDATE user_system_info SET latest_attempt_id =
@@ -289,7 +298,7 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
     conn.execute_batch(&format!(
         "DELETE FROM failure_tally; DELETE FROM failure_day_tally; DELETE FROM failure_error_tally;
          DELETE FROM learner_tally; DELETE FROM workshop_tally;
-         CREATE TEMP TABLE failure_facts AS
+         CREATE TABLE scratch_failure_facts AS
              SELECT coalesce(s.workshop, {NO_WORKSHOP}) AS workshop, f.package_id, s.profile_id,
                     coalesce(CAST(julianday(substr(s.create_time, 1, 10)) - 2440587.5
                                   AS INTEGER), {UNKNOWN_DAY}) AS day,
@@ -299,38 +308,38 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
                JOIN submissions s ON s.id = f.submission_id
                JOIN user_system_info u ON u.id = s.user_id;
          INSERT INTO failure_tally (workshop, package_id, profile_id, latest, every)
-             SELECT workshop, package_id, profile_id, sum(latest), count(*) FROM failure_facts
+             SELECT workshop, package_id, profile_id, sum(latest), count(*) FROM scratch_failure_facts
               GROUP BY 1, 2, 3
              UNION ALL
              SELECT {ALL_WORKSHOPS}, package_id, profile_id, sum(latest), count(*)
-               FROM failure_facts GROUP BY 2, 3;
+               FROM scratch_failure_facts GROUP BY 2, 3;
          INSERT INTO failure_day_tally (workshop, package_id, day, latest, every)
-             SELECT workshop, package_id, day, sum(latest), count(*) FROM failure_facts
+             SELECT workshop, package_id, day, sum(latest), count(*) FROM scratch_failure_facts
               GROUP BY 1, 2, 3
              UNION ALL
-             SELECT {ALL_WORKSHOPS}, package_id, day, sum(latest), count(*) FROM failure_facts
+             SELECT {ALL_WORKSHOPS}, package_id, day, sum(latest), count(*) FROM scratch_failure_facts
               GROUP BY 2, 3;
          INSERT INTO failure_error_tally (workshop, package_id, error_id, latest, every)
-             SELECT workshop, package_id, error_id, sum(latest), count(*) FROM failure_facts
+             SELECT workshop, package_id, error_id, sum(latest), count(*) FROM scratch_failure_facts
               GROUP BY 1, 2, 3
              UNION ALL
              SELECT {ALL_WORKSHOPS}, package_id, error_id, sum(latest), count(*)
-               FROM failure_facts GROUP BY 2, 3;
-         DROP TABLE failure_facts;
-         CREATE TEMP TABLE learner_facts AS
+               FROM scratch_failure_facts GROUP BY 2, 3;
+         DROP TABLE scratch_failure_facts;
+         CREATE TABLE scratch_learner_facts AS
              SELECT coalesce(w.id, {NO_WORKSHOP}) AS workshop, u.profile_id,
                     (u.latest_attempt_id IS NOT NULL AND NOT EXISTS
                         (SELECT 1 FROM submission_failures f
                           WHERE f.submission_id = u.latest_attempt_id)) AS passing
                FROM user_system_info u LEFT JOIN workshops w ON w.name = u.workshop_id;
          INSERT INTO learner_tally (workshop, profile_id, learners, passing)
-             SELECT workshop, profile_id, count(*), sum(passing) FROM learner_facts GROUP BY 1, 2
+             SELECT workshop, profile_id, count(*), sum(passing) FROM scratch_learner_facts GROUP BY 1, 2
              UNION ALL
-             SELECT {ALL_WORKSHOPS}, profile_id, count(*), sum(passing) FROM learner_facts
+             SELECT {ALL_WORKSHOPS}, profile_id, count(*), sum(passing) FROM scratch_learner_facts
               GROUP BY 2;
          INSERT INTO workshop_tally (workshop, learners, passing)
-             SELECT workshop, count(*), sum(passing) FROM learner_facts GROUP BY 1;
-         DROP TABLE learner_facts;"
+             SELECT workshop, count(*), sum(passing) FROM scratch_learner_facts GROUP BY 1;
+         DROP TABLE scratch_learner_facts;"
     ))?;
     super::fixes::rebuild(conn, dictionary)
 }
