@@ -231,14 +231,9 @@ pub struct DeleteUserArgs {
     /// The learner's key (the uuid their check script keeps)
     pub key: String,
 
-    /// SQLite database file
-    #[arg(
-        long,
-        env = "RAS_DB",
-        value_name = "PATH",
-        default_value = DEFAULT_DB
-    )]
-    pub db: String,
+    /// The database it deletes from.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// The flag of subcommands that work on an existing database and nothing else.

@@ -155,7 +155,7 @@ fn run_on<T>(
 
 /// `delete-user KEY`: removes a learner and, by cascade, everything they sent.
 pub fn delete_user(args: DeleteUserArgs) -> ExitCode {
-    let location = Location::parse(&args.db);
+    let location = Location::parse(&args.database.db);
     let key = args.key.clone();
     let outcome = with_existing_store(&location, async move |store| store.delete_user(key).await);
     match outcome {

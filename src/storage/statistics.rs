@@ -67,6 +67,21 @@ fn rows_in<T>(
     rows(conn, &sql, values, map)
 }
 
+/// Runs `sql` (whose `?1` is the tallies' workshop) for a workshop by name, or all of them,
+/// reading the `window` of its rows; no rows for a workshop nobody named.
+fn in_workshop<T>(
+    conn: &Connection,
+    workshop: Option<&str>,
+    sql: &str,
+    window: Rows,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StorageError> {
+    match workshop_key(conn, workshop)? {
+        Some(key) => rows_in(conn, sql, vec![key.into()], window, map),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Failures per name and version in scope, most first.
 pub(crate) fn failed_versions(
     conn: &Connection,
@@ -81,9 +96,6 @@ pub(crate) fn failed_versions_in(
     scope: &Scope,
     window: Rows,
 ) -> Result<Vec<VersionFailures>, StorageError> {
-    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
-        return Ok(Vec::new());
-    };
     let count = counted(scope);
     let sql = format!(
         "SELECT p.name, p.version, sum(t.{count}) FROM failure_tally t
@@ -91,7 +103,7 @@ pub(crate) fn failed_versions_in(
           WHERE t.workshop = ?1
           GROUP BY t.package_id HAVING sum(t.{count}) > 0 ORDER BY 3 DESC, 1, 2"
     );
-    rows_in(conn, &sql, vec![workshop.into()], window, |row| {
+    in_workshop(conn, scope.workshop.as_deref(), &sql, window, |row| {
         Ok(VersionFailures {
             name: row.get(0)?,
             version: row.get(1)?,
@@ -114,9 +126,6 @@ pub(crate) fn failed_names_in(
     scope: &Scope,
     window: Rows,
 ) -> Result<Vec<NameFailures>, StorageError> {
-    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
-        return Ok(Vec::new());
-    };
     let count = counted(scope);
     let sql = format!(
         "SELECT p.name, sum(t.{count}) FROM failure_tally t
@@ -124,7 +133,7 @@ pub(crate) fn failed_names_in(
           WHERE t.workshop = ?1
           GROUP BY p.name HAVING sum(t.{count}) > 0 ORDER BY 2 DESC, 1"
     );
-    rows_in(conn, &sql, vec![workshop.into()], window, |row| {
+    in_workshop(conn, scope.workshop.as_deref(), &sql, window, |row| {
         Ok(NameFailures {
             name: row.get(0)?,
             count: row.get(1)?,
@@ -137,9 +146,6 @@ pub(crate) fn failures_by_system(
     conn: &Connection,
     scope: &Scope,
 ) -> Result<Vec<SystemNameFailures>, StorageError> {
-    let Some(workshop) = workshop_key(conn, scope.workshop.as_deref())? else {
-        return Ok(Vec::new());
-    };
     let count = counted(scope);
     let sql = format!(
         "SELECT pr.system, p.name, sum(t.{count}) FROM failure_tally t
@@ -148,7 +154,7 @@ pub(crate) fn failures_by_system(
           WHERE t.workshop = ?1
           GROUP BY 1, 2 HAVING sum(t.{count}) > 0 ORDER BY 3 DESC, 1, 2"
     );
-    rows(conn, &sql, vec![workshop.into()], |row| {
+    in_workshop(conn, scope.workshop.as_deref(), &sql, Rows::ALL, |row| {
         Ok(SystemNameFailures {
             system: row.get(0)?,
             name: row.get(1)?,
@@ -206,14 +212,11 @@ pub(crate) fn learners_by_system_in(
     workshop: Option<&str>,
     window: Rows,
 ) -> Result<Vec<SystemLearners>, StorageError> {
-    let Some(workshop) = workshop_key(conn, workshop)? else {
-        return Ok(Vec::new());
-    };
     let sql = "SELECT pr.system, sum(t.learners) FROM learner_tally t
                  JOIN system_profiles pr ON pr.id = t.profile_id
                 WHERE t.workshop = ?1
                 GROUP BY 1 HAVING sum(t.learners) > 0 ORDER BY 2 DESC, 1";
-    rows_in(conn, sql, vec![workshop.into()], window, |row| {
+    in_workshop(conn, workshop, sql, window, |row| {
         Ok(SystemLearners {
             system: row.get(0)?,
             learners: row.get(1)?,
