@@ -94,7 +94,7 @@ fn report(n: usize) -> Report {
             (check * body) % 20,
             body % 5
         );
-        if (check * 7 + body * 3) % 10 == 0 {
+        if (check * 7 + body * 3).is_multiple_of(10) {
             failures.push(Failure {
                 name,
                 error_description: Some(format!("version {version} is too old")),

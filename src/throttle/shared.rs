@@ -226,7 +226,7 @@ async fn retry(link: Arc<Link>) {
                     link.metrics.redis_error();
                     failures += 1;
                     log::debug!("Redis at {} still does not answer: {why}", link.shown);
-                    if failures % RENEW_AFTER == 0 {
+                    if failures.is_multiple_of(RENEW_AFTER) {
                         match lazy_connection(&link.client) {
                             Ok(fresh) => {
                                 *link.connection.write().expect("redis connection lock") = fresh
