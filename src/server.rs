@@ -12,7 +12,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -22,10 +21,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Once shutdown begins, how long a connection that has not begun a request may take to send
+/// its first: a client that connected just before the signal is answered, not reset.
+const FIRST_REQUEST_GRACE: Duration = Duration::from_secs(1);
 /// A client must send its request headers within this time (slow-loris protection).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often `--retention` runs.
@@ -139,7 +141,7 @@ async fn retain(app: Arc<App>, age: Duration) {
     }
 }
 
-/// The accept loop: one task per connection, each watched for graceful shutdown. At most
+/// The accept loop: one task per connection, each told when shutdown begins. At most
 /// `max_connections` are served at once: at the cap the loop stops accepting, so further
 /// clients wait in the kernel's accept queue (and past its length, their connection attempts
 /// are retried by their own TCP stack) rather than being accepted into a process out of file
@@ -150,7 +152,7 @@ async fn accept_until(
     max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let connections = Connections::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let slots = Arc::new(Semaphore::new(max_connections));
     loop {
@@ -160,7 +162,7 @@ async fn accept_until(
         };
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => serve_connection(stream, peer, &app, &graceful, Some(slot)),
+                Ok((stream, peer)) => connections.serve(stream, peer, &app, Some(slot)),
                 Err(e) => {
                     log::warn!("accepting a connection failed: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -169,10 +171,10 @@ async fn accept_until(
             () = &mut shutdown => break,
         }
     }
-    let drained = drain_backlog(listener, &app, &graceful);
+    let drained = drain_backlog(listener, &app, &connections);
     log::info!("shutting down: finishing in-flight requests ({drained} taken from the backlog)");
     tokio::select! {
-        () = graceful.shutdown() => {}
+        () = connections.shutdown() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             log::warn!("some requests did not finish within {SHUTDOWN_GRACE:?}; closing anyway");
         }
@@ -182,7 +184,7 @@ async fn accept_until(
 /// Serves the connections the kernel already completed, which closing the socket would reset
 /// after their clients sent a request, and closes the socket: from then on a new connection
 /// is refused, cleanly, before anything is sent.
-fn drain_backlog(listener: TcpListener, app: &Arc<App>, graceful: &GracefulShutdown) -> usize {
+fn drain_backlog(listener: TcpListener, app: &Arc<App>, connections: &Connections) -> usize {
     let Ok(listener) = listener.into_std() else {
         return 0;
     };
@@ -194,43 +196,88 @@ fn drain_backlog(listener: TcpListener, app: &Arc<App>, graceful: &GracefulShutd
             .and_then(|()| tokio::net::TcpStream::from_std(stream));
         if let Ok(stream) = stream {
             // Beyond the cap: the backlog is bounded by the kernel, and this is the end.
-            serve_connection(stream, peer, app, graceful, None);
+            connections.serve(stream, peer, app, None);
             drained += 1;
         }
     }
     drained
 }
 
-/// Serves one connection in a task of its own, holding `slot` (one of the connection cap's)
-/// until it ends.
-fn serve_connection(
-    stream: tokio::net::TcpStream,
-    peer: std::net::SocketAddr,
-    app: &Arc<App>,
-    graceful: &GracefulShutdown,
-    slot: Option<OwnedSemaphorePermit>,
-) {
-    let app = app.clone();
-    // Which of our addresses the client reached: the base URL when its Host header says none.
-    let arrived_at = stream.local_addr().ok().map(ArrivedAt);
-    let service = service_fn(move |mut request: Request<Incoming>| {
+/// The open connections: told together when shutdown begins, and waited for until they end.
+/// (hyper-util's `GracefulShutdown` does the same, but closes at once a connection whose
+/// client has not sent its request yet, so a client that connected just before the signal
+/// was reset instead of answered.)
+struct Connections {
+    /// `true` once shutdown began; every connection's task holds a receiver until it ends.
+    stopping: watch::Sender<bool>,
+}
+
+impl Connections {
+    fn new() -> Self {
+        Connections {
+            stopping: watch::Sender::new(false),
+        }
+    }
+
+    /// Serves one connection in a task of its own, holding `slot` (one of the connection
+    /// cap's) until it ends. Once shutdown begins, the connection finishes the request in
+    /// progress, or the first one its client sends within [`FIRST_REQUEST_GRACE`], and closes.
+    fn serve(
+        &self,
+        stream: tokio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        app: &Arc<App>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) {
         let app = app.clone();
-        if let Some(arrived_at) = arrived_at {
-            request.extensions_mut().insert(arrived_at);
-        }
-        async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
-    });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(StallLimited::new(stream)), service);
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            log::debug!("connection from {peer} ended: {e}");
-        }
-        drop(slot);
-    });
+        // Which of our addresses the client reached: the base URL when its Host header says
+        // none.
+        let arrived_at = stream.local_addr().ok().map(ArrivedAt);
+        // Holds a permit from the connection's first request on.
+        let begun = Arc::new(Notify::new());
+        let service = service_fn({
+            let begun = begun.clone();
+            move |mut request: Request<Incoming>| {
+                begun.notify_one();
+                let app = app.clone();
+                if let Some(arrived_at) = arrived_at {
+                    request.extensions_mut().insert(arrived_at);
+                }
+                async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+            }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(StallLimited::new(stream)), service);
+        let mut stopping = self.stopping.subscribe();
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = async { drop(stopping.wait_for(|stopping| *stopping).await) } => {
+                    let first_request = tokio::time::timeout(FIRST_REQUEST_GRACE, begun.notified());
+                    tokio::select! {
+                        ended = connection.as_mut() => ended,
+                        _ = first_request => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.await
+                        }
+                    }
+                }
+            };
+            if let Err(e) = ended {
+                log::debug!("connection from {peer} ended: {e}");
+            }
+            drop((slot, stopping));
+        });
+    }
+
+    /// Tells every connection that shutdown began, and waits until all of them ended.
+    async fn shutdown(&self) {
+        self.stopping.send_replace(true);
+        self.stopping.closed().await;
+    }
 }
 
 /// The connection cap for `wanted` connections, lowered to fit this process's open-files

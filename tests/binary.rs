@@ -94,12 +94,18 @@ impl Server {
         }
     }
 
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM (what `systemctl stop` sends) and returns at once.
+    pub fn signal_term(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal_term();
         self.child.wait().unwrap()
     }
 }
