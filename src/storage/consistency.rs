@@ -3,7 +3,7 @@
 //! version the database holds. For the tests that crash, fill and restart the real binary;
 //! they reach it through the hidden `testing` module.
 
-use super::stats::{Breakdown, PackageDetail, PackageFilter, Scope};
+use super::stats::{PackageDetail, PackageFilter, Scope};
 use super::{reference, statistics, StorageError};
 use rusqlite::{Connection, OpenFlags};
 use std::fmt::Debug;
@@ -125,22 +125,12 @@ fn compare(conn: &Connection) -> Result<(), Mismatch> {
                 reference::failures_by_system(conn, &scope)?,
             )?;
             for package in &packages {
-                let by = |field| reference::failure_breakdown(conn, package, &scope, field);
-                let meant = PackageDetail {
-                    package: package.clone(),
-                    failures: reference::failure_count(conn, package, &scope)?,
-                    distribution_name: by(Breakdown::DistributionName)?,
-                    distribution_version: by(Breakdown::DistributionVersion)?,
-                    distribution_name_version: by(Breakdown::DistributionNameVersion)?,
-                    system: by(Breakdown::System)?,
-                    system_version: by(Breakdown::SystemVersion)?,
-                    system_platform: by(Breakdown::SystemPlatform)?,
-                    machine: by(Breakdown::Machine)?,
-                    python_version: by(Breakdown::PythonVersion)?,
-                    days: by(Breakdown::Day)?,
-                    error_descriptions: by(Breakdown::ErrorDescription)?,
-                    fixes: reference::check_fixes(&records, &package.name, workshop),
-                };
+                let meant = PackageDetail::assemble(
+                    package,
+                    reference::failure_count(conn, package, &scope)?,
+                    reference::check_fixes(&records, &package.name, workshop),
+                    |field| reference::failure_breakdown(conn, package, &scope, field),
+                )?;
                 same(
                     &format!("{at}: detail of {package:?}"),
                     statistics::package_detail(conn, package, &scope)?,

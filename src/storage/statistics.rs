@@ -871,33 +871,9 @@ pub(crate) fn package_detail_in(
     window: Rows,
 ) -> Result<PackageDetail, StorageError> {
     let fixes = check_fixes_in(conn, &package.name, scope.workshop.as_deref(), window)?;
-    detail_of(conn, package, scope, fixes, |field| {
+    let failures = failure_count(conn, package, scope)?;
+    PackageDetail::assemble(package, failures, fixes, |field| {
         failure_breakdown_in(conn, package, scope, field, window)
-    })
-}
-
-/// A package's detail: its failures in scope, each field counted by `by`, and its `fixes`.
-fn detail_of(
-    conn: &Connection,
-    package: &PackageFilter,
-    scope: &Scope,
-    fixes: Fixes,
-    by: impl Fn(Breakdown) -> Result<Vec<ValueCount>, StorageError>,
-) -> Result<PackageDetail, StorageError> {
-    Ok(PackageDetail {
-        package: package.clone(),
-        failures: failure_count(conn, package, scope)?,
-        distribution_name: by(Breakdown::DistributionName)?,
-        distribution_version: by(Breakdown::DistributionVersion)?,
-        distribution_name_version: by(Breakdown::DistributionNameVersion)?,
-        system: by(Breakdown::System)?,
-        system_version: by(Breakdown::SystemVersion)?,
-        system_platform: by(Breakdown::SystemPlatform)?,
-        machine: by(Breakdown::Machine)?,
-        python_version: by(Breakdown::PythonVersion)?,
-        days: by(Breakdown::Day)?,
-        error_descriptions: by(Breakdown::ErrorDescription)?,
-        fixes,
     })
 }
 
@@ -909,7 +885,8 @@ pub(crate) fn package_detail(
 ) -> Result<PackageDetail, StorageError> {
     let profiles = per_profile(conn, package, scope)?;
     let fixes = check_fixes(conn, &package.name, scope.workshop.as_deref())?;
-    detail_of(conn, package, scope, fixes, |field| {
+    let failures = failure_count(conn, package, scope)?;
+    PackageDetail::assemble(package, failures, fixes, |field| {
         breakdown(conn, package, scope, field, &profiles)
     })
 }

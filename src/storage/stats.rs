@@ -173,6 +173,33 @@ pub struct PackageDetail {
     pub fixes: Fixes,
 }
 
+impl PackageDetail {
+    /// A package's detail from its failure count, its `fixes` and each field counted by `by`:
+    /// one place lists the fields, for the statistics and for their reference alike.
+    pub fn assemble<E>(
+        package: &PackageFilter,
+        failures: i64,
+        fixes: Fixes,
+        by: impl Fn(Breakdown) -> Result<Vec<ValueCount>, E>,
+    ) -> Result<PackageDetail, E> {
+        Ok(PackageDetail {
+            package: package.clone(),
+            failures,
+            distribution_name: by(Breakdown::DistributionName)?,
+            distribution_version: by(Breakdown::DistributionVersion)?,
+            distribution_name_version: by(Breakdown::DistributionNameVersion)?,
+            system: by(Breakdown::System)?,
+            system_version: by(Breakdown::SystemVersion)?,
+            system_platform: by(Breakdown::SystemPlatform)?,
+            machine: by(Breakdown::Machine)?,
+            python_version: by(Breakdown::PythonVersion)?,
+            days: by(Breakdown::Day)?,
+            error_descriptions: by(Breakdown::ErrorDescription)?,
+            fixes,
+        })
+    }
+}
+
 /// What happened to a check's failures, in one workshop or all: learners who failed it,
 /// fixed it (a later attempt passed it), are stuck (their latest attempt fails it), how long
 /// fixing took and with what. Each learner counts under the workshop and machine of the
