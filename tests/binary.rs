@@ -139,7 +139,8 @@ pub fn post_json(agent: &ureq::Agent, url: &str, body: &str) -> (u16, String) {
     )
 }
 
-fn count(db: &Path, table: &str) -> i64 {
+/// Rows in `table` of the database file at `db`.
+pub fn count(db: &Path, table: &str) -> i64 {
     Connection::open(db)
         .unwrap()
         .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

@@ -255,11 +255,7 @@ fn a_client_that_connected_before_a_sigterm_is_answered() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     assert!(answer.contains("\"key\""), "{answer:?}");
     assert!(server.child.wait().unwrap().success());
-    let stored: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row("SELECT count(*) FROM attempts", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(stored, 1);
+    assert_eq!(crate::binary::count(&db, "attempts"), 1);
 }
 
 /// A tmpfs of a chosen size mounted for one test, unmounted when dropped.
