@@ -113,11 +113,8 @@ async fn behind_nginx_each_learner_has_their_own_budget() {
     let forged = "X-Forwarded-For: 127.0.0.99\r\nX-Real-IP: 127.0.0.98\r\n";
     assert_eq!(post_from("127.0.0.3", proxy, forged).await, 200);
     assert_eq!(post_from("127.0.0.3", proxy, forged).await, 429);
-    let log = server.log.lock().unwrap().clone();
-    assert!(
-        log.contains("127.0.0.3 POST /installation_data/ 429"),
-        "{log}"
-    );
+    // The log is read by a thread of its own: wait for the line rather than race it.
+    let log = server.wait_for_log("127.0.0.3 POST /installation_data/ 429", 1);
     assert!(
         !log.contains("127.0.0.99"),
         "a forged address never counts:\n{log}"
