@@ -436,6 +436,8 @@ def catalog_check(entry):
 CATALOG_BY_NAME = {entry["name"]: entry for entry in CATALOG["checks"]}
 CHECK_TABLE = collections.OrderedDict((entry["name"], catalog_check(entry))
                                       for entry in CATALOG["checks"])
+# The conda environment the install instructions create, where Python packages are checked.
+WORKSHOP_ENVIRONMENT = CATALOG_BY_NAME["carpentries-env"]["environment"]
 
 Planned = collections.namedtuple("Planned", "check minimum optional")
 
@@ -569,7 +571,7 @@ def python_forms():
 
 def windows_release(release, build, edition=""):
     """Windows 11 as Python 3.11 and older describe it: release "10" with a build of 22000 or
-    more ("10.0.22631"). Servers keep the release Python gives."""
+    more ("10.0.22631"). Windows Server editions keep the release Python gives."""
     parts = (build or "").split(".")
     if release == "10" and len(parts) >= 3 and parts[2].isdigit() and int(parts[2]) >= 22000 \
             and "server" not in (edition or "").lower():
@@ -739,8 +741,9 @@ def unique_texts(texts):
 
 
 def expand_location(pattern):
-    """The existing paths a catalog path stands for on this computer. Windows paths (written
-    with backslashes) count only on Windows, and are joined with this system's separator."""
+    """The paths a catalog path stands for on this computer (for a pattern with "*", those that
+    exist). Windows paths (written with backslashes) count only on Windows, and are joined with
+    this system's separator."""
     if pattern == PYTHON_PLACEHOLDER:
         return [interpreter()]
     if "\\" in pattern and not on_windows():
@@ -768,8 +771,8 @@ def location_name(pattern):
 
 def find_on_path(command):
     """The executable a shell would run for command. On Windows, the first PATH folder holding
-    command with one of PATHEXT's extensions (tried in lower case); the current folder does not
-    count (Python 3.12's which no longer counts it either)."""
+    command with one of PATHEXT's extensions (tried in lower case); unlike cmd.exe, the current
+    folder does not count (a stray git.exe beside the downloaded check.py is not Git)."""
     if not on_windows():
         return shutil.which(command)
     if os.path.splitext(command)[1]:
@@ -846,7 +849,8 @@ def fix_text(check, situation, minimum=None):
                                module=check.module, distribution=check.distribution,
                                python=python)
         texts.append(f"{shell}: {text}" if shell else text)
-    if check.kind == "module" and situation in ("install", "upgrade") and not in_conda_environment("carpentries"):
+    if check.kind == "module" and situation in ("install", "upgrade") \
+            and not in_conda_environment(WORKSHOP_ENVIRONMENT):
         notes = NOTES["conda_environment"]
         texts.append(notes.get(platform.system(), notes["other"]))
     return "\n".join(texts)
