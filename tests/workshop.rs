@@ -164,7 +164,9 @@ fn a_hosts_workshop_from_creation_to_deletion() {
         .trim_start_matches("Fix: ")
         .to_owned();
     assert_eq!(
-        fix, "Install Git 2.30 or newer: https://git-scm.com/downloads",
+        fix,
+        "Install Git 2.30 or newer: \
+         https://carpentries.github.io/workshop-template/install_instructions/#git",
         "the script's fix"
     );
 

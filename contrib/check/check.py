@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check that the software a Software Carpentry workshop needs is installed.
+# -*- coding: utf-8 -*-
+"""Check that the software a Carpentries workshop (Software, Data or Library Carpentry) needs is installed.
 
 Run it with the Python you will use during the workshop:
 
@@ -17,17 +18,25 @@ so the instructors can help you before the workshop starts.
 It needs Python 3.6 or newer and nothing but the standard library.
 """
 
+# Python 2 cannot parse the line below and shows it as its SyntaxError, so this is what a
+# learner who typed "python" on an old Mac reads (Python 3.6 and newer just assign it):
+NEEDS_PYTHON_3 = f"check.py needs Python 3 (3.6 or newer): run it with python3 (on Windows: py)"
+
 import argparse
 import collections
 import glob
 import http.client
+import io
 import json
+import locale
 import os
 import platform
+import plistlib
 import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import urllib.error
@@ -41,42 +50,69 @@ WORKSHOP_ID = None
 CHECKS = None
 # END SERVER SETTINGS
 
-# The checks, their default minimum versions and the fixes printed for a failure, as JSON
-# between the two marker lines below. The server that serves this script reads the same
-# block (src/catalog.rs), so its list of check names and the fix texts on a host's page are
-# this script's own. "{python}" stands for the interpreter running the script.
+# The checks, their default minimum versions, the fixes printed for a failure and the
+# workshop presets, as JSON between the two marker lines below. The server that serves this
+# script reads the same block (src/catalog.rs), so its list of check names, the fix texts on a
+# host's page and the presets of `workshop create --curriculum` are this script's own.
+# "{python}" stands for the interpreter running the script (in a fix: typed as the learner's
+# shell wants it); in "paths", "{prefix}" is that interpreter's sys.prefix, "~" the home
+# folder, %NAME% a Windows environment variable (%ProgramFiles% also tries the 64-bit and
+# the x86 folders) and "*" any name. Each "url" is the check's own section of the workshop
+# template's install instructions; the few tools without one link the lesson that uses them.
 # BEGIN CHECK CATALOG
 CATALOG = json.loads(r"""
 {
   "default_checks": ["shell", "editor", "git", "python", "package-manager", "jupyter",
                      "numpy", "pandas", "matplotlib", "sqlite3", "python-sqlite3", "make?"],
+  "install_instructions": "https://carpentries.github.io/workshop-template/install_instructions/",
   "fixes": {
     "install": {
       "command": "Install {human}: {url}",
       "module": "Install it: {python} -m pip install {distribution} (or, with conda: conda install {distribution}); see {url}",
-      "any": "Install one of them: {url}"
+      "any": "Install one of them: {url}",
+      "r-package": "Install it: in R or RStudio, run install.packages('{distribution}'); see {url}",
+      "conda-env": "Create it as the install instructions say: {url}"
     },
     "upgrade": {
       "command": "Install {human} {minimum} or newer: {url}",
       "module": "Upgrade it: {python} -m pip install --upgrade {distribution} (or, with conda: conda update {distribution}); see {url}",
-      "any": "Install {human} {minimum} or newer: {url}"
+      "any": "Install {human} {minimum} or newer: {url}",
+      "r-package": "Update it: in R or RStudio, run install.packages('{distribution}'); see {url}",
+      "conda-env": "Create it again as the install instructions say: {url}"
     },
     "timed_out": {
       "command": "Check that {human} starts, or reinstall it: {url}",
       "module": "Try 'import {module}' in Python yourself, or reinstall it; see {url}",
-      "any": "Install one of them: {url}"
+      "any": "Install one of them: {url}",
+      "r-package": "Try library({distribution}) in R yourself, or reinstall it with install.packages('{distribution}'); see {url}",
+      "conda-env": "Check that 'conda env list' works, or reinstall Miniforge: {url}"
     },
     "reinstall": {
       "command": "Reinstall {human}: {url}",
       "module": "Reinstall it; see {url}",
-      "any": "Install one of them: {url}"
+      "any": "Install one of them: {url}",
+      "r-package": "Reinstall it: in R or RStudio, run install.packages('{distribution}'); see {url}",
+      "conda-env": "Check that 'conda env list' works, or reinstall Miniforge: {url}"
     }
+  },
+  "notes": {
+    "conda_environment": {
+      "Windows": "Packages are checked for the Python running this script: with Miniforge, run it again from the Miniforge Prompt after typing conda activate carpentries.",
+      "other": "Packages are checked for the Python running this script: with Miniforge, run it again after typing conda activate carpentries in a terminal."
+    },
+    "developer_tools": "Install Apple's command line developer tools: run xcode-select --install (a window opens: choose Install, not Get Xcode), then run this check again; see {url}",
+    "not_git_bash": "{path} is WSL's bash, not Git Bash"
   },
   "checks": [
     {"name": "shell", "human": "Shell", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
-     "alternatives": ["bash", "zsh", "powershell"]},
+     "alternatives": ["bash", "zsh", "powershell"], "alternatives_on": {"Windows": ["bash"]},
+     "install_on": {"Windows": "Install Git for Windows, which brings Git Bash, and use Git Bash for the workshop (PowerShell and WSL's bash do not count): {url}"}},
     {"name": "bash", "human": "Bash", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
-     "commands": ["bash"], "paths": ["%ProgramFiles%\\Git\\bin\\bash.exe"]},
+     "commands": ["bash"],
+     "paths": ["%ProgramFiles%\\Git\\bin\\bash.exe", "%ProgramFiles%\\Git\\usr\\bin\\bash.exe",
+               "%LOCALAPPDATA%\\Programs\\Git\\bin\\bash.exe", "%LOCALAPPDATA%\\Programs\\Git\\usr\\bin\\bash.exe"],
+     "not_under": ["%SystemRoot%", "%LOCALAPPDATA%\\Microsoft\\WindowsApps"], "not_under_note": "not_git_bash",
+     "install_on": {"Windows": "Install Git for Windows, which brings Git Bash: {url}"}},
     {"name": "zsh", "human": "Zsh", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell", "commands": ["zsh"]},
     {"name": "powershell", "human": "PowerShell", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
      "commands": ["pwsh", "powershell"],
@@ -84,35 +120,51 @@ CATALOG = json.loads(r"""
     {"name": "editor", "human": "Editor", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
      "alternatives": ["nano", "vim", "emacs", "vscode", "notepad-plus-plus"]},
     {"name": "nano", "human": "GNU nano", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
-     "commands": ["nano"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\nano.exe"]},
+     "commands": ["nano"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\nano.exe", "%LOCALAPPDATA%\\Programs\\Git\\usr\\bin\\nano.exe"]},
     {"name": "vim", "human": "Vim", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
-     "commands": ["vim"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\vim.exe"]},
+     "commands": ["vim"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\vim.exe", "%LOCALAPPDATA%\\Programs\\Git\\usr\\bin\\vim.exe"]},
     {"name": "emacs", "human": "GNU Emacs", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor", "commands": ["emacs"]},
     {"name": "vscode", "human": "Visual Studio Code", "kind": "command",
-     "url": "https://code.visualstudio.com/download", "commands": ["code"],
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor", "commands": ["code"],
      "paths": ["%LOCALAPPDATA%\\Programs\\Microsoft VS Code\\bin\\code.cmd",
                "%ProgramFiles%\\Microsoft VS Code\\bin\\code.cmd",
                "/Applications/Visual Studio Code.app/Contents/Resources/app/bin/code"]},
     {"name": "notepad-plus-plus", "human": "Notepad++", "kind": "command",
-     "url": "https://notepad-plus-plus.org/downloads/", "commands": ["notepad++"],
-     "paths": ["%ProgramFiles%\\Notepad++\\notepad++.exe", "%ProgramFiles(x86)%\\Notepad++\\notepad++.exe"],
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor", "commands": ["notepad++"],
+     "paths": ["%ProgramFiles%\\Notepad++\\notepad++.exe"],
      "args": null},
-    {"name": "git", "human": "Git", "kind": "command", "url": "https://git-scm.com/downloads",
-     "minimum": "2.0", "commands": ["git"], "paths": ["%ProgramFiles%\\Git\\cmd\\git.exe"],
+    {"name": "git", "human": "Git", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#git",
+     "minimum": "2.28", "minimum_source": "the Git lesson uses init.defaultBranch (Git 2.28) and git restore (2.23)",
+     "commands": ["git"], "paths": ["%ProgramFiles%\\Git\\cmd\\git.exe", "%LOCALAPPDATA%\\Programs\\Git\\cmd\\git.exe"],
      "pattern": "git version (\\d\\S*)",
-     "install_on": {"Darwin": "Install Git with Apple's command line tools (run: xcode-select --install), or see {url}"}},
-    {"name": "make", "human": "GNU Make", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/", "commands": ["make"],
+     "install_on": {"Darwin": "Install Git with Apple's command line tools (run: xcode-select --install), or see {url}",
+                    "Linux": "Install Git with your distribution's package manager (e.g. sudo apt install git); see {url}"}},
+    {"name": "make", "human": "GNU Make", "kind": "command", "url": "https://swcarpentry.github.io/make-novice/#setup", "commands": ["make"],
      "install_on": {"Darwin": "Install GNU Make with Apple's command line tools (run: xcode-select --install); see {url}",
                     "Linux": "Install GNU Make with your distribution's package manager (e.g. sudo apt install make); see {url}"}},
-    {"name": "python", "human": "Python", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "minimum": "3.8",
+    {"name": "python", "human": "Python", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
+     "minimum": "3.11", "minimum_until": "2027-10-31",
+     "minimum_source": "https://devguide.python.org/versions/ : the oldest Python still maintained upstream; 3.10 reached its end of life in October 2026, 3.11 is maintained until October 2027",
      "paths": ["{python}"], "pattern": "Python (\\d\\S*)"},
     {"name": "package-manager", "human": "pip or conda", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
-     "alternatives": ["pip", "conda"]},
-    {"name": "pip", "human": "pip", "kind": "module", "url": "https://pip.pypa.io/en/stable/installation/",
-     "module": "pip"},
+     "alternatives": ["pip", "conda"],
+     "install": "Install pip ({python} -m ensurepip --upgrade) or Miniforge: {url}"},
+    {"name": "pip", "human": "pip", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
+     "module": "pip",
+     "install": "Install pip: {python} -m ensurepip --upgrade; see {url}",
+     "install_on": {"Linux": "Install pip: {python} -m ensurepip --upgrade (for your distribution's own Python: sudo apt install python3-pip); see {url}"}},
     {"name": "conda", "human": "conda", "kind": "command",
-     "url": "https://docs.conda.io/projects/conda/en/latest/user-guide/install/", "commands": ["conda"],
-     "paths": ["%USERPROFILE%\\anaconda3\\condabin\\conda.bat", "%USERPROFILE%\\miniconda3\\condabin\\conda.bat"]},
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "commands": ["conda"],
+     "paths": ["$CONDA_EXE",
+               "%USERPROFILE%\\miniforge3\\condabin\\conda.bat", "%USERPROFILE%\\mambaforge\\condabin\\conda.bat",
+               "%USERPROFILE%\\anaconda3\\condabin\\conda.bat", "%USERPROFILE%\\miniconda3\\condabin\\conda.bat",
+               "%LOCALAPPDATA%\\miniforge3\\condabin\\conda.bat", "%ProgramData%\\miniforge3\\condabin\\conda.bat",
+               "%ProgramData%\\anaconda3\\condabin\\conda.bat",
+               "~/miniforge3/bin/conda", "~/mambaforge/bin/conda", "~/anaconda3/bin/conda", "~/miniconda3/bin/conda",
+               "/opt/miniforge3/bin/conda", "/opt/anaconda3/bin/conda", "/opt/homebrew/Caskroom/miniforge/base/bin/conda"],
+     "install": "Install Miniforge as the install instructions say: {url}"},
+    {"name": "carpentries-env", "human": "carpentries environment", "kind": "conda-env",
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "environment": "carpentries"},
     {"name": "jupyter", "human": "Jupyter", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
      "alternatives": ["notebook", "jupyterlab"]},
     {"name": "notebook", "human": "Jupyter Notebook", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "notebook"},
@@ -124,19 +176,102 @@ CATALOG = json.loads(r"""
     {"name": "seaborn", "human": "seaborn", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "seaborn"},
     {"name": "scikit-learn", "human": "scikit-learn", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
      "module": "sklearn", "distribution": "scikit-learn"},
-    {"name": "sqlite3", "human": "SQLite", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql", "commands": ["sqlite3"]},
+    {"name": "plotnine", "human": "plotnine", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "plotnine"},
+    {"name": "sqlite3", "human": "SQLite", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql", "commands": ["sqlite3"],
+     "paths": ["%USERPROFILE%\\bin\\sqlite3.exe", "{prefix}\\Library\\bin\\sqlite3.exe",
+               "%USERPROFILE%\\miniforge3\\Library\\bin\\sqlite3.exe", "%USERPROFILE%\\anaconda3\\Library\\bin\\sqlite3.exe",
+               "%USERPROFILE%\\miniconda3\\Library\\bin\\sqlite3.exe", "%ProgramData%\\anaconda3\\Library\\bin\\sqlite3.exe",
+               "~/bin/sqlite3"]},
     {"name": "python-sqlite3", "human": "Python sqlite3 module", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql",
      "module": "sqlite3", "attribute": "sqlite_version"},
-    {"name": "r", "human": "R", "kind": "command", "url": "https://cran.r-project.org/", "minimum": "4.0",
+    {"name": "dbbrowser", "human": "DB Browser for SQLite", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql",
+     "commands": ["sqlitebrowser"],
+     "paths": ["%ProgramFiles%\\DB Browser for SQLite\\DB Browser for SQLite.exe",
+               "/Applications/DB Browser for SQLite.app", "~/Applications/DB Browser for SQLite.app",
+               "/var/lib/flatpak/exports/bin/org.sqlitebrowser.sqlitebrowser",
+               "~/.local/share/flatpak/exports/bin/org.sqlitebrowser.sqlitebrowser", "/snap/bin/sqlitebrowser"],
+     "args": null},
+    {"name": "r", "human": "R", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "minimum": "4.0",
      "commands": ["R", "Rscript"],
-     "paths": ["%ProgramFiles%\\R\\R-*\\bin\\R.exe", "/Library/Frameworks/R.framework/Resources/bin/R"],
+     "paths": ["%ProgramFiles%\\R\\R-*\\bin\\R.exe", "%LOCALAPPDATA%\\Programs\\R\\R-*\\bin\\R.exe",
+               "/Library/Frameworks/R.framework/Resources/bin/R", "/opt/homebrew/bin/R", "/usr/local/bin/R"],
      "pattern": "version (\\d\\S*)"},
-    {"name": "rstudio", "human": "RStudio", "kind": "command", "url": "https://posit.co/download/rstudio-desktop/",
+    {"name": "rstudio", "human": "RStudio", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r",
      "commands": ["rstudio"],
      "paths": ["%ProgramFiles%\\RStudio\\rstudio.exe", "%ProgramFiles%\\RStudio\\bin\\rstudio.exe",
-               "/Applications/RStudio.app/Contents/MacOS/RStudio",
+               "%LOCALAPPDATA%\\Programs\\RStudio\\rstudio.exe",
+               "/Applications/RStudio.app", "~/Applications/RStudio.app",
                "/usr/lib/rstudio/bin/rstudio", "/usr/lib/rstudio/rstudio"],
-     "args": null}
+     "args": null},
+    {"name": "r-ggplot2", "human": "R package ggplot2", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "ggplot2"},
+    {"name": "r-dplyr", "human": "R package dplyr", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "dplyr"},
+    {"name": "r-tidyr", "human": "R package tidyr", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "tidyr"},
+    {"name": "r-gapminder", "human": "R package gapminder", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "gapminder"},
+    {"name": "r-tidyverse", "human": "R package tidyverse", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "tidyverse"},
+    {"name": "r-lubridate", "human": "R package lubridate", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "lubridate"},
+    {"name": "r-ratdat", "human": "R package ratdat", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "ratdat"},
+    {"name": "r-rsqlite", "human": "R package RSQLite", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "RSQLite"},
+    {"name": "openrefine", "human": "OpenRefine", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#openrefine",
+     "minimum": "3.7", "minimum_source": "the Data and Library Carpentry OpenRefine lessons",
+     "commands": ["openrefine", "refine"],
+     "paths": ["%USERPROFILE%\\OpenRefine\\openrefine-*\\openrefine.exe", "%USERPROFILE%\\*\\OpenRefine\\openrefine-*\\openrefine.exe",
+               "%USERPROFILE%\\*\\openrefine-*\\openrefine.exe", "%USERPROFILE%\\*\\openrefine-*\\openrefine-*\\openrefine.exe",
+               "%USERPROFILE%\\OneDrive\\*\\OpenRefine\\openrefine-*\\openrefine.exe",
+               "%USERPROFILE%\\OneDrive\\*\\openrefine-*\\openrefine.exe",
+               "%ProgramFiles%\\OpenRefine\\openrefine.exe", "%LOCALAPPDATA%\\Programs\\OpenRefine\\openrefine.exe",
+               "/Applications/OpenRefine.app", "~/Applications/OpenRefine.app",
+               "~/OpenRefine/openrefine-*/refine", "~/*/OpenRefine/openrefine-*/refine", "~/openrefine-*/refine",
+               "~/*/openrefine-*/refine", "~/*/openrefine-*/openrefine-*/refine",
+               "/opt/openrefine-*/refine", "/opt/openrefine/refine"],
+     "args": null, "version_in_path": "openrefine-(\\d+(?:\\.\\d+)+)",
+     "requires_on": {"Linux": ["java"]}},
+    {"name": "java", "human": "Java", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#openrefine",
+     "minimum": "11", "minimum_source": "OpenRefine 3.7 needs Java 11 or newer where it does not bring its own",
+     "commands": ["java"], "args": ["-version"], "pattern": "version \"(\\d[^\"]*)\"",
+     "install_on": {"Linux": "Install Java 11 or newer with your distribution's package manager (e.g. sudo apt install default-jre); see {url}"}},
+    {"name": "spreadsheet", "human": "Spreadsheet program", "kind": "any", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "alternatives": ["libreoffice", "excel", "numbers"]},
+    {"name": "libreoffice", "human": "LibreOffice", "kind": "command", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "commands": ["libreoffice", "soffice", "localc"],
+     "paths": ["%ProgramFiles%\\LibreOffice\\program\\soffice.exe", "/Applications/LibreOffice.app",
+               "/var/lib/flatpak/exports/bin/org.libreoffice.LibreOffice", "/snap/bin/libreoffice"],
+     "args": null},
+    {"name": "excel", "human": "Microsoft Excel", "kind": "command", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "paths": ["%ProgramFiles%\\Microsoft Office\\root\\Office16\\EXCEL.EXE", "%ProgramFiles%\\Microsoft Office\\Office16\\EXCEL.EXE",
+               "/Applications/Microsoft Excel.app"],
+     "args": null},
+    {"name": "numbers", "human": "Apple Numbers", "kind": "command", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "paths": ["/Applications/Numbers.app"], "args": null}
+  ],
+  "presets": [
+    {"curriculum": "swc-inflammation", "flavor": "python",
+     "checks": ["shell", "editor", "git", "python", "conda", "carpentries-env", "jupyter", "numpy", "matplotlib"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/python-novice-inflammation/#setup"]},
+    {"curriculum": "swc-inflammation", "flavor": "r",
+     "checks": ["shell", "editor", "git", "r", "rstudio"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/r-novice-inflammation/#setup"]},
+    {"curriculum": "swc-gapminder", "flavor": "python",
+     "checks": ["shell", "editor", "git", "python", "conda", "carpentries-env", "jupyter", "pandas", "matplotlib"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/python-novice-gapminder/#setup"]},
+    {"curriculum": "swc-gapminder", "flavor": "r",
+     "checks": ["shell", "editor", "git", "r", "rstudio", "r-ggplot2", "r-dplyr", "r-tidyr", "r-gapminder"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/r-novice-gapminder/#setup"]},
+    {"curriculum": "dc-ecology", "flavor": "python",
+     "checks": ["spreadsheet?", "openrefine", "python", "conda", "carpentries-env", "jupyter", "pandas", "matplotlib",
+                "plotnine", "dbbrowser"],
+     "sources": ["https://datacarpentry.org/ecology-workshop/setup-python-workshop.html"]},
+    {"curriculum": "dc-ecology", "flavor": "r",
+     "checks": ["spreadsheet?", "openrefine", "r", "rstudio", "r-tidyverse", "r-lubridate", "r-ratdat", "r-rsqlite",
+                "dbbrowser"],
+     "sources": ["https://datacarpentry.org/ecology-workshop/setup-r-workshop.html"]},
+    {"curriculum": "lc", "flavor": null,
+     "checks": ["shell", "git", "openrefine", "spreadsheet?"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/lc/setup.html",
+                 "https://librarycarpentry.org/lc-spreadsheets/"]}
   ]
 }
 """)
@@ -185,12 +320,48 @@ print("%s%s" % (sys.argv[4], version))
 """
 
 
+# Run as "Rscript -e" (one line, no double quotes: Windows passes it through cmd-style
+# quoting): print the version of the R package named by the first argument after the marker
+# (empty when it is not installed), and why loading it failed, if it did.
+R_PACKAGE_CODE = (
+    "a <- commandArgs(TRUE); "
+    "v <- tryCatch(as.character(packageVersion(a[1])), error = function(e) ''); "
+    "p <- if (nzchar(v)) tryCatch({loadNamespace(a[1]); ''}, error = function(e) conditionMessage(e)) else ''; "
+    "cat(a[2], v, '\\n', sep = ''); "
+    "if (nzchar(p)) cat(a[3], gsub('[[:space:]]+', ' ', p), '\\n', sep = '')")
+R_PROBLEM_MARKER = "SWC-CHECK-PROBLEM:"
+
+# What Apple's stand-ins for /usr/bin/git, make, ... print until the command line developer
+# tools are installed (never installed; or lost in a macOS upgrade).
+APPLE_STUB_OUTPUT = re.compile(r"xcode-select: (?:note|error): no developer tools were found"
+                               r"|xcrun: error: invalid active developer path")
+# Process creation flags (Windows): no console window for each check when the script runs
+# under pythonw, and a group of its own so that a timed-out tool can be stopped as a tree.
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+# How this Python's subprocess reads pipes: in this thread on POSIX, by threads on Windows.
+# Fixed at import, so a test that simulates another system does not change it.
+POSIX_PIPES = os.name == "posix"
+# Output that is not text: NUL and the other C0 controls but tab and line feed, and DEL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+NOTES = CATALOG["notes"]
+# A check's stand-in for "the sys.prefix of the interpreter running the script" in its paths.
+PREFIX_PLACEHOLDER = "{prefix}"
+# A Windows environment variable in a catalog path, e.g. %LOCALAPPDATA%.
+WINDOWS_VARIABLE = re.compile(r"%([^%]+)%")
+# Where a Python from python.org lives on macOS (it brings its own OpenSSL without certificates).
+PYTHON_ORG_FRAMEWORK = "/Library/Frameworks/Python.framework/"
+
+
 class Check(object):
     """One row of the check table: what to look for and how to tell its version."""
 
     def __init__(self, name, human, kind, url, minimum=None, commands=(), paths=(),
                  args=("--version",), pattern=DOTTED_VERSION, module=None,
-                 attribute="__version__", distribution=None, alternatives=(), install_on=None):
+                 attribute="__version__", distribution=None, alternatives=(), install_on=None,
+                 install=None, alternatives_on=None, not_under=(), not_under_note=None,
+                 requires_on=None, version_in_path=None, environment=None,
+                 minimum_source=None, minimum_until=None):
         self.name = name
         self.human = human
         self.kind = kind
@@ -205,6 +376,22 @@ class Check(object):
         self.distribution = distribution or module
         self.alternatives = tuple(alternatives)
         self.install_on = dict(install_on or {})
+        # The install fix on every system without one of its own in install_on.
+        self.install = install
+        # Other alternatives on some systems: on Windows only Git Bash is a shell.
+        self.alternatives_on = dict(alternatives_on or {})
+        # Folders whose executables do not count (WSL's bash.exe in System32), and the
+        # catalog note that says why.
+        self.not_under = tuple(not_under)
+        self.not_under_note = not_under_note
+        # Checks that must pass too on some systems (OpenRefine needs Java on Linux).
+        self.requires_on = dict(requires_on or {})
+        # For a tool that is found but not run: where its version shows in its path.
+        self.version_in_path = version_in_path
+        self.environment = environment
+        # Why the minimum is what it is, and the day it has to be looked at again.
+        self.minimum_source = minimum_source
+        self.minimum_until = minimum_until
 
     @property
     def label(self):
@@ -217,7 +404,12 @@ class Check(object):
             return "any of: " + ", ".join(self.alternatives)
         if self.kind == "module":
             return f"Python module {self.module}"
-        runs = " or ".join(self.commands) or os.path.basename(self.paths[0])
+        if self.kind == "r-package":
+            return f"R package {self.distribution}, through Rscript"
+        if self.kind == "conda-env":
+            return f"conda environment {self.environment}"
+        first = self.paths[0] if self.paths else ""
+        runs = " or ".join(self.commands) or location_name(interpreter() if first == PYTHON_PLACEHOLDER else first)
         return f"runs {runs} {' '.join(self.args)}" if self.args is not None else f"finds {runs}"
 
 
@@ -237,17 +429,15 @@ def any_of(name, human, alternatives, url):
 
 
 def catalog_check(entry):
-    """Build a Check from one entry of the catalog ("{python}" in paths is this interpreter)."""
-    options = dict(entry)
-    if "paths" in options:
-        options["paths"] = [sys.executable if path == PYTHON_PLACEHOLDER else path
-                            for path in options["paths"]]
-    return Check(**options)
+    """Build a Check from one entry of the catalog."""
+    return Check(**entry)
 
 
 CATALOG_BY_NAME = {entry["name"]: entry for entry in CATALOG["checks"]}
 CHECK_TABLE = collections.OrderedDict((entry["name"], catalog_check(entry))
                                       for entry in CATALOG["checks"])
+# The conda environment the install instructions create, where Python packages are checked.
+WORKSHOP_ENVIRONMENT = CATALOG_BY_NAME["carpentries-env"]["environment"]
 
 Planned = collections.namedtuple("Planned", "check minimum optional")
 
@@ -290,6 +480,124 @@ def warn(text):
     say("warning: " + text, sys.stderr)
 
 
+# ---------------------------------------------------------------- this computer
+
+def on_windows():
+    """True on Windows (read at each call, so that tests can simulate it)."""
+    return sys.platform.startswith("win")
+
+
+def protect_console():
+    """Make standard output and error replace what their encoding cannot show, instead of
+    raising UnicodeEncodeError: a cp1252 pipe, Git Bash or a redirect meet a learner's name
+    in a path in --help, argparse's messages and every line printed after this."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or getattr(stream, "errors", None) != "strict":
+            continue
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+        elif hasattr(stream, "buffer"):  # Python 3.6: a new wrapper around the same bytes
+            stream.flush()
+            line_buffering = stream.line_buffering
+            setattr(sys, name, io.TextIOWrapper(stream.detach(), encoding=stream.encoding,
+                                                errors="replace", line_buffering=line_buffering))
+
+
+def interactive(stream=None):
+    """Tell whether a learner can be asked on stream (standard input): a terminal, or Git
+    Bash's mintty on Windows, which a Windows Python sees as a pipe (isatty() is False there,
+    yet input() reaches the learner). A file or nothing at all is not a learner."""
+    stream = sys.stdin if stream is None else stream
+    if stream is None:
+        return False
+    try:
+        if stream.isatty():
+            return True
+        if not (on_windows() and os.environ.get("MSYSTEM")):
+            return False
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def windows_shell():
+    """Which shell the learner typed "python check.py" in on Windows, from what each leaves in
+    the environment: "bash" (Git Bash sets MSYSTEM), "powershell" (it puts a module folder in
+    the learner's profile at the head of PSModulePath; the system-wide value has none),
+    "cmd" (it sets PROMPT), or None when unsure (both traces, or neither: started by
+    double-click, or one shell inside the other)."""
+    if os.environ.get("MSYSTEM"):
+        return "bash"
+    profile = windows_key(os.environ.get("USERPROFILE", ""))
+    modules = os.environ.get("PSModulePath", "").split(";")
+    powershell = bool(profile) and any(windows_key(folder).startswith(profile + "\\")
+                                       for folder in modules)
+    cmd = "PROMPT" in os.environ
+    if powershell != cmd:
+        return "powershell" if powershell else "cmd"
+    return None
+
+
+def interpreter():
+    """The interpreter that runs the checks: this one, but python.exe for pythonw.exe (which
+    prints nothing, having no console)."""
+    folder, name = os.path.split(sys.executable)
+    if name.lower() == "pythonw.exe":
+        console = os.path.join(folder, "python.exe")
+        if os.path.isfile(console):
+            return console
+    return sys.executable
+
+
+def python_forms():
+    """How to type this interpreter at the start of a command: [(shell, text)], one form when
+    the shell is known; on Windows PowerShell needs its call operator (& "C:\\...\\python.exe"),
+    which Git Bash and the Command Prompt refuse, so both forms when it is not known."""
+    executable = interpreter()
+    if not on_windows():
+        return [(None, shlex.quote(executable))]
+    plain = f'"{executable}"'
+    powershell = f"& {plain}"
+    if "$" in executable or "`" in executable:  # PowerShell expands these inside "..."
+        powershell = "& '" + executable.replace("'", "''") + "'"
+    shell = windows_shell()
+    if shell == "powershell":
+        return [(None, powershell)]
+    if shell in ("bash", "cmd"):
+        return [(None, plain)]
+    return [("In PowerShell", powershell), ("In Git Bash or the Command Prompt", plain)]
+
+
+def windows_release(release, build, edition=""):
+    """Windows 11 as Python 3.11 and older describe it: release "10" with a build of 22000 or
+    more ("10.0.22631"). Windows Server editions keep the release Python gives."""
+    parts = (build or "").split(".")
+    if release == "10" and len(parts) >= 3 and parts[2].isdigit() and int(parts[2]) >= 22000 \
+            and "server" not in (edition or "").lower():
+        return "11"
+    return release
+
+
+def explain_certificate_error(error):
+    """What to tell the learner when sending failed because this Python could not verify the
+    server's certificate (urllib's URLError, or the SSL error itself); None for other errors.
+    A Python from python.org on macOS has no certificates until the "Install Certificates
+    command" in its Applications folder has run."""
+    reason = getattr(error, "reason", None) or error
+    if "CERTIFICATE_VERIFY_FAILED" not in f"{reason} {error}":
+        return None
+    if platform.system() == "Darwin" and (sys.prefix.startswith(PYTHON_ORG_FRAMEWORK) or
+                                          sys.executable.startswith(PYTHON_ORG_FRAMEWORK)):
+        folder = "Python %d.%d" % sys.version_info[:2]
+        return (f"This Python (from python.org) cannot check the server's certificate until its "
+                f"certificates are installed: in the Finder, open Applications, then {folder}, "
+                f"and double-click \"Install Certificates.command\"; then run this script again.")
+    return (f"The server's certificate could not be verified ({reason}). On a network that "
+            "inspects encrypted traffic (at work, at a university) try another network, or "
+            "ask the workshop's organisers.")
+
+
 # ---------------------------------------------------------------- versions
 
 def version_tuple(text):
@@ -320,18 +628,43 @@ def parse_check_spec(spec):
 
 # ---------------------------------------------------------------- running checks
 
+def process_options():
+    """Popen's options for a check's command: on POSIX a session of its own (to stop it with
+    its children); on Windows a process group of its own and no console window."""
+    if on_windows():
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
+    return {"start_new_session": True}
+
+
+def decode_output(raw):
+    """A command's output as text: UTF-16 where a program wrote it so (WSL's bash.exe and
+    wsl.exe do, without a byte order mark), else UTF-8, else this system's encoding; line
+    endings made \\n, and no NUL or other control character left in it."""
+    odd = raw[1::2]
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = raw.decode("utf-16", "replace")
+    elif len(raw) >= 4 and odd.count(0) * 2 > len(odd) and raw[::2].count(0) * 2 < len(odd):
+        text = raw.decode("utf-16-le", "replace")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode(locale.getpreferredencoding(False) or "latin-1", "replace")
+    return CONTROL_CHARACTERS.sub("", re.sub(r"\r*\n|\r", "\n", text))
+
+
 def run_command(argv, timeout, verbose, shown=None):
     """Run argv without a shell and return (exit code, stdout+stderr); never waits past timeout."""
     if verbose:
         say("    $ " + (shown or " ".join(argv)))
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, universal_newlines=True,
-                               errors="replace", start_new_session=True)
+                               stderr=subprocess.STDOUT, **process_options())
     try:
-        output, _ = process.communicate(timeout=timeout)
+        raw, _ = process.communicate(timeout=timeout)
     except BaseException:
         stop_process(process)
         raise
+    output = decode_output(raw)
     if verbose:
         lines = output.splitlines()
         for line in lines[:VERBOSE_LINES]:
@@ -342,41 +675,191 @@ def run_command(argv, timeout, verbose, shown=None):
 
 
 def stop_process(process):
-    """Kill a command (with its children on POSIX) without waiting for pipes its children hold."""
+    """Kill a command with its children (a timed-out code.cmd or conda.bat is cmd.exe running
+    another program) without waiting for pipes its children hold."""
     try:
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
+        if on_windows():
+            stop_windows_tree(process.pid)
             process.kill()
-    except OSError:
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+    except (OSError, subprocess.SubprocessError):  # gone already, or taskkill itself hung
         pass
-    if os.name == "posix":
+    if POSIX_PIPES:
         process.stdout.close()  # on POSIX communicate() read it in this thread; nothing else uses it
     process.wait()
 
 
-def locate(check):
-    """List the existing executables for a command check: PATH matches first, then usual places."""
-    found = [shutil.which(command) for command in check.commands]
-    for pattern in check.paths:
-        path = os.path.expandvars(pattern)
+def stop_windows_tree(pid):
+    """Stop process pid and every process it started, with Windows' own taskkill."""
+    system_root = os.environ.get("SystemRoot") or os.environ.get("SYSTEMROOT") or r"C:\Windows"
+    taskkill = os.path.join(system_root, "System32", "taskkill.exe")
+    subprocess.run([taskkill if os.path.isfile(taskkill) else "taskkill", "/T", "/F", "/PID", str(pid)],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=COMMAND_TIMEOUT, **process_options())
+
+
+def windows_key(path):
+    """A Windows path as Windows compares it: either slash, any case, no trailing separator."""
+    return path.replace("/", "\\").rstrip("\\").lower()
+
+
+def environment_value(name):
+    """An environment variable, by its name in any case (as Windows looks them up)."""
+    if name in os.environ:
+        return os.environ[name]
+    matches = [value for key, value in os.environ.items() if key.upper() == name.upper()]
+    return matches[0] if matches else None
+
+
+def expand_component(component):
+    """The texts one component of a catalog path stands for: a %VARIABLE% or $VARIABLE is
+    replaced by its value (no value, no text); %ProgramFiles% also by %ProgramW6432%, the
+    64-bit folder that a 32-bit Python's %ProgramFiles% (the x86 folder) hides, and by
+    %ProgramFiles(x86)%."""
+    if component.startswith("$"):
+        value = environment_value(component[1:])
+        return [value] if value else []
+    names = WINDOWS_VARIABLE.findall(component)
+    texts = [component]
+    for name in names:
+        choices = [name]
+        if name.lower() == "programfiles":
+            choices += ["ProgramW6432", "ProgramFiles(x86)"]
+        values = [environment_value(choice) for choice in choices]
+        texts = [text.replace(f"%{name}%", value) for text in texts for value in values if value]
+    return unique_texts(texts)
+
+
+def unique_texts(texts):
+    """texts without repetitions, in their order."""
+    seen = []
+    for text in texts:
+        if text not in seen:
+            seen.append(text)
+    return seen
+
+
+def expand_location(pattern):
+    """The paths a catalog path stands for on this computer (for a pattern with "*", those that
+    exist). Windows paths (written with backslashes) count only on Windows, and are joined with
+    this system's separator."""
+    if pattern == PYTHON_PLACEHOLDER:
+        return [interpreter()]
+    if "\\" in pattern and not on_windows():
+        return []
+    parts = pattern.split("\\") if "\\" in pattern else [pattern]
+    if parts[0] == PREFIX_PLACEHOLDER:
+        parts[0] = sys.prefix
+    elif parts[0].startswith("~"):
+        parts[0] = os.path.expanduser(parts[0])
+    paths = [""]
+    for part in parts:
+        paths = [os.path.join(path, text) if path else text
+                 for path in paths for text in expand_component(part)]
+    found = []
+    for path in paths:
         if os.path.isabs(path):
             found.extend(sorted(glob.glob(path), reverse=True) if "*" in path else [path])
-    unique = []
+    return found
+
+
+def location_name(pattern):
+    """The file or app a catalog path names, e.g. "bash.exe" or "RStudio.app"."""
+    return re.split(r"[\\/]", pattern)[-1]
+
+
+def find_on_path(command):
+    """The executable a shell would run for command. On Windows, the first PATH folder holding
+    command with one of PATHEXT's extensions (tried in lower case); unlike cmd.exe, the current
+    folder does not count (a stray git.exe beside the downloaded check.py is not Git)."""
+    if not on_windows():
+        return shutil.which(command)
+    if os.path.splitext(command)[1]:
+        extensions = [""]
+    else:
+        pathext = os.environ.get("PATHEXT") or ".COM;.EXE;.BAT;.CMD"
+        extensions = [ext.lower() for ext in pathext.split(";") if ext]
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        folder = folder.strip().strip('"')
+        for extension in extensions if folder else ():
+            candidate = os.path.join(folder, command + extension)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def file_identity(path):
+    """What tells two paths to one file apart from two files: device and file number where the
+    system gives them (git.EXE and git.exe, C:\\PROGRA~1 and C:\\Program Files are one file on
+    Windows), else the path as this system compares paths."""
+    try:
+        status = os.stat(path)
+        if status.st_ino:
+            return (status.st_dev, status.st_ino)
+    except OSError:
+        pass
+    return windows_key(path) if on_windows() else os.path.normpath(path)
+
+
+def is_app_bundle(path):
+    """True for a macOS application folder (Name.app), which is found but not run."""
+    return path.endswith(".app") and os.path.isdir(os.path.join(path, "Contents"))
+
+
+def excluded_folders(check):
+    """The folders whose executables do not count for check, as Windows keys."""
+    return [windows_key(folder) for pattern in check.not_under for folder in expand_location(pattern)]
+
+
+def locate(check, ignored=None):
+    """List the existing executables for a command check: PATH matches first, then usual places.
+    Those in the check's not_under folders are left out (and appended to ignored, if given)."""
+    found = [find_on_path(command) for command in check.commands]
+    for pattern in check.paths:
+        found.extend(expand_location(pattern))
+    excluded = excluded_folders(check) if on_windows() else []
+    unique, identities = [], set()
     for path in found:
-        if path and path not in unique and os.path.isfile(path) and os.access(path, os.X_OK):
-            unique.append(path)
+        if not path or not (is_app_bundle(path) or (os.path.isfile(path) and os.access(path, os.X_OK))):
+            continue
+        identity = file_identity(path)
+        if identity in identities:
+            continue
+        identities.add(identity)
+        if any(windows_key(path).startswith(folder + "\\") for folder in excluded):
+            if ignored is not None:
+                ignored.append(path)
+            continue
+        unique.append(path)
     return unique
 
 
 def fix_text(check, situation, minimum=None):
-    """The catalog's fix for a failed check: situation is install, upgrade, timed_out or reinstall."""
+    """The catalog's fix for a failed check: situation is install, upgrade, timed_out or reinstall.
+    A fix that types the interpreter is written for the learner's shell (both ways when the
+    shell is not known); a Python package's install or upgrade says where packages are checked."""
     template = FIXES[situation][check.kind]
     if situation == "install":
-        template = check.install_on.get(platform.system(), template)
-    return template.format(human=check.human, url=check.url, minimum=minimum,
-                           module=check.module, distribution=check.distribution,
-                           python=f'"{sys.executable}"')
+        template = check.install_on.get(platform.system(), check.install or template)
+    forms = python_forms() if PYTHON_PLACEHOLDER in template else [(None, None)]
+    texts = []
+    for shell, python in forms:
+        text = template.format(human=check.human, url=check.url, minimum=minimum,
+                               module=check.module, distribution=check.distribution,
+                               python=python)
+        texts.append(f"{shell}: {text}" if shell else text)
+    if check.kind == "module" and situation in ("install", "upgrade") \
+            and not in_conda_environment(WORKSHOP_ENVIRONMENT):
+        notes = NOTES["conda_environment"]
+        texts.append(notes.get(platform.system(), notes["other"]))
+    return "\n".join(texts)
+
+
+def in_conda_environment(name):
+    """True when this script runs with the Python of the conda environment called name."""
+    folder = re.split(r"[\\/]", os.path.normpath(sys.prefix))[-1]
+    return os.environ.get("CONDA_DEFAULT_ENV") == name or folder == name
 
 
 def install_hint(check):
@@ -389,14 +872,47 @@ def upgrade_hint(check, minimum):
     return fix_text(check, "upgrade", minimum)
 
 
+def apple_developer_tools_hint(check):
+    """The fix for Apple's stand-in of a developer tool (/usr/bin/git, /usr/bin/make)."""
+    return NOTES["developer_tools"].format(url=check.url)
+
+
+def version_of_location(check, path):
+    """The version of a tool that is found but not run: from its path (openrefine-3.8.2), or
+    from a macOS app's Info.plist; None when neither tells."""
+    for where in (path, os.path.realpath(path)) if check.version_in_path else ():
+        match = re.search(check.version_in_path, where)  # ~/bin/refine may link to the folder
+        if match:
+            return match.group(1)
+    if is_app_bundle(path):
+        try:
+            with open(os.path.join(path, "Contents", "Info.plist"), "rb") as stream:
+                version = plistlib.load(stream).get("CFBundleShortVersionString")
+        except (OSError, ValueError, AttributeError, plistlib.InvalidFileException):
+            return None
+        return str(version) if version else None
+    return None
+
+
+def not_found(check, ignored=()):
+    """The failure of a command check whose tool was found nowhere (or only where it does not count)."""
+    where = "on PATH" if not check.paths else "on PATH or in the usual install locations"
+    problem = f"not found {where}"
+    if ignored and check.not_under_note:
+        problem += " (" + "; ".join(NOTES[check.not_under_note].format(path=path) for path in ignored) + ")"
+    return Result(check).fail("not found", problem, install_hint(check))
+
+
 def find_command(check, verbose):
     """Run the first located executable of a command check that reports a version."""
-    executables = locate(check)
+    ignored = []
+    executables = locate(check, ignored)
     if not executables:
-        where = "on PATH" if not check.paths else "on PATH or in the usual install locations"
-        return Result(check).fail("not found", f"not found {where}", install_hint(check))
-    if check.args is None:
-        return Result(check, found=executables[0])
+        return not_found(check, ignored)
+    if check.args is None:  # found, not run: the newest copy counts (an old download may linger)
+        found = [(version_of_location(check, path), path) for path in executables]
+        version, path = max(found, key=lambda item: version_tuple(item[0]) or ())
+        return Result(check, version, found=path)
     first_failure = None
     for executable in executables:
         result = Result(check, found=executable)
@@ -414,44 +930,138 @@ def find_command(check, verbose):
             if match:
                 result.version = match.group(1).strip()
                 return result
-            last_line = (output.strip().splitlines() or ["no output"])[-1].strip()
-            result.fail(f"no version in output of '{shown}' (exit code {code}): {last_line}",
-                        f"'{shown}' did not report a version (exit code {code}): {last_line}",
-                        fix_text(check, "reinstall"))
+            last = last_line(output, "no output")
+            if platform.system() == "Darwin" and APPLE_STUB_OUTPUT.search(output):
+                result.fail("not found: Apple's command line developer tools are not installed",
+                            f"{executable} is only Apple's stand-in until the command line "
+                            f"developer tools are installed ({last})",
+                            apple_developer_tools_hint(check))
+            else:
+                result.fail(f"no version in output of '{shown}' (exit code {code}): {last}",
+                            f"'{shown}' did not report a version (exit code {code}): {last}",
+                            fix_text(check, "reinstall"))
         first_failure = first_failure or result
     return first_failure
 
 
+def ask_helper(result, argv, timeout, verbose, shown, slow, program):
+    """Run a helper (Python, Rscript, conda) that answers for result's check; return (exit
+    code, output), or None when it failed the check by timing out (slow says what took too
+    long) or not starting (program names it)."""
+    try:
+        return run_command(argv, timeout, verbose, shown)
+    except subprocess.TimeoutExpired:
+        result.fail("timed out", f"{slow} took more than {timeout} s", fix_text(result.check, "timed_out"))
+    except OSError as error:
+        result.fail(f"could not run {program}: {error}", f"could not run {argv[0]} ({error})",
+                    fix_text(result.check, "reinstall"))
+    return None
+
+
+def last_line(output, empty):
+    """The last line of a command's output, or empty when it printed nothing."""
+    return (output.strip().splitlines() or [empty])[-1].strip()
+
+
+def marked(output, marker):
+    """The values on the lines of output that start with marker, in order."""
+    return [line[len(marker):].strip() for line in output.splitlines() if line.startswith(marker)]
+
+
 def find_module(check, verbose):
     """Import a check's module in a child of this Python and read its version."""
-    argv = [sys.executable, "-c", MODULE_VERSION_CODE, check.module, check.attribute,
+    python = interpreter()
+    argv = [python, "-c", MODULE_VERSION_CODE, check.module, check.attribute,
             check.distribution, VERSION_MARKER]
-    shown = f'{sys.executable} -c "import {check.module}; print({check.module}.{check.attribute})"'
-    result = Result(check, found=sys.executable)
-    try:
-        code, output = run_command(argv, IMPORT_TIMEOUT, verbose, shown)
-    except subprocess.TimeoutExpired:
-        return result.fail("timed out", f"importing {check.module} took more than {IMPORT_TIMEOUT} s",
-                           fix_text(check, "timed_out"))
-    except OSError as error:
-        return result.fail(f"could not run Python: {error}", f"could not run {sys.executable} ({error})",
-                           fix_text(check, "reinstall"))
-    for line in output.splitlines():
-        if line.startswith(VERSION_MARKER):
-            result.version = line[len(VERSION_MARKER):].strip() or None
-            return result
-    last_line = (output.strip().splitlines() or [f"exit code {code}"])[-1].strip()
+    shown = f'{python} -c "import {check.module}; print({check.module}.{check.attribute})"'
+    result = Result(check, found=python)
+    answer = ask_helper(result, argv, IMPORT_TIMEOUT, verbose, shown, f"importing {check.module}", "Python")
+    if answer is None:
+        return result
+    code, output = answer
+    versions = marked(output, VERSION_MARKER)
+    if versions:
+        result.version = versions[0] or None
+        return result
+    last = last_line(output, f"exit code {code}")
     if f"No module named '{check.module.split('.')[0]}'" in output:
-        return result.fail("not found", f"not installed for {sys.executable} ({last_line})",
-                           install_hint(check))
-    return result.fail(f"import failed: {last_line}", f"'import {check.module}' failed: {last_line}",
+        return result.fail("not found", f"not installed for {python} ({last})", install_hint(check))
+    return result.fail(f"import failed: {last}", f"'import {check.module}' failed: {last}",
                        fix_text(check, "reinstall"))
+
+
+def rscript_locations():
+    """The Rscript programs beside the R installations the r check finds."""
+    found = []
+    for path in locate(CHECK_TABLE["r"]):
+        folder, name = os.path.split(path)
+        rscript = os.path.join(folder, "Rscript" + os.path.splitext(name)[1])
+        if os.path.isfile(rscript) and rscript not in found:
+            found.append(rscript)
+    return found
+
+
+def find_r_package(check, verbose):
+    """Ask R (through Rscript) for an R package's version, loading it to see that it works."""
+    rscripts = rscript_locations()
+    if not rscripts:
+        return Result(check).fail("R not found", f"R is not installed (no Rscript found), so "
+                                  f"{check.distribution} cannot be checked",
+                                  install_hint(CHECK_TABLE["r"]))
+    argv = [rscripts[0], "-e", R_PACKAGE_CODE, check.distribution, VERSION_MARKER, R_PROBLEM_MARKER]
+    shown = f"{os.path.basename(rscripts[0])} -e \"packageVersion('{check.distribution}')\""
+    result = Result(check, found=rscripts[0])
+    answer = ask_helper(result, argv, IMPORT_TIMEOUT, verbose, shown, f"loading {check.distribution}", "Rscript")
+    if answer is None:
+        return result
+    code, output = answer
+    versions, problems = marked(output, VERSION_MARKER), marked(output, R_PROBLEM_MARKER)
+    if not versions:
+        last = last_line(output, f"exit code {code}")
+        return result.fail(f"Rscript failed: {last}", f"Rscript did not answer (exit code {code}): {last}",
+                           fix_text(check, "reinstall"))
+    if not versions[0]:
+        return result.fail("not found", f"not installed for R ({rscripts[0]})", install_hint(check))
+    result.version = versions[0]
+    if problems:
+        return result.fail(f"load failed: {problems[0]}", f"library({check.distribution}) failed: {problems[0]}",
+                           fix_text(check, "reinstall"))
+    return result
+
+
+def find_conda_env(check, verbose):
+    """Find the conda environment a check names among those conda lists."""
+    condas = locate(CHECK_TABLE["conda"])
+    if not condas:
+        return Result(check).fail("conda not found", "conda (Miniforge) is not installed, so it has "
+                                  f"no {check.environment} environment", install_hint(CHECK_TABLE["conda"]))
+    result = Result(check, found=condas[0])
+    shown = f"{os.path.basename(condas[0])} env list --json"
+    answer = ask_helper(result, [condas[0], "env", "list", "--json"], COMMAND_TIMEOUT, verbose, shown,
+                        f"'{shown}'", "conda")
+    if answer is None:
+        return result
+    code, output = answer
+    try:
+        listed = json.loads(output[output.index("{"):output.rindex("}") + 1])["envs"]
+        names = [re.split(r"[\\/]", str(path).rstrip("\\/"))[-1] for path in listed]
+    except (ValueError, KeyError, TypeError):
+        last = last_line(output, f"exit code {code}")
+        return result.fail(f"no environment list from '{shown}' (exit code {code}): {last}",
+                           f"'{shown}' did not list the environments (exit code {code}): {last}",
+                           fix_text(check, "reinstall"))
+    if check.environment in names:
+        result.found = listed[names.index(check.environment)]
+        return result
+    others = ", ".join(names[1:]) or "none"
+    return result.fail("not found", f"conda has no environment called {check.environment} "
+                       f"(its other environments: {others})", install_hint(check))
 
 
 def find_any(check, verbose):
     """Pass with the first alternative that passes; fail listing why each one failed."""
     reasons = []
-    for name in check.alternatives:
+    for name in check.alternatives_on.get(platform.system(), check.alternatives):
         alternative = CHECK_TABLE[name]
         found = run_check(alternative, alternative.minimum, verbose)
         if found.passed:
@@ -477,16 +1087,30 @@ def judge(result, minimum):
     return result
 
 
+def require(result, verbose):
+    """Fail a found tool when a check it needs on this system fails (OpenRefine without Java)."""
+    for name in result.check.requires_on.get(platform.system(), ()) if result.passed else ():
+        needed = run_check(CHECK_TABLE[name], CHECK_TABLE[name].minimum, verbose)
+        if not needed.passed:
+            return result.fail(f"needs {name}: {needed.error}",
+                               f"{result.check.human} needs {needed.check.human}: {needed.problem}",
+                               needed.hint)
+    return result
+
+
 def run_check(check, minimum, verbose=False):
     """Run one check of any kind and judge what it found against minimum."""
-    finders = {"command": find_command, "module": find_module, "any": find_any}
-    return judge(finders[check.kind](check, verbose), minimum)
+    finders = {"command": find_command, "module": find_module, "any": find_any,
+               "r-package": find_r_package, "conda-env": find_conda_env}
+    return require(judge(finders[check.kind](check, verbose), minimum), verbose)
 
 
 def describe_pass(result):
     """Say what a passing check found, e.g. "2.39.2" or "GNU nano 7.2"."""
     text = result.version or "found (version not checked)"
-    if result.check.kind == "any":
+    if result.check.kind == "conda-env":
+        text = f"found at {result.found}"
+    elif result.check.kind == "any":
         text = f"{result.found} {result.version or ''}".strip()
     return text
 
@@ -500,7 +1124,7 @@ def show_result(result, verbose):
         return
     tag, note = ("WARN", " (optional)") if result.optional else ("FAIL", "")
     say(f"[{tag}] {result.check.label}: {result.problem}{note}")
-    say(f"       Fix: {result.hint}")
+    say("       Fix: " + result.hint.replace("\n", "\n" + " " * 12))
 
 
 def run_checks(planned, verbose):
@@ -592,7 +1216,7 @@ def print_list():
             role = "optional" if item.optional else "required"
             if item.minimum != check.minimum:
                 role += f" (>={item.minimum})"
-        say(f"  {check.name:<18} {check.human:<22} {minimum:<8} {role:<10} {check.describe()}")
+        say(f"  {check.name:<18} {check.human:<23} {minimum:<8} {role:<10} {check.describe()}")
 
 
 # ---------------------------------------------------------------- the stored key
@@ -686,7 +1310,9 @@ def distribution():
     if system == "Darwin":
         return "macOS", platform.mac_ver()[0] or None
     if system == "Windows":
-        return "Windows", platform.win32_ver()[0] or platform.version() or None
+        release, build = platform.win32_ver()[:2]
+        edition = getattr(platform, "win32_edition", lambda: "")()  # Python 3.8+
+        return "Windows", windows_release(release, build, edition) or platform.version() or None
     name, version = read_os_release()
     if name is None:
         return system or None, platform.release() or None
@@ -960,6 +1586,7 @@ exit codes:
 
 def main(argv=None):
     """Run the checks, print the results, offer to send them; return the exit code."""
+    protect_console()
     args = parse_args(argv)
     if args.list:
         print_list()

@@ -277,7 +277,7 @@ class CommandCheckTests(SandboxTestCase):
         self.assertEqual(result.version, "1.8.3")
         self.assertEqual(result.error, "version 1.8.3 < required 2.0")
         self.assertEqual(result.problem, "Git 1.8.3 found, 2.0 or newer needed")
-        self.assertIn("https://git-scm.com/downloads", result.hint)
+        self.assertIn("https://carpentries.github.io/workshop-template/install_instructions/#git", result.hint)
 
     def test_new_enough_version_passes_with_full_version(self):
         """A vendor suffix is kept in the reported version but ignored in comparisons."""
@@ -347,11 +347,11 @@ class CommandCheckTests(SandboxTestCase):
 
     def test_each_result_reports_its_own_version(self):
         """A failed check after a passing one reports no version (the original client's bug)."""
-        self.make_tool("git", 'echo "git version 2.7.4"\n')
+        self.make_tool("git", 'echo "git version 2.39.2"\n')
         plan = check.plan_checks(["git", "make", "r"])
         with contextlib.redirect_stdout(io.StringIO()):
             results = check.run_checks(plan, verbose=False)
-        self.assertEqual([r.version for r in results], ["2.7.4", None, None])
+        self.assertEqual([r.version for r in results], ["2.39.2", None, None])
         self.assertEqual([r.passed for r in results], [True, False, False])
 
 
@@ -435,7 +435,7 @@ class VirtualCheckTests(SandboxTestCase):
         self.add_check(check.any_of("vcs", "Version control", ["git"], "https://example.org"))
         result = check.run_check(check.CHECK_TABLE["vcs"], None)
         self.assertFalse(result.passed)
-        self.assertIn("git: version 1.8.3 < required 2.0", result.error)
+        self.assertIn("git: version 1.8.3 < required 2.28", result.error)
 
 
 class MainTests(SandboxTestCase):
@@ -490,7 +490,7 @@ class MainTests(SandboxTestCase):
         """--list shows names with default minimums and exits 0."""
         code, out, _ = run_main(["--list"])
         self.assertEqual(code, 0)
-        self.assertRegex(out, r"\n  git +Git +>=2\.0 +required")
+        self.assertRegex(out, r"\n  git +Git +>=2\.28 +required")
         self.assertRegex(out, r"\n  make +GNU Make +- +optional")
         self.assertRegex(out, r"\n  rstudio +RStudio +- +- ")
 
