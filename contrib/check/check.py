@@ -159,7 +159,6 @@ FIXES = CATALOG["fixes"]
 PYTHON_PLACEHOLDER = "{python}"
 
 SPEC_PATTERN = re.compile(r"([a-z0-9][a-z0-9_.-]*)(?:>=([0-9][0-9A-Za-z.+-]*))?(\?)?")
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DOTTED_VERSION = r"(\d+(?:\.\d+)+)"
 VERSION_MARKER = "SWC-CHECK-VERSION:"
@@ -710,15 +709,132 @@ def system_info(workshop, email):
     ])
 
 
+# Text a machine printed is sent cleaned as the server cleans it at ingestion (RULES: terminal
+# escapes, controls and direction marks removed; one-line fields on one line), so what the
+# learner is shown is what the server stores. Unicode's White_Space, which the server's trim
+# strips (str.strip() alone would also strip U+001C-U+001F):
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" \
+              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# A terminal's escape sequences: CSI (ESC [ parameters final), OSC (ESC ] ... BEL or ESC \, or
+# the line's end), nF (ESC intermediates final) and other two-byte ones; a sequence cut short
+# ends where its grammar stops, so a stray ESC never swallows the text after it.
+TERMINAL_ESCAPE = re.compile("\x1b(?:\\[[\x20-\x3f]*[\x40-\x7e]?|\\][^\x07\x1b\n\r]*(?:\x07|\x1b\\\\?)?"
+                             "|[\x20-\x2f]+[\x30-\x7e]?|[\x30-\x7e])?")
+# Controls but TAB, LF and CR (C0, DEL, C1), direction controls, the byte-order mark.
+REMOVED_CHARACTERS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                                "\u202a-\u202e\u2066-\u2069\ufeff]")
+LINE_BREAKS = re.compile("[\n\u2028\u2029]")
+# What cleaning would remove or change in a one-line field: a workshop id may not hold it.
+UNCLEAN_CHARACTER = re.compile(REMOVED_CHARACTERS.pattern[:-1] + "\\t\\n\\r\u2028\u2029]")
+MAX_WORKSHOP_ID_CHARS = 500  # the server's limit for every user_system_info field
+MAX_EMAIL_CHARS = 254
+MAX_EMAIL_LOCAL_CHARS = 64
+EMAIL_FORBIDDEN = re.compile('[\\s<>()\\[\\]\\\\,;:"\x00-\x1f\x7f-\x9f]')
+
+
+def clean_text(text, one_line=True):
+    """text as the server stores it (RULES.md): terminal escapes and controls removed, CR LF
+    and CR read as LF; a one-line field's line breaks and tabs become spaces, its ends trimmed."""
+    text = REMOVED_CHARACTERS.sub("", TERMINAL_ESCAPE.sub("", text).replace("\r\n", "\n").replace("\r", "\n"))
+    if not one_line:
+        return text
+    lines = (line.strip(" \t") for line in LINE_BREAKS.split(text))
+    return " ".join(line for line in lines if line).replace("\t", " ").strip(WHITE_SPACE)
+
+
+def home_stand_ins(windows=None, environ=None):
+    """[(pattern, stand-in)] for the learner's home folder as a text may show it, longest
+    first: ~ for it, on Windows %USERPROFILE% (there in any case and either slash style)."""
+    windows = os.name == "nt" if windows is None else windows
+    environ = os.environ if environ is None else environ
+    if windows:
+        folders = [environ.get("USERPROFILE", ""), environ.get("HOMEDRIVE", "") + environ.get("HOMEPATH", "")]
+        absolute, separator, stand_in, flags = r"[A-Za-z]:[\\/]|[\\/]{2}", r"[\\/]+", "%USERPROFILE%", re.IGNORECASE
+    else:
+        folders = [environ.get("HOME", "")]
+        try:
+            import pwd
+            folders.append(pwd.getpwuid(os.getuid()).pw_dir)
+        except (ImportError, KeyError, AttributeError):
+            pass
+        folders += [os.path.realpath(folder) for folder in folders if folder]
+        absolute, separator, stand_in, flags = "/", "/+", "~", 0
+    patterns = set()
+    for folder in folders:
+        parts = [re.escape(part) for part in re.split(separator, folder) if part]
+        # A root ("/", "C:\\") or a relative folder names nobody.
+        if re.match(absolute, folder) and len(parts) >= (2 if windows else 1):
+            patterns.add(("" if windows else separator) + separator.join(parts))
+    # Not the start of a longer name: /home/jo is not in /home/joan or /home/jo.old.
+    return [(re.compile(pattern + r"(?![\w-]|\.\w)", flags), stand_in)
+            for pattern in sorted(patterns, key=len, reverse=True)]
+
+
+def report_text(text, stand_ins, one_line=True):
+    """A text of the report as sent: cleaned, with the learner's home folder replaced (so
+    the names in paths never leave the computer); None stays None."""
+    if text is None:
+        return None
+    text = clean_text(str(text), one_line)
+    for pattern, stand_in in stand_ins:
+        text = pattern.sub(lambda match: stand_in, text)
+    return text if one_line else text.strip(WHITE_SPACE)
+
+
+def normalize_email(text):
+    """The address in text, normalised as the server does (RULES.md), or None when it is not
+    one: surrounding whitespace and a leading mailto: dropped; from "Jane <jane@uni.edu>" the
+    part inside the last angle brackets; then at most 254 characters, exactly one @ with 1 to
+    64 characters before it, a domain with a dot neither first nor last, and no whitespace,
+    control or any of <>()[]\\,;:" anywhere."""
+    address = text.strip(WHITE_SPACE)
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    opening = address.rfind("<")
+    closing = address.find(">", opening + 1)
+    if opening >= 0 and closing >= 0:
+        address = address[opening + 1:closing].strip(WHITE_SPACE)
+    local, _, domain = address.partition("@")
+    valid = (len(address) <= MAX_EMAIL_CHARS and 1 <= len(local) <= MAX_EMAIL_LOCAL_CHARS
+             and address.count("@") == 1 and "." in domain[1:-1]
+             and not EMAIL_FORBIDDEN.search(address))
+    return address if valid else None
+
+
+def parse_workshop_id(text):
+    """The workshop id in text, by the server's one rule (RULES.md): trimmed, not empty, at
+    most 500 characters, nothing in it that cleaning would remove or change; ValueError saying
+    why otherwise (never echoing the text, which may hold terminal escapes)."""
+    workshop = text.strip(WHITE_SPACE)
+    if not workshop:
+        raise ValueError("a workshop id may not be empty")
+    if len(workshop) > MAX_WORKSHOP_ID_CHARS:
+        raise ValueError(f"a workshop id may hold at most {MAX_WORKSHOP_ID_CHARS} characters, "
+                         f"not {len(workshop)}")
+    unclean = UNCLEAN_CHARACTER.search(workshop)
+    if unclean:
+        raise ValueError("a workshop id may not hold control, line-break or direction characters "
+                         f"(U+{ord(unclean.group()):04X} at position {unclean.start() + 1})")
+    return workshop
+
+
 def build_payload(results, workshop, email, key):
-    """Build the JSON document for POST /installation_data/ from the check results."""
-    successes = [collections.OrderedDict([("name", r.check.label), ("version", r.version)])
+    """Build the JSON document for POST /installation_data/ from the check results, every text
+    cleaned and without the home folder (workshop and email were checked when given)."""
+    homes = home_stand_ins()
+    successes = [collections.OrderedDict([("name", report_text(r.check.label, homes)),
+                                          ("version", report_text(r.version, homes))])
                  for r in results if r.passed]
-    failures = [collections.OrderedDict([("name", r.check.label), ("version", r.version),
-                                         ("error_description", r.error)])
+    failures = [collections.OrderedDict([("name", report_text(r.check.label, homes)),
+                                         ("version", report_text(r.version, homes)),
+                                         ("error_description", report_text(r.error, homes, False))])
                 for r in results if not r.passed]
+    info = system_info(workshop, email)
+    for field, value in info.items():
+        if field not in ("workshop_id", "email_id"):
+            info[field] = report_text(value, homes)
     return collections.OrderedDict([
-        ("user_system_info", system_info(workshop, email)),
+        ("user_system_info", info),
         ("successful_installs", successes),
         ("failed_installs", failures),
         ("unique_user_id", key),
@@ -890,18 +1006,39 @@ def ask(prompt):
         return ""
 
 
-def is_email(text):
-    """Tell whether text looks like an email address: something, an @, something."""
-    return bool(EMAIL_PATTERN.fullmatch(text))
-
-
 def ask_email():
-    """Ask for an optional email until the answer is empty or has an @ (a stray "y" is no address)."""
+    """Ask for an optional email until the answer is empty or an address (a stray "y" is none)."""
     while True:
         answer = ask("Your email, so the instructors can contact you (optional, Enter to skip): ")
-        if not answer or is_email(answer):
-            return answer
-        say("That is not an email address (it needs an @); type it again, or press Enter to skip.")
+        if not answer:
+            return None
+        address = normalize_email(answer)
+        if address:
+            return address
+        say("That is not an email address (like jane@uni.edu); type it again, or press Enter to skip.")
+
+
+def ask_workshop():
+    """Ask for an optional workshop id until the answer is empty or a valid one."""
+    while True:
+        answer = ask("Workshop name, e.g. 2016-08-13-place (optional, Enter to skip): ")
+        if not answer:
+            return None
+        try:
+            return parse_workshop_id(answer)
+        except ValueError as error:
+            say(f"That cannot be a workshop name: {error}; type it again, or press Enter to skip.")
+
+
+def served_workshop():
+    """The workshop id the server wrote into this script, if it is one (else None, with a warning)."""
+    if WORKSHOP_ID is None:
+        return None
+    try:
+        return parse_workshop_id(str(WORKSHOP_ID))
+    except ValueError as error:
+        warn(f"the workshop id this script was served with is not used: {error}")
+        return None
 
 
 def offer_report(results, args):
@@ -911,12 +1048,12 @@ def offer_report(results, args):
         say("Results not sent: no terminal to ask for your consent. To send them, run again "
             "with --yes (and optionally --workshop ID --email ADDR).")
         return
-    workshop = args.workshop if args.workshop is not None else WORKSHOP_ID
+    workshop = args.workshop if args.workshop is not None else served_workshop()
     email = args.email
     if not args.yes:
         say()
         if workshop is None:
-            workshop = ask("Workshop name, e.g. 2016-08-13-place (optional, Enter to skip): ")
+            workshop = ask_workshop()
         if email is None:
             email = ask_email()
     key = load_key()
@@ -986,10 +1123,19 @@ def host_url(text):
 
 
 def email_address(text):
-    """Accept an email address, something with an @ (argparse type)."""
-    if not is_email(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an email address (it needs an @)")
-    return text
+    """Accept an email address, normalised as the server does (argparse type)."""
+    address = normalize_email(text)
+    if address is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an email address (like jane@uni.edu)")
+    return address
+
+
+def workshop_id(text):
+    """Accept a workshop id by the server's rule (argparse type)."""
+    try:
+        return parse_workshop_id(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
 
 
 def help_text(value):
@@ -1034,7 +1180,7 @@ exit codes:
                         help="agree to send the results without asking (no questions asked)")
     parser.add_argument("-n", "--no-report", action="store_true",
                         help="only check, never send anything")
-    parser.add_argument("--workshop", metavar="ID",
+    parser.add_argument("--workshop", metavar="ID", type=workshop_id,
                         help="workshop name, e.g. 2016-08-13-place" +
                              (f" (default: {help_text(WORKSHOP_ID)})" if WORKSHOP_ID else ""))
     parser.add_argument("--email", metavar="ADDR", type=email_address,

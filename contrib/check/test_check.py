@@ -982,6 +982,173 @@ class ForgetTests(ServerTestCase):
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
 
 
+class NormalisationTests(ServerTestCase):
+    """Issue 20 item 2 and issue 22: what the script sends is what the server stores (the same
+    cleaning, the same email and workshop-id rules), and no home folder leaves the computer."""
+
+    def test_cleaning_is_the_servers(self):
+        """The cases of src/report/text.rs, cleaned the same way."""
+        one_line = {
+            "\x1b[31mred\x1b[0m": "red",
+            "\x1b[1;31mTraceback\x1b[m:": "Traceback:",
+            "\x1b[2J\x1b[H2.0": "2.0",
+            "\x1b[38;5;196mx\x1b[39m": "x",
+            "\x1b]0;title\x07text": "text",
+            "\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\": "link",
+            "\x1b(Bplain": "plain",
+            "\x1bcafter reset": "after reset",
+            "cut \x1b[": "cut",
+            "cut \x1b": "cut",
+            "\x1b[\u00e9t\u00e9": "\u00e9t\u00e9",
+            "\x1b]unterminated\nnext line": "next line",
+            "a\x00b\x07c\x7fd\x85e": "abcde",
+            "evil\u202egnp.exe": "evilgnp.exe",
+            "\ufeffGit \u2066(git)\u2069": "Git (git)",
+            "\u200f\u200e\u061cx": "x",
+            "3.6.15 (default, May  9 2026, 07:30:54) \n[GCC 12.2.0]":
+                "3.6.15 (default, May  9 2026, 07:30:54) [GCC 12.2.0]",
+            "a\n\nb \t\r\n c\t\td": "a b c  d",
+            "2.7.4\r\n": "2.7.4",
+            "a\tb\rc\u2028d": "a b c d",
+            "  \n\t ": "",
+            "<command> [<args>] & \"quotes\" \\ '": "<command> [<args>] & \"quotes\" \\ '",
+        }
+        for sent, kept in one_line.items():
+            with self.subTest(sent=sent):
+                self.assertEqual(check.clean_text(sent), kept)
+        self.assertEqual(check.clean_text("line 1\r\n\tline 2\rline 3\u2028\n", one_line=False),
+                         "line 1\n\tline 2\nline 3\u2028\n")
+        self.assertEqual(check.clean_text("\x1b[31mError\x1b[0m: <b>&\"'", one_line=False),
+                         "Error: <b>&\"'")
+
+    def test_email_rule_is_the_servers(self):
+        """The cases of src/report/email.rs: what people type, and what is no address."""
+        typed = {
+            "jane@uni.edu": "jane@uni.edu",
+            "  jane@uni.edu\n": "jane@uni.edu",
+            "<jane@uni.edu>": "jane@uni.edu",
+            "Jane Doe <jane@uni.edu>": "jane@uni.edu",
+            "\"Doe, Jane\" < jane@uni.edu >": "jane@uni.edu",
+            "MAILTO:jane@uni.edu": "jane@uni.edu",
+            "mailto:Jane <j.doe+ws@mail.uni.edu>": "j.doe+ws@mail.uni.edu",
+            "o'brien@example.org": "o'brien@example.org",
+        }
+        for text, address in typed.items():
+            with self.subTest(text=text):
+                self.assertEqual(check.normalize_email(text), address)
+        for text in ["", "y", "jane", "jane@", "@uni.edu", "jane@uni", "jane@.edu", "jane@uni.",
+                     "jane@@uni.edu", "ja ne@uni.edu", "jane@uni.edu\x07", "jane@uni.edu;",
+                     "<script>alert(1)</script>", "o'brien@example.org; --", "jane@uni.edu>",
+                     "a" * 65 + "@uni.edu", "a@" + "d" * 254 + ".edu"]:
+            with self.subTest(text=text):
+                self.assertIsNone(check.normalize_email(text))
+
+    def test_workshop_id_rule_is_the_servers(self):
+        """Trimmed; empty, over 500 characters or holding what cleaning changes is refused."""
+        for text, kept in {"2016-08-13-place": "2016-08-13-place", "  intro <python> ": "intro <python>",
+                           "o'place & \"co\"": "o'place & \"co\"", "x" * 500: "x" * 500}.items():
+            self.assertEqual(check.parse_workshop_id(text), kept)
+        for text, said in {"": "may not be empty", " \t": "may not be empty",
+                           "x" * 501: "at most 500 characters, not 501",
+                           "ws\u200f": "(U+200F at position 3)", "a\tb": "(U+0009 at position 2)",
+                           "\x1b[31mws": "(U+001B at position 1)", "a\u2028b": "U+2028",
+                           "a\ufeffb": "U+FEFF", "a\x85b": "U+0085"}.items():
+            with self.subTest(text=text):
+                with self.assertRaises(ValueError) as refused:
+                    check.parse_workshop_id(text)
+                self.assertIn(said, str(refused.exception))
+
+    def test_workshop_flag_is_checked_and_trimmed(self):
+        """--workshop with a direction mark exits 2; one with spaces around is sent trimmed."""
+        for bad in ("ws\u200f", "", "a\nb"):
+            with self.assertRaises(SystemExit) as exited:
+                with contextlib.redirect_stderr(io.StringIO()) as err:
+                    check.parse_args(["--workshop", bad])
+            self.assertEqual(exited.exception.code, 2)
+            self.assertIn("a workshop id may", err.getvalue())
+        server = self.server()
+        run_main(["--yes", "--workshop", " intro <python> ", "-H", server.url, "fake-new"])
+        self.assertEqual(json.loads(server.requests[0][2])["user_system_info"]["workshop_id"],
+                         "intro <python>")
+
+    def test_an_email_in_angle_brackets_is_sent_as_the_address(self):
+        """<jane@uni.edu> passed the old check and then cost the whole report (422)."""
+        server = self.server()
+        run_main(["-H", server.url, "fake-new"],
+                 stdin=FakeTerminal("ws\nmailto:jane\n<jane@uni.edu>\ny\n"))
+        run_main(["--yes", "--email", "Jane Doe <jane@uni.edu>", "-H", server.url, "fake-new"])
+        for _, _, body in server.requests:
+            self.assertEqual(json.loads(body)["user_system_info"]["email_id"], "jane@uni.edu")
+        _, out, _ = run_main(["-H", server.url, "fake-new"],
+                             stdin=FakeTerminal("ws\njane@uni\n\ny\n"))
+        self.assertIn("That is not an email address (like jane@uni.edu)", out)
+
+    def test_an_invalid_workshop_answer_is_asked_again(self):
+        """The workshop question refuses what the server would refuse."""
+        server = self.server()
+        _, out, _ = run_main(["-H", server.url, "fake-new"],
+                             stdin=FakeTerminal("ws\u200f\n  my ws \n\ny\n"))
+        self.assertIn("That cannot be a workshop name: a workshop id may not hold control", out)
+        self.assertEqual(json.loads(server.requests[0][2])["user_system_info"]["workshop_id"], "my ws")
+        with mock.patch.object(check, "WORKSHOP_ID", "bad\u202e"):
+            _, _, err = run_main(["--yes", "-H", server.url, "fake-new"])
+        self.assertIn("the workshop id this script was served with is not used", err)
+        self.assertIsNone(json.loads(server.requests[1][2])["user_system_info"]["workshop_id"])
+
+    def test_texts_are_sent_cleaned_and_without_the_home_folder(self):
+        """An ANSI-coloured traceback with the learner's home in it arrives clean, with ~."""
+        home = os.path.join(self.tmp, "home", "jane")
+        os.environ["HOME"] = home
+        self.make_module("swc_fake_coloured", (
+            "import sys\n"
+            f"sys.stdout.write('\\x1b[31mTraceback\\x1b[0m in {home}/lib/x.py\\r\\n')\n"
+            "raise SystemExit(1)\n"))
+        self.add_check(check.module_check("fake-coloured", "Fake\u202e Coloured", "swc_fake_coloured"))
+        server = self.server()
+        with mock.patch("platform.version", return_value=f"#1 SMP \x1b[1m{home}\x1b[0m\n"):
+            _, out, _ = run_main(["--yes", "-H", server.url, "fake-coloured"])
+        body = server.requests[0][2]
+        self.assertEqual(body, shown_json(out), "shown as sent")
+        sent = json.loads(body)
+        self.assertEqual(sent["failed_installs"][0]["name"], "Fake Coloured (fake-coloured)")
+        self.assertEqual(sent["failed_installs"][0]["error_description"],
+                         "import failed: Traceback in ~/lib/x.py")
+        self.assertEqual(sent["user_system_info"]["system_version"], "#1 SMP ~")
+        self.assertNotIn("jane", body)
+        self.assertNotIn("\\u001b", body)
+
+    def test_the_home_folder_is_replaced_only_where_it_stands_whole(self):
+        """/home/jo in /home/jo/x and /home/jo, never /home/joan; symlinked homes too."""
+        stand_ins = check.home_stand_ins(windows=False, environ={"HOME": "/home/jo/"})
+        replaced = {
+            "/home/jo/bin/git: not found": "~/bin/git: not found",
+            "'/home/jo' is empty": "'~' is empty",
+            "/home/jo.": "~.",
+            "//home//jo/x": "~/x",
+            "/home/joan/x /home/jo.old /home/jo-2": "/home/joan/x /home/jo.old /home/jo-2",
+        }
+        for text, sent in replaced.items():
+            with self.subTest(text=text):
+                self.assertEqual(check.report_text(text, stand_ins), sent)
+        root = check.home_stand_ins(windows=False, environ={"HOME": "/"})
+        self.assertEqual(check.report_text("/usr/bin/git", root), "/usr/bin/git", "/ names nobody")
+
+    def test_the_windows_home_folder_is_userprofile_in_any_case_and_slash(self):
+        """C:\\Users\\Jane appears as c:/users/jane, doubled backslashes in a repr, and so on."""
+        stand_ins = check.home_stand_ins(windows=True, environ={
+            "USERPROFILE": "C:\\Users\\Jane Doe", "HOMEDRIVE": "C:", "HOMEPATH": "\\Users\\Jane Doe"})
+        replaced = {
+            "C:\\Users\\Jane Doe\\AppData\\git.exe": "%USERPROFILE%\\AppData\\git.exe",
+            "c:/users/jane doe/anaconda3": "%USERPROFILE%/anaconda3",
+            "[WinError 2] 'C:\\\\Users\\\\JANE DOE\\\\x'": "[WinError 2] '%USERPROFILE%\\\\x'",
+            "C:\\Users\\Jane Doer\\x": "C:\\Users\\Jane Doer\\x",
+        }
+        for text, sent in replaced.items():
+            with self.subTest(text=text):
+                self.assertEqual(check.report_text(text, stand_ins), sent)
+        self.assertEqual(check.home_stand_ins(windows=True, environ={"USERPROFILE": "C:\\"}), [])
+
+
 class RedirectTests(ServerTestCase):
     """Issue 20: behind certbot's http-to-https redirect every report was lost (urllib repeated
     the POST as a GET, answered 405) and --forget failed on the 301."""
