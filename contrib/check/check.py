@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -151,6 +152,10 @@ VERBOSE_LINES = 20  # lines of a command's output shown by --verbose
 CONFIG_DIR_ENV = "SWC_CHECK_CONFIG_DIR"
 CONFIG_SUBDIR = "swc-installation-test"
 KEY_FILE = "key"
+# Reports the learner agreed to send that could not be delivered wait here, in the config
+# folder, one JSON file each, and are sent first thing on the next run.
+PENDING_FOLDER = "pending"
+MAX_PENDING = 10  # the latest ones kept; older ones are dropped
 
 # What runs when the server sets no CHECKS: a Python + shell + git workshop.
 DEFAULT_CHECKS = CATALOG["default_checks"]
@@ -524,12 +529,16 @@ def summarize(results):
     say()
     say(f"{passed} passed, {len(failed)} failed, {len(warned)} warning(s).")
     if failed:
-        names = " ".join(r.check.name for r in failed)
         say(f"Please fix the failed checks using the hints above, then re-test them with: "
-            f"python {os.path.basename(sys.argv[0] or 'check.py')} {names}")
+            f"{rerun_command(r.check.name for r in failed)}")
         return 1
     say("All required checks passed." if results else "No checks were run.")
     return 0
+
+
+def rerun_command(arguments):
+    """The command that runs this script again with arguments."""
+    return " ".join(["python", os.path.basename(sys.argv[0] or "check.py")] + list(arguments))
 
 
 # ---------------------------------------------------------------- choosing checks
@@ -655,6 +664,129 @@ def forget_key():
         say("No stored key to forget; the next report starts a new identity.")
     except OSError as error:
         warn(f"could not delete {key_path()} ({error})")
+
+
+# ---------------------------------------------------------------- reports kept for later
+
+Kept = collections.namedtuple("Kept", "path server checked_at report")
+
+
+def pending_folder():
+    """Return the folder where reports that could not be delivered wait."""
+    return os.path.join(config_dir(), PENDING_FOLDER)
+
+
+def kept_reports():
+    """The reports waiting to be sent, oldest check first; a file that is not one is dropped."""
+    folder = pending_folder()
+    try:
+        names = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+    except OSError:
+        return []
+    kept = []
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                entry = json.load(stream, object_pairs_hook=collections.OrderedDict)
+            kept.append(Kept(path, str(entry["server"]), str(entry["checked_at"]),
+                             collections.OrderedDict(entry["report"])))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            warn(f"dropped {path}: not a report this script kept ({error})")
+            drop_file(path)
+    return kept
+
+
+def drop_file(path):
+    """Delete a file this script wrote, warning when that fails."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        warn(f"could not delete {path} ({error})")
+
+
+def keep_report(server, checked_at, report):
+    """Keep a report for a later run (readable by this user only, as the key); drop the oldest
+    beyond MAX_PENDING; return whether it was kept."""
+    folder = pending_folder()
+    if not os.path.isabs(folder) and CONFIG_DIR_ENV not in os.environ:
+        warn("could not find your home folder, so these results were not kept for later")
+        return False
+    stamp = checked_at.replace("-", "").replace(":", "")
+    path = os.path.join(folder, f"{stamp}-{int(time.time() * 1000000)}-{os.getpid()}.json")
+    entry = collections.OrderedDict([("server", server), ("checked_at", checked_at),
+                                     ("report", report)])
+    try:
+        os.makedirs(folder, exist_ok=True)
+        descriptor = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as stream:
+            json.dump(entry, stream, indent=2)
+        os.replace(path + ".tmp", path)
+    except OSError as error:
+        warn(f"could not keep these results in {folder} ({error})")
+        return False
+    for old in kept_reports()[:-MAX_PENDING]:
+        drop_file(old.path)
+        say(f"Dropped the report checked at {old.checked_at}: at most {MAX_PENDING} are kept.")
+    return True
+
+
+def same_server(base, other):
+    """Whether two server URLs name the same host (http and https, any port, as a redirect may)."""
+    return urllib.parse.urlsplit(base).hostname == urllib.parse.urlsplit(other).hostname
+
+
+def send_kept(server, no_report=False):
+    """Send the reports kept for this server, oldest first, before anything else; stop at the
+    first that cannot be delivered (the server's order of attempts stays the order of checks).
+    Return True when none for this server is left waiting."""
+    kept = kept_reports()
+    mine = [entry for entry in kept if same_server(entry.server, server.base)]
+    others = collections.Counter(entry.server for entry in kept
+                                 if not same_server(entry.server, server.base))
+    for base, count in sorted(others.items()):
+        say(f"{plural(count, 'report')} kept for {base} {'waits' if count == 1 else 'wait'} for "
+            f"a run with --host {base} (--forget drops {'it' if count == 1 else 'them'}).")
+    if not mine:
+        return True
+    say(f"Sending {plural(len(mine), 'report')} you agreed to send earlier, which could not be "
+        f"delivered then, to {server.url(REPORT_PATH)} ...")
+    if no_report:
+        say("(--no-report keeps this run's results to yourself; these you agreed to send before.)")
+    for done, entry in enumerate(mine):
+        outcome, _ = deliver(server, entry.report, f"Sent the report checked at {entry.checked_at}")
+        if outcome == UNDELIVERED:
+            left = len(mine) - done
+            say(f"{plural(left, 'report')} {'stays' if left == 1 else 'stay'} kept in "
+                f"{pending_folder()} for your next run (or: {send_pending_command(server)}).")
+            return False
+        drop_file(entry.path)
+        if outcome == REFUSED:
+            say(f"Dropped the report checked at {entry.checked_at}: the server refused it, and "
+                "sending it again would not change that.")
+    return True
+
+
+def drop_kept():
+    """Delete every report waiting to be sent (--forget); say how many."""
+    kept = kept_reports()
+    for entry in kept:
+        drop_file(entry.path)
+    if kept:
+        say(f"Dropped {plural(len(kept), 'report')} that waited to be sent.")
+
+
+def send_pending_command(server):
+    """The command that sends the kept reports to server now."""
+    host = [] if server.base == SERVER_URL.rstrip("/") else ["--host", server.base]
+    return rerun_command(["--send-pending"] + host)
+
+
+def plural(count, noun):
+    """ "1 report", "2 reports"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # ---------------------------------------------------------------- what is sent
@@ -961,40 +1093,72 @@ def explain_refusal(error, url, refused="accept the results"):
     say(f"The server at {url} did not {refused} (HTTP {error.code}, {reason}{detail}).")
 
 
-def send_results(server, body, sent_key):
-    """Send the report and store the key the server returns; network trouble only prints a message."""
-    say(f"Sending to {server.url(REPORT_PATH)} ...")
+# What became of a report: delivered, refused as invalid (4xx but 429: sending it again would
+# not help, so it is not kept), or not delivered now (network, timeout, 5xx, 429, a redirect not
+# followed, an answer that is not the server's, as a venue's captive portal gives: kept).
+SENT, REFUSED, UNDELIVERED = "sent", "refused", "undelivered"
+
+
+def deliver(server, report, sent_line):
+    """POST report with the key stored now (a report kept from a run before the first key
+    gets the one a later send brought), store the key the server answers with, print what
+    happened (sent_line on success); return (outcome, the server's answer or None)."""
+    sent_key = load_key()
+    report["unique_user_id"] = sent_key
+    url = server.url(REPORT_PATH)
     try:
-        text = server.post(REPORT_PATH, body)
+        text = server.post(REPORT_PATH, json.dumps(report, indent=2))
     except urllib.error.HTTPError as error:
         explain_refusal(error, server.url(REPORT_PATH))
-        return False
+        refused = 400 <= error.code < 500 and error.code != 429
+        return (REFUSED if refused else UNDELIVERED), None
     except RedirectRefused as error:
-        say(f"Not sent: {error}. If the workshop's server has moved, run again with --host "
-            "and its new URL.")
-        return False
+        say(f"Not sent: {error}. If the workshop's server has moved, run again with --host and "
+            "its new URL.")
+        return UNDELIVERED, None
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {server.url(REPORT_PATH)} ({reason}); your results "
-            "above are still valid.")
-        return False
+        say(f"Could not reach the server at {server.url(REPORT_PATH)} ({reason}).")
+        return UNDELIVERED, None
     url = server.url(REPORT_PATH)  # where a redirect took it
     try:
         answer = json.loads(text)
         key = answer.get("key")
         message = (answer.get("summary") or {}).get("message")
     except (ValueError, AttributeError):
-        key, message = None, None
+        answer, key, message = None, None, None
     if not isinstance(key, str) or not UUID_PATTERN.fullmatch(key):
-        say(f"The server at {url} sent an unexpected answer; your results above are still valid.")
-        return False
-    say(f"Thank you, your results were sent ({message or 'ok'}).")
+        say(f"The server at {url} sent an unexpected answer.")
+        return UNDELIVERED, None
+    say(f"{sent_line} ({message or 'ok'}).")
     if key != sent_key and save_key(key):
         if sent_key:
             say(f"The server did not know your previous key; stored the new one in {key_path()}.")
         else:
             say(f"Stored your key in {key_path()} so later reports update this one.")
-    return True
+    return SENT, answer
+
+
+def send_results(server, report, checked_at, waiting):
+    """Send this run's report (after the kept ones; behind them when they are still waiting),
+    keeping it for the next run when it cannot be delivered now."""
+    if waiting:
+        say("Not sent now: the reports before it could not be delivered a moment ago, and "
+            "reports go in order.")
+        outcome = UNDELIVERED
+    else:
+        say(f"Sending to {server.url(REPORT_PATH)} ...")
+        outcome, _ = deliver(server, report, "Thank you, your results were sent")
+    if outcome == REFUSED:
+        say("These results are not kept: the server refused them, and sending them again would "
+            "not change that. Your results above are still valid.")
+    elif outcome == UNDELIVERED:
+        report["unique_user_id"] = None  # the key it gets is the one the learner has when it goes
+        if keep_report(server.base, checked_at, report):
+            say(f"Your results above are still valid, and kept in {pending_folder()}: they are "
+                f"sent first thing on your next run (or now: {send_pending_command(server)}).")
+        else:
+            say("Your results above are still valid.")
 
 
 def ask(prompt):
@@ -1041,8 +1205,8 @@ def served_workshop():
         return None
 
 
-def offer_report(results, args):
-    """Get consent, show exactly what would be sent, and send it."""
+def offer_report(results, args, server, checked_at, waiting):
+    """Get consent, show exactly what would be sent, and send it (or keep it for later)."""
     interactive = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not interactive:
         say("Results not sent: no terminal to ask for your consent. To send them, run again "
@@ -1056,24 +1220,23 @@ def offer_report(results, args):
             workshop = ask_workshop()
         if email is None:
             email = ask_email()
-    key = load_key()
-    payload = build_payload(results, workshop or None, email or None, key)
-    body = json.dumps(payload, indent=2)
-    server = Server(args.host)
+    payload = build_payload(results, workshop or None, email or None, load_key())
     say()
     say(f"This is exactly what would be sent to {server.url(REPORT_PATH)}:")
-    say(body)
+    say(json.dumps(payload, indent=2))
     say("You can delete what you sent at any time with --forget.")
     if not args.yes and ask("Send these results? [y/N] ").lower() not in ("y", "yes"):
         say("Not sent.")
         return
-    send_results(server, body, key)
+    send_results(server, payload, checked_at, waiting)
 
 
 def forget_everything(args):
-    """Delete what this computer sent (by its key) from the server, then the key; return the exit code."""
+    """Delete what this computer sent (by its key) from the server, then the key, and the
+    reports waiting to be sent; return the exit code."""
     key = load_key()
-    if key is None:
+    waiting = kept_reports()
+    if key is None and not waiting:
         say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
             "by it, so there is nothing to delete.")
         return 0
@@ -1083,11 +1246,18 @@ def forget_everything(args):
         if sys.stdin is None or not sys.stdin.isatty():
             say("Nothing deleted: no terminal to confirm. To delete, run again with --forget --yes.")
             return 1
-        answer = ask(f"Delete everything sent from this computer (key {key}) from {server.base}, "
-                     "and the key itself? [y/N] ")
-        if answer.lower() not in ("y", "yes"):
+        what = (f"everything sent from this computer (key {key}) from {server.base}, and the key "
+                "itself" if key else "")
+        if waiting:
+            what += (" and " if what else "") + f"the {plural(len(waiting), 'report')} waiting to be sent"
+        if ask(f"Delete {what}? [y/N] ").lower() not in ("y", "yes"):
             say("Nothing deleted.")
             return 0
+    drop_kept()
+    if key is None:
+        say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
+            "by it, so there is nothing more to delete.")
+        return 0
     try:
         server.delete(path)
     except urllib.error.HTTPError as error:
@@ -1191,6 +1361,9 @@ exit codes:
                         help="show the commands run and their output")
     parser.add_argument("--reset-key", action="store_true",
                         help="forget the stored key and start a new identity")
+    parser.add_argument("--send-pending", action="store_true",
+                        help="send the reports kept because they could not be delivered, and "
+                             "exit; runs no checks")
     parser.add_argument("--forget", action="store_true",
                         help="delete everything you sent from the server, and the stored key "
                              "(asks first; --yes does not ask); runs no checks")
@@ -1205,19 +1378,28 @@ def main(argv=None):
         return 0
     if args.forget:
         return forget_everything(args)
+    server = Server(args.host)
+    if args.send_pending:
+        if not kept_reports():
+            say("No reports are waiting to be sent.")
+        return 0 if send_kept(server) else 1
     try:
         planned = select_checks(args.checks)
     except ValueError as error:
         say(f"error: {error}", sys.stderr)
         return 2
+    # Before anything else: reports agreed to earlier go first, so the server's latest attempt
+    # stays the latest check, and with the key the learner has (one learner, never two).
+    waiting = not send_kept(server, args.no_report)
     if args.reset_key:
         forget_key()
+    checked_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     say(f"Checking {len(planned)} item(s) for the workshop (Python {platform.python_version()} "
         f"at {sys.executable}):")
     results = run_checks(planned, args.verbose)
     code = summarize(results)
     if not args.no_report:
-        offer_report(results, args)
+        offer_report(results, args, server, checked_at, waiting)
     return code
 
 

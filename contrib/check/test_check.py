@@ -65,7 +65,8 @@ class FakeTerminal(io.StringIO):
 class FakeServer(object):
     """A result-aggregation-server stand-in on 127.0.0.1 that records what it receives."""
 
-    def __init__(self, status=200, answer=None, headers=None, redirect=None, certificate=None):
+    def __init__(self, status=200, answer=None, headers=None, redirect=None, certificate=None,
+                 port=0):
         self.status = status
         self.answer = answer
         self.headers = headers or {}
@@ -113,7 +114,7 @@ class FakeServer(object):
             def log_message(self, *args):
                 """Keep the test output quiet."""
 
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.HTTPServer(("127.0.0.1", port), Handler)
         scheme = "http"
         if certificate is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -807,8 +808,9 @@ class ReportTests(ServerTestCase):
             self.assertLess(time.monotonic() - started, 15)
             self.assertEqual(code, expected)
             self.assertIn(f"Could not reach the server at {url}/installation_data/", out)
-            self.assertIn("your results above are still valid", out)
+            self.assertIn("Your results above are still valid", out)
         self.assertIsNone(self.stored_key())
+        self.assertEqual(len(check.kept_reports()), 2, "both kept for the next run")
 
     def test_silent_server_times_out(self):
         """A server that accepts but never answers cannot make the script hang."""
@@ -980,6 +982,163 @@ class ForgetTests(ServerTestCase):
         self.assertEqual(exited.exception.code, 0)
         self.assertIn("(default: 100%)", out.getvalue())
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
+
+
+class PendingTests(ServerTestCase):
+    """Issue 22: a report the learner agreed to send is not lost when it cannot be delivered."""
+
+    def down(self):
+        """A server that was there and is gone (its port free again): (URL, restart)."""
+        first = FakeServer()
+        port = first.httpd.server_address[1]
+        first.close()
+
+        def restart(**options):
+            """Serve again on the same port."""
+            return self.server(port=port, **options)
+        return first.url, restart
+
+    def requests_sent(self, server):
+        """The JSON bodies the server received, in order."""
+        return [json.loads(body) for _, _, body in server.requests]
+
+    def test_kept_when_the_server_is_down_and_sent_first_on_the_next_run(self):
+        """Down: kept with its time; the next run (even -n) sends it first, then deletes it."""
+        url, restart = self.down()
+        code, out, _ = run_main(["--yes", "-H", url, "fake-old"])
+        self.assertEqual(code, 1)
+        self.assertIn(f"Could not reach the server at {url}/installation_data/ (", out)
+        self.assertIn(f"Your results above are still valid, and kept in "
+                      f"{os.path.join(self.config, 'pending')}: they are sent first thing on "
+                      "your next run (or now: ", out)
+        self.assertIn(f"--send-pending --host {url})", out)
+        [kept] = check.kept_reports()
+        self.assertRegex(kept.checked_at, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        if os.name == "posix":
+            self.assertEqual(os.stat(kept.path).st_mode & 0o777, 0o600, "it may hold the email")
+        self.assertEqual(kept.report["failed_installs"][0]["name"], "Fake Old (fake-old)")
+        self.assertIsNone(self.stored_key())
+
+        server = restart()
+        code, out, _ = run_main(["-n", "-H", url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertIn(f"Sending 1 report you agreed to send earlier, which could not be delivered "
+                      f"then, to {url}/installation_data/ ...", out)
+        self.assertIn("(--no-report keeps this run's results to yourself; these you agreed to "
+                      "send before.)", out)
+        self.assertIn(f"Sent the report checked at {kept.checked_at} (new id generated).", out)
+        self.assertLess(out.index("Sent the report"), out.index("Checking 1 item(s)"))
+        [sent] = self.requests_sent(server)
+        self.assertEqual(sent["failed_installs"], kept.report["failed_installs"])
+        self.assertEqual(check.kept_reports(), [])
+        self.assertEqual(sent["unique_user_id"], None)
+        self.assertIsNotNone(self.stored_key())
+
+    def test_kept_reports_go_with_the_key_a_later_send_brought_one_learner(self):
+        """Two runs without a key fail; the next sends both and its own under one key."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        run_main(["--yes", "-H", url, "fake-old"])
+        self.assertEqual(len(check.kept_reports()), 2)
+        server = restart()
+        code, out, _ = run_main(["--yes", "-H", url, "fake-new"])
+        self.assertEqual(code, 0)
+        first, second, third = self.requests_sent(server)
+        key = self.stored_key()
+        self.assertEqual([first["unique_user_id"], second["unique_user_id"], third["unique_user_id"]],
+                         [None, key, key])
+        self.assertEqual(third["successful_installs"][0]["name"], "Fake New (fake-new)")
+        self.assertEqual(out.count("Stored your key"), 1)
+        self.assertIn("Thank you, your results were sent (pushed data with same id).", out)
+
+    def test_reports_stay_in_order_when_the_kept_ones_still_fail(self):
+        """503 to the kept report: this run's report waits behind it instead of overtaking it."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        server = restart(status=503, answer={"error": "unavailable", "detail": "database busy"})
+        _, out, _ = run_main(["--yes", "-H", url, "fake-new"])
+        self.assertEqual(len(server.requests), 1, "only the kept one was tried")
+        self.assertIn("did not accept the results (HTTP 503, unavailable: database busy)", out)
+        self.assertIn("1 report stays kept in", out)
+        self.assertIn("Not sent now: the reports before it could not be delivered a moment ago, "
+                      "and reports go in order.", out)
+        self.assertEqual([k.report["successful_installs"] != [] for k in check.kept_reports()],
+                         [False, True], "the older one first")
+        server.status, server.answer = 200, None
+        code, out, _ = run_main(["--send-pending", "-H", url])
+        self.assertEqual(code, 0)
+        self.assertNotIn("Checking", out)
+        self.assertEqual(check.kept_reports(), [])
+        self.assertEqual(len(server.requests), 3)
+        code, out, _ = run_main(["--send-pending", "-H", url])
+        self.assertEqual((code, out), (0, "No reports are waiting to be sent.\n"))
+
+    def test_what_is_kept_and_what_is_not(self):
+        """429, 5xx, a captive portal's page and a redirect elsewhere keep it; 4xx does not."""
+        cases = [({"status": 429, "answer": {}, "headers": {"Retry-After": "30"}}, 1),
+                 ({"status": 500, "answer": {"error": "internal"}}, 1),
+                 ({"answer": {"html": "<h1>Log in to the venue's Wi-Fi</h1>"}}, 1),
+                 ({"redirect": (302, "http://portal.invalid")}, 1),
+                 ({"status": 422, "answer": {"error": "invalid report", "detail": "too long"}}, 0),
+                 ({"status": 413, "answer": {"error": "body too large"}}, 0)]
+        for options, kept in cases:
+            with self.subTest(options=options):
+                server = self.server(**options)
+                code, out, _ = run_main(["--yes", "-H", server.url, "fake-new"])
+                self.assertEqual(code, 0)
+                self.assertEqual(len(check.kept_reports()), kept, out)
+                if not kept:
+                    self.assertIn("These results are not kept: the server refused them, and "
+                                  "sending them again would not change that.", out)
+                for entry in check.kept_reports():
+                    os.remove(entry.path)
+
+    def test_a_kept_report_the_server_refuses_is_dropped(self):
+        """A kept report answered with 422 is dropped, saying why, and the next one goes on."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        server = restart(status=422, answer={"error": "invalid report", "detail": "x"})
+        _, out, _ = run_main(["-n", "-H", url, "fake-new"])
+        self.assertIn("Dropped the report checked at ", out)
+        self.assertIn(": the server refused it, and sending it again would not change that.", out)
+        self.assertEqual(check.kept_reports(), [])
+
+    def test_at_most_ten_are_kept_the_latest(self):
+        """The eleventh and twelfth push out the two oldest."""
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            for day in range(1, 13):
+                self.assertTrue(check.keep_report("http://h", f"2026-12-{day:02}T09:41:07Z", {"n": day}))
+        self.assertEqual([k.report["n"] for k in check.kept_reports()], list(range(3, 13)))
+        self.assertIn("Dropped the report checked at 2026-12-01T09:41:07Z: at most 10 are kept.",
+                      out.getvalue())
+
+    def test_forget_drops_them_too(self):
+        """--forget drops the kept reports, with or without a key."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        run_main(["--yes", "-H", url, "fake-old"])
+        code, out, _ = run_main(["--forget", "--yes", "-H", url])
+        self.assertEqual(code, 0)
+        self.assertIn("Dropped 2 reports that waited to be sent.", out)
+        self.assertEqual(check.kept_reports(), [])
+        server = restart()
+        run_main(["--yes", "-H", "http://localhost:9", "fake-old"])
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "-H", url], stdin=FakeTerminal("y\n"))
+        self.assertIn(f"Delete everything sent from this computer (key {KEY_1}) from {url}, and "
+                      "the key itself and the 1 report waiting to be sent? [y/N]", out)
+        self.assertEqual((code, check.kept_reports(), self.stored_key()), (0, [], None))
+        self.assertEqual(server.requests, [(f"/installation_data/{KEY_1}/", "DELETE", "")])
+
+    def test_reports_kept_for_another_server_wait_for_it(self):
+        """A report kept for one server is never sent to another."""
+        check.keep_report("http://other.invalid:8080", "2026-12-03T09:41:07Z", {"n": 1})
+        server = self.server()
+        _, out, _ = run_main(["-n", "-H", server.url, "fake-new"])
+        self.assertEqual(server.requests, [])
+        self.assertIn("1 report kept for http://other.invalid:8080 waits for a run with --host "
+                      "http://other.invalid:8080 (--forget drops it).", out)
+        self.assertEqual(len(check.kept_reports()), 1)
 
 
 class NormalisationTests(ServerTestCase):
