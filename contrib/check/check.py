@@ -689,8 +689,8 @@ def kept_reports():
         try:
             with open(path, encoding="utf-8") as stream:
                 entry = json.load(stream, object_pairs_hook=collections.OrderedDict)
-            kept.append(Kept(path, str(entry["server"]), str(entry["checked_at"]),
-                             collections.OrderedDict(entry["report"])))
+            report = collections.OrderedDict(entry["report"])
+            kept.append(Kept(path, str(entry["server"]), str(report["checked_at"]), report))
         except (OSError, ValueError, KeyError, TypeError) as error:
             warn(f"dropped {path}: not a report this script kept ({error})")
             drop_file(path)
@@ -707,17 +707,16 @@ def drop_file(path):
         warn(f"could not delete {path} ({error})")
 
 
-def keep_report(server, checked_at, report):
-    """Keep a report for a later run (readable by this user only, as the key); drop the oldest
-    beyond MAX_PENDING; return whether it was kept."""
+def keep_report(server, report):
+    """Keep a report for a later run (readable by this user only, as the key), under the time
+    it was checked; drop the oldest beyond MAX_PENDING; return whether it was kept."""
     folder = pending_folder()
     if not os.path.isabs(folder) and CONFIG_DIR_ENV not in os.environ:
         warn("could not find your home folder, so these results were not kept for later")
         return False
-    stamp = checked_at.replace("-", "").replace(":", "")
+    stamp = str(report["checked_at"]).replace("-", "").replace(":", "")
     path = os.path.join(folder, f"{stamp}-{int(time.time() * 1000000)}-{os.getpid()}.json")
-    entry = collections.OrderedDict([("server", server), ("checked_at", checked_at),
-                                     ("report", report)])
+    entry = collections.OrderedDict([("server", server), ("report", report)])
     try:
         os.makedirs(folder, exist_ok=True)
         descriptor = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -913,6 +912,11 @@ def report_text(text, stand_ins, one_line=True):
     return text if one_line else text.strip(WHITE_SPACE)
 
 
+def utc_now():
+    """This moment in RFC 3339, UTC, to the second: 2026-12-03T09:41:07Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def normalize_email(text):
     """The address in text, normalised as the server does (RULES.md), or None when it is not
     one: surrounding whitespace and a leading mailto: dropped; from "Jane <jane@uni.edu>" the
@@ -950,9 +954,11 @@ def parse_workshop_id(text):
     return workshop
 
 
-def build_payload(results, workshop, email, key):
+def build_payload(results, workshop, email, key, checked_at=None):
     """Build the JSON document for POST /installation_data/ from the check results, every text
-    cleaned and without the home folder (workshop and email were checked when given)."""
+    cleaned and without the home folder (workshop and email were checked when given), and the
+    time the checks ran (RFC 3339 UTC: the server takes it as the attempt's time, so a report
+    delivered a day late still counts when it was checked)."""
     homes = home_stand_ins()
     successes = [collections.OrderedDict([("name", report_text(r.check.label, homes)),
                                           ("version", report_text(r.version, homes))])
@@ -970,6 +976,7 @@ def build_payload(results, workshop, email, key):
         ("successful_installs", successes),
         ("failed_installs", failures),
         ("unique_user_id", key),
+        ("checked_at", checked_at or utc_now()),
     ])
 
 
@@ -1139,7 +1146,7 @@ def deliver(server, report, sent_line):
     return SENT, answer
 
 
-def send_results(server, report, checked_at, waiting):
+def send_results(server, report, waiting):
     """Send this run's report (after the kept ones; behind them when they are still waiting),
     keeping it for the next run when it cannot be delivered now."""
     if waiting:
@@ -1154,7 +1161,7 @@ def send_results(server, report, checked_at, waiting):
             "not change that. Your results above are still valid.")
     elif outcome == UNDELIVERED:
         report["unique_user_id"] = None  # the key it gets is the one the learner has when it goes
-        if keep_report(server.base, checked_at, report):
+        if keep_report(server.base, report):
             say(f"Your results above are still valid, and kept in {pending_folder()}: they are "
                 f"sent first thing on your next run (or now: {send_pending_command(server)}).")
         else:
@@ -1220,7 +1227,7 @@ def offer_report(results, args, server, checked_at, waiting):
             workshop = ask_workshop()
         if email is None:
             email = ask_email()
-    payload = build_payload(results, workshop or None, email or None, load_key())
+    payload = build_payload(results, workshop or None, email or None, load_key(), checked_at)
     say()
     say(f"This is exactly what would be sent to {server.url(REPORT_PATH)}:")
     say(json.dumps(payload, indent=2))
@@ -1228,7 +1235,7 @@ def offer_report(results, args, server, checked_at, waiting):
     if not args.yes and ask("Send these results? [y/N] ").lower() not in ("y", "yes"):
         say("Not sent.")
         return
-    send_results(server, payload, checked_at, waiting)
+    send_results(server, payload, waiting)
 
 
 def forget_everything(args):
@@ -1393,7 +1400,7 @@ def main(argv=None):
     waiting = not send_kept(server, args.no_report)
     if args.reset_key:
         forget_key()
-    checked_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    checked_at = utc_now()
     say(f"Checking {len(planned)} item(s) for the workshop (Python {platform.python_version()} "
         f"at {sys.executable}):")
     results = run_checks(planned, args.verbose)

@@ -588,7 +588,7 @@ class PayloadTests(SandboxTestCase):
         """All wire fields are present, with nulls for what is missing."""
         payload = check.build_payload(self.results(), None, None, None)
         self.assertEqual(list(payload), ["user_system_info", "successful_installs",
-                                         "failed_installs", "unique_user_id"])
+                                         "failed_installs", "unique_user_id", "checked_at"])
         info = payload["user_system_info"]
         self.assertEqual(set(info), {"distribution_name", "distribution_version", "system",
                                      "system_version", "machine", "system_platform",
@@ -745,6 +745,14 @@ class ReportTests(ServerTestCase):
         key = self.stored_key()
         self.assertTrue(check.UUID_PATTERN.fullmatch(key))
         self.assertIn("Thank you", out)
+
+    def test_every_report_says_when_it_was_checked(self):
+        """checked_at: RFC 3339, UTC, to the second, taken when the checks ran."""
+        server = self.server()
+        with mock.patch("time.gmtime", return_value=time.gmtime(1796290867)):
+            _, out, _ = run_main(["--yes", "-H", server.url, "fake-new"])
+        self.assertEqual(json.loads(server.requests[0][2])["checked_at"], "2026-12-03T09:41:07Z")
+        self.assertIn('"checked_at": "2026-12-03T09:41:07Z"', out, "shown as sent")
 
     def test_key_is_reused(self):
         """A stored key is sent as unique_user_id and kept when the server confirms it."""
@@ -1005,7 +1013,8 @@ class PendingTests(ServerTestCase):
     def test_kept_when_the_server_is_down_and_sent_first_on_the_next_run(self):
         """Down: kept with its time; the next run (even -n) sends it first, then deletes it."""
         url, restart = self.down()
-        code, out, _ = run_main(["--yes", "-H", url, "fake-old"])
+        with mock.patch("time.gmtime", return_value=time.gmtime(1796290867)):
+            code, out, _ = run_main(["--yes", "-H", url, "fake-old"])
         self.assertEqual(code, 1)
         self.assertIn(f"Could not reach the server at {url}/installation_data/ (", out)
         self.assertIn(f"Your results above are still valid, and kept in "
@@ -1013,7 +1022,7 @@ class PendingTests(ServerTestCase):
                       "your next run (or now: ", out)
         self.assertIn(f"--send-pending --host {url})", out)
         [kept] = check.kept_reports()
-        self.assertRegex(kept.checked_at, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(kept.checked_at, "2026-12-03T09:41:07Z")
         if os.name == "posix":
             self.assertEqual(os.stat(kept.path).st_mode & 0o777, 0o600, "it may hold the email")
         self.assertEqual(kept.report["failed_installs"][0]["name"], "Fake Old (fake-old)")
@@ -1030,6 +1039,7 @@ class PendingTests(ServerTestCase):
         self.assertLess(out.index("Sent the report"), out.index("Checking 1 item(s)"))
         [sent] = self.requests_sent(server)
         self.assertEqual(sent["failed_installs"], kept.report["failed_installs"])
+        self.assertEqual(sent["checked_at"], "2026-12-03T09:41:07Z", "the time it was checked")
         self.assertEqual(check.kept_reports(), [])
         self.assertEqual(sent["unique_user_id"], None)
         self.assertIsNotNone(self.stored_key())
@@ -1107,7 +1117,8 @@ class PendingTests(ServerTestCase):
         """The eleventh and twelfth push out the two oldest."""
         with contextlib.redirect_stdout(io.StringIO()) as out:
             for day in range(1, 13):
-                self.assertTrue(check.keep_report("http://h", f"2026-12-{day:02}T09:41:07Z", {"n": day}))
+                self.assertTrue(check.keep_report("http://h", {"checked_at": f"2026-12-{day:02}T09:41:07Z",
+                                                               "n": day}))
         self.assertEqual([k.report["n"] for k in check.kept_reports()], list(range(3, 13)))
         self.assertIn("Dropped the report checked at 2026-12-01T09:41:07Z: at most 10 are kept.",
                       out.getvalue())
@@ -1132,7 +1143,7 @@ class PendingTests(ServerTestCase):
 
     def test_reports_kept_for_another_server_wait_for_it(self):
         """A report kept for one server is never sent to another."""
-        check.keep_report("http://other.invalid:8080", "2026-12-03T09:41:07Z", {"n": 1})
+        check.keep_report("http://other.invalid:8080", {"checked_at": "2026-12-03T09:41:07Z"})
         server = self.server()
         _, out, _ = run_main(["-n", "-H", server.url, "fake-new"])
         self.assertEqual(server.requests, [])
