@@ -541,6 +541,70 @@ def rerun_command(arguments):
     return " ".join(["python", os.path.basename(sys.argv[0] or "check.py")] + list(arguments))
 
 
+def show_advice(answer, results):
+    """Under each failed check's fix, what learners on the same system who failed it did, as
+    the server's answer tells (nothing when it says nothing). Its texts come from other
+    learners' machines: they are cleaned before they reach this terminal."""
+    entries = answer.get("advice") if isinstance(answer, dict) else None
+    failed = {r.check.label: r for r in results if not r.passed}
+    shown = []
+    for entry in entries if isinstance(entries, list) else []:
+        result = failed.get(entry.get("name")) if isinstance(entry, dict) else None
+        line = advice_line(entry, result.check.human) if result else None
+        if line:
+            shown.append((result, line))
+    if shown:
+        say()
+        say("What learners on your system who had the same problem did:")
+    for result, line in shown:
+        show_result(result, verbose=False)
+        say(f"       {line}")
+
+
+def advice_line(entry, human):
+    """ "38 of 45 learners on Windows fixed this, half of them within 2 hours; most ended with
+    Git 2.43." from one entry of the answer's advice; None when the entry is not one."""
+    failed, fixed = entry.get("failed_learners"), entry.get("fixed_learners")
+    median, fixed_with = entry.get("median_seconds_to_fix"), entry.get("fixed_with")
+    if not (is_count(failed) and is_count(fixed) and failed > 0):
+        return None
+    system = clean_text(str(entry.get("system") or "your system"))
+    if not fixed:
+        return f"None of {failed} learners on {system} has fixed this yet."
+    line = f"{fixed} of {failed} learners on {system} fixed this"
+    if is_count(median):
+        line += f", half of them within {duration(median)}"
+    # Versions count by major.minor (2.43.0 and 2.43.1 are both "Git 2.43"), most learners first.
+    counts = collections.OrderedDict()
+    for item in fixed_with if isinstance(fixed_with, list) else []:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and is_count(item[1]):
+            version = short_version(clean_text(item[0]))
+            if version:
+                counts[version] = counts.get(version, 0) + item[1]
+    if counts:
+        line += f"; most ended with {human} {max(counts, key=counts.get)}"
+    return line + "."
+
+
+def is_count(value):
+    """Whether value is a whole number of learners or seconds (JSON's true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def short_version(version):
+    """A dotted version shortened to major.minor ("2.43.0.windows.1" is "2.43"); others as they are."""
+    match = re.match(r"(\d+\.\d+)(?:\.|$)", version)
+    return match.group(1) if match else version
+
+
+def duration(seconds):
+    """A time to fix in words: "1 minute", "25 minutes", "2 hours", "3 days"."""
+    for unit, size, up_to in (("minute", 60, 60), ("hour", 3600, 48), ("day", 86400, None)):
+        count = max(1, round(seconds / size))
+        if up_to is None or count < up_to:
+            return plural(count, unit)
+
+
 # ---------------------------------------------------------------- choosing checks
 
 def configured_specs():
@@ -1148,14 +1212,16 @@ def deliver(server, report, sent_line):
 
 def send_results(server, report, waiting):
     """Send this run's report (after the kept ones; behind them when they are still waiting),
-    keeping it for the next run when it cannot be delivered now."""
+    keeping it for the next run when it cannot be delivered now; return the server's answer
+    (None when not delivered)."""
+    answer = None
     if waiting:
         say("Not sent now: the reports before it could not be delivered a moment ago, and "
             "reports go in order.")
         outcome = UNDELIVERED
     else:
         say(f"Sending to {server.url(REPORT_PATH)} ...")
-        outcome, _ = deliver(server, report, "Thank you, your results were sent")
+        outcome, answer = deliver(server, report, "Thank you, your results were sent")
     if outcome == REFUSED:
         say("These results are not kept: the server refused them, and sending them again would "
             "not change that. Your results above are still valid.")
@@ -1166,6 +1232,7 @@ def send_results(server, report, waiting):
                 f"sent first thing on your next run (or now: {send_pending_command(server)}).")
         else:
             say("Your results above are still valid.")
+    return answer
 
 
 def ask(prompt):
@@ -1235,7 +1302,7 @@ def offer_report(results, args, server, checked_at, waiting):
     if not args.yes and ask("Send these results? [y/N] ").lower() not in ("y", "yes"):
         say("Not sent.")
         return
-    send_results(server, payload, waiting)
+    show_advice(send_results(server, payload, waiting), results)
 
 
 def forget_everything(args):

@@ -992,6 +992,70 @@ class ForgetTests(ServerTestCase):
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
 
 
+class AdviceTests(ServerTestCase):
+    """Issue 22: the answer's advice is printed under the failed check's fix."""
+
+    GIT = {"name": "Fake Old (fake-old)", "system": "Windows", "failed_learners": 45,
+           "fixed_learners": 38, "median_seconds_to_fix": 7200,
+           "fixed_with": [["2.43.0", 20], ["2.42.0", 9], ["2.43.1.windows.1", 1]]}
+
+    def answer(self, advice):
+        """The real server's answer shape with this advice."""
+        return {"key": KEY_1, "summary": {"status": "Successful", "message": "new id generated"},
+                "advice": advice}
+
+    def test_advice_is_printed_under_the_fix(self):
+        """The issue's own line, after the failed check and its fix, repeated after sending."""
+        server = self.server(answer=self.answer([self.GIT]))
+        code, out, _ = run_main(["--yes", "-H", server.url, "fake-new", "fake-old"])
+        self.assertEqual(code, 1)
+        tail = out[out.index("Thank you"):].splitlines()
+        self.assertEqual(tail[1:], [
+            "Stored your key in %s so later reports update this one." % check.key_path(),
+            "",
+            "What learners on your system who had the same problem did:",
+            "[FAIL] Fake Old (fake-old): Fake Old 0.9 found, 2.0 or newer needed",
+            "       Fix: " + check.upgrade_hint(check.CHECK_TABLE["fake-old"], "2.0"),
+            "       38 of 45 learners on Windows fixed this, half of them within 2 hours; most "
+            "ended with Fake Old 2.43.",
+        ])
+
+    def test_nothing_is_printed_without_advice(self):
+        """Absent, empty, or not advice at all: no line, no crash."""
+        for advice in (None, [], [{"name": "Fake New (fake-new)", "system": "Linux",
+                                   "failed_learners": 5, "fixed_learners": 1}],
+                       "oops", [1, None, {"name": "Fake Old (fake-old)", "failed_learners": "45"}],
+                       [{"name": "Fake Old (fake-old)", "failed_learners": True, "fixed_learners": 0}]):
+            with self.subTest(advice=advice):
+                answer = self.answer(advice)
+                if advice is None:
+                    del answer["advice"]
+                server = self.server(answer=answer)
+                _, out, _ = run_main(["--yes", "-H", server.url, "fake-old"])
+                self.assertIn("Thank you", out)
+                self.assertNotIn("learners on", out)
+                self.assertNotIn("What learners", out)
+
+    def test_advice_lines(self):
+        """No median, nobody fixed it, versions that are not dotted, texts from other machines."""
+        line = check.advice_line
+        self.assertEqual(line(dict(self.GIT, median_seconds_to_fix=None, fixed_with=[]), "Git"),
+                         "38 of 45 learners on Windows fixed this.")
+        self.assertEqual(line(dict(self.GIT, fixed_learners=0), "Git"),
+                         "None of 45 learners on Windows has fixed this yet.")
+        self.assertEqual(line(dict(self.GIT, median_seconds_to_fix=300,
+                                   fixed_with=[["7.2", 3], ["nightly", 9], [None, 30]]), "nano"),
+                         "38 of 45 learners on Windows fixed this, half of them within 5 minutes; "
+                         "most ended with nano nightly.")
+        self.assertEqual(line(dict(self.GIT, system="Linux\x1b]0;pwned\x07",
+                                   fixed_with=[["2023.06.1+524", 4]]), "RStudio"),
+                         "38 of 45 learners on Linux fixed this, half of them within 2 hours; "
+                         "most ended with RStudio 2023.06.")
+        for seconds, said in ((20, "1 minute"), (1500, "25 minutes"), (5400, "2 hours"),
+                              (86400, "24 hours"), (3 * 86400, "3 days")):
+            self.assertEqual(check.duration(seconds), said)
+
+
 class PendingTests(ServerTestCase):
     """Issue 22: a report the learner agreed to send is not lost when it cannot be delivered."""
 
