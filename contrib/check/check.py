@@ -536,9 +536,139 @@ def summarize(results):
     return 0
 
 
-def rerun_command(arguments):
-    """The command that runs this script again with arguments."""
-    return " ".join(["python", os.path.basename(sys.argv[0] or "check.py")] + list(arguments))
+def rerun_command(arguments, windows=None):
+    """The command that runs this script again with arguments, as the learner ran it: the
+    interpreter they typed (when it surely is this one), the script's path as they typed it,
+    quoted for their shell (POSIX shells; on Windows PowerShell or the Command Prompt)."""
+    windows = os.name == "nt" if windows is None else windows
+    ancestors = windows_ancestors() if windows else []
+    script = sys.argv[0] if sys.argv and os.path.isfile(sys.argv[0]) else "check.py"
+    words = interpreter_words(windows, ancestors) + [script] + list(arguments)
+    shell = "posix" if not windows else learner_shell(ancestors)
+    if shell is not None:
+        return command_line(words, shell)
+    powershell, prompt = command_line(words, "powershell"), command_line(words, "cmd")
+    if powershell == prompt:
+        return prompt
+    return f"{powershell} (in PowerShell), or {prompt} (in the Command Prompt)"
+
+
+def interpreter_words(windows, ancestors):
+    """How to start this Python again, as words of a command: "py -3.12" when the py launcher
+    started it; the name the learner typed ("python3", "python") when it leads to this very
+    interpreter on PATH, else python3 or python when one does; else its full path."""
+    if ancestors and ancestors[0] == "py.exe":
+        # "py" alone may pick another Python next time (py -3.11 was maybe typed): name it.
+        bits = "-32" if sys.maxsize < 2 ** 32 else ""
+        return ["py", f"-{sys.version_info[0]}.{sys.version_info[1]}{bits}"]
+    typed = typed_interpreter()
+    names = [typed] if typed and os.path.basename(typed) == typed else []
+    names += ["python"] if windows else ["python3", "python"]
+    for name in names:
+        found = shutil.which(name)
+        if found and is_this_interpreter(found):
+            return [name]
+    return [sys.executable]
+
+
+def typed_interpreter():
+    """The interpreter as the command line named it (Python 3.10's sys.orig_argv, else Linux's
+    /proc), or None. Only a hint: a shebang or a launcher may have put a full path there."""
+    original = getattr(sys, "orig_argv", None)
+    if original:
+        return original[0]
+    try:
+        with open("/proc/self/cmdline", "rb") as stream:
+            return stream.read().split(b"\0")[0].decode(sys.getfilesystemencoding()) or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_this_interpreter(path):
+    """Whether running path runs this interpreter (a venv's or pyenv's link included; the
+    Microsoft Store's python.exe is an alias that cannot be compared, so both being its are)."""
+    try:
+        if os.path.samefile(path, sys.executable):
+            return True
+    except OSError:
+        pass
+    store = os.path.join("microsoft", "windowsapps") + os.sep
+    return all(store in os.path.normcase(p) for p in (path, sys.executable))
+
+
+def learner_shell(ancestors):
+    """On Windows, the shell the learner typed in, from the processes above this one: "cmd",
+    "powershell", "posix" (Git Bash, MSYS2, Cygwin), or None when unknown."""
+    shells = {"cmd.exe": "cmd", "powershell.exe": "powershell", "pwsh.exe": "powershell",
+              "bash.exe": "posix", "sh.exe": "posix", "zsh.exe": "posix", "mintty.exe": "posix"}
+    for name in ancestors:
+        if name in shells:
+            return shells[name]
+    return None
+
+
+def windows_ancestors(limit=8):
+    """The executable names (lower case) of the processes that started this one, parent
+    first, from a Windows process snapshot; [] when it cannot be taken."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        class ProcessEntry(ctypes.Structure):
+            """PROCESSENTRY32W."""
+            _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
+                        ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
+                        ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
+                        ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
+                        ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
+        kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
+        kernel32.Process32FirstW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.Process32NextW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+        snapshot = kernel32.CreateToolhelp32Snapshot(2, 0)  # TH32CS_SNAPPROCESS
+        if not snapshot or snapshot == wintypes.HANDLE(-1).value:
+            return []
+        processes = {}
+        try:
+            entry = ProcessEntry()
+            entry.dwSize = ctypes.sizeof(ProcessEntry)
+            more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
+            while more:
+                processes[entry.th32ProcessID] = (entry.th32ParentProcessID, entry.szExeFile.lower())
+                more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
+        finally:
+            kernel32.CloseHandle(snapshot)
+        names, pid = [], os.getpid()
+        while len(names) < limit and pid in processes and processes[pid][0] in processes:
+            pid = processes[pid][0]
+            names.append(processes[pid][1])
+        return names
+    except Exception:  # any failure only costs the nicer re-test line
+        return []
+
+
+# Words that need no quoting: in POSIX shells (shlex's own rule), PowerShell and cmd.
+UNQUOTED = {"powershell": re.compile(r"[\w@%+=:,./\\-]+"), "cmd": re.compile(r"[\w@+=:,./\\-]+")}
+
+
+def command_line(words, shell):
+    """words as one command for shell ("posix", "powershell" or "cmd"), each quoted as needed:
+    PowerShell's '...' (with '' for '), and & before a quoted command; cmd's "..."."""
+    if shell == "posix":
+        return " ".join(shlex.quote(word) for word in words)
+    quoted = []
+    for word in words:
+        if UNQUOTED[shell].fullmatch(word):
+            quoted.append(word)
+        elif shell == "powershell":
+            quoted.append("'" + word.replace("'", "''") + "'")
+        else:
+            quoted.append(f'"{word}"')
+    line = " ".join(quoted)
+    return "& " + line if shell == "powershell" and quoted[0] != words[0] else line
 
 
 def show_advice(answer, results):

@@ -992,6 +992,92 @@ class ForgetTests(ServerTestCase):
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
 
 
+class RetestLineTests(SandboxTestCase):
+    """Issue 22: the re-test line names the command the learner ran, quoted for their shell."""
+
+    def setUp(self):
+        """A script path with a space and a quote, as typed."""
+        super().setUp()
+        folder = os.path.join(self.tmp, "jo's dir")
+        os.makedirs(folder)
+        self.script = os.path.join(folder, "check.py")
+        open(self.script, "w").close()
+        patcher = mock.patch.object(sys, "argv", [self.script, "git"])
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def line(self, typed, on_path=(), ancestors=(), windows=False):
+        """The re-test line for check names git numpy when typed started this Python and the
+        names in on_path lead to it."""
+        def which(name):
+            """Only the given names are on PATH, each leading to this interpreter."""
+            return sys.executable if name in on_path else None
+        with mock.patch.object(check, "typed_interpreter", return_value=typed), \
+                mock.patch.object(check.shutil, "which", side_effect=which), \
+                mock.patch.object(check, "windows_ancestors", return_value=list(ancestors)):
+            return check.rerun_command(["git", "numpy"], windows=windows)
+
+    def test_posix_the_name_typed_when_it_leads_here(self):
+        """python3 typed and on PATH: python3; python typed: python; the path quoted for sh."""
+        quoted = "'" + self.script.replace("'", "'\"'\"'") + "'"
+        self.assertEqual(self.line("python3", ("python3", "python")), f"python3 {quoted} git numpy")
+        self.assertEqual(self.line("python", ("python3", "python")), f"python {quoted} git numpy")
+        self.assertEqual(self.line("/usr/bin/python3", ("python3",)), f"python3 {quoted} git numpy")
+        self.assertEqual(self.line(None, ("python",)), f"python {quoted} git numpy")
+
+    def test_posix_the_full_path_when_no_name_leads_here(self):
+        """A pyenv or venv Python not on PATH: its full path, which surely runs it again."""
+        self.assertEqual(self.line("python3"), f"{check.shlex.quote(sys.executable)} "
+                                               f"{check.shlex.quote(self.script)} git numpy")
+
+    def test_windows_py_launcher_in_powershell(self):
+        """py started it (in PowerShell): py with this version; the path in PowerShell quotes."""
+        version = "-%d.%d" % sys.version_info[:2] + ("-32" if sys.maxsize < 2 ** 32 else "")
+        quoted = "'" + self.script.replace("'", "''") + "'"
+        self.assertEqual(self.line("C:\\Python312\\python.exe", ("python",),
+                                   ["py.exe", "powershell.exe", "explorer.exe"], windows=True),
+                         f"py {version} {quoted} git numpy")
+
+    def test_windows_python_in_cmd_and_in_git_bash(self):
+        """python typed in the Command Prompt: "..."; in Git Bash: POSIX quotes."""
+        self.assertEqual(self.line("python", ("python",), ["cmd.exe"], windows=True),
+                         f'python "{self.script}" git numpy')
+        self.assertEqual(self.line("python", ("python",), ["bash.exe", "mintty.exe"], windows=True),
+                         f"python {check.shlex.quote(self.script)} git numpy")
+
+    def test_windows_unknown_shell_and_a_full_path_gives_both_forms(self):
+        """PowerShell needs & before a quoted command, which cmd refuses: both, named."""
+        with mock.patch.object(sys, "executable", "C:\\Program Files\\Python312\\python.exe"):
+            line = self.line(None, (), [], windows=True)
+        self.assertEqual(line, "& 'C:\\Program Files\\Python312\\python.exe' '%s' git numpy (in "
+                               "PowerShell), or \"C:\\Program Files\\Python312\\python.exe\" \"%s\" git numpy "
+                               "(in the Command Prompt)" % (self.script.replace("'", "''"), self.script))
+
+    def test_a_script_read_from_standard_input_is_called_check_py(self):
+        """python3 - (piped) has no file to name: the name the landing page downloads to."""
+        with mock.patch.object(sys, "argv", ["-"]):
+            self.assertEqual(self.line("python3", ("python3",)), "python3 check.py git numpy")
+
+    def test_quoting_per_shell(self):
+        """Safe words stay bare; others are quoted the way each shell reads them back."""
+        words = ["py", "-3.12", "C:\\Users\\Jo\\check.py", "it's here", "100%", "a&b"]
+        self.assertEqual(check.command_line(words, "powershell"),
+                         "py -3.12 C:\\Users\\Jo\\check.py 'it''s here' 100% 'a&b'")
+        self.assertEqual(check.command_line(words, "cmd"),
+                         'py -3.12 C:\\Users\\Jo\\check.py "it\'s here" "100%" "a&b"')
+        self.assertEqual(check.command_line(words, "posix"),
+                         "py -3.12 'C:\\Users\\Jo\\check.py' 'it'\"'\"'s here' 100% 'a&b'")
+
+    def test_the_summary_and_the_kept_report_use_it(self):
+        """The failed checks' line, and the --send-pending hint, are this command."""
+        self.make_module("swc_fake_old", '__version__ = "0.9"\n')
+        self.add_check(check.module_check("fake-old", "Fake Old", "swc_fake_old", minimum="2.0"))
+        with mock.patch.object(check, "rerun_command", side_effect=lambda words: "RUN " + " ".join(words)):
+            _, out, _ = run_main(["--yes", "-H", "http://127.0.0.1:9", "fake-old"])
+        self.assertIn("then re-test them with: RUN fake-old\n", out)
+        self.assertIn("(or now: RUN --send-pending --host http://127.0.0.1:9)", out)
+
+
 class AdviceTests(ServerTestCase):
     """Issue 22: the answer's advice is printed under the failed check's fix."""
 
