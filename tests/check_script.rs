@@ -7,14 +7,19 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The real interpreter (not a pyenv shim, which needs a full PATH), or `None` to skip.
-pub fn python() -> Option<PathBuf> {
-    let found = Command::new("python3")
+/// The real interpreter `command` runs (not a pyenv shim, which needs a full PATH), if any.
+fn interpreter(command: &str) -> Option<PathBuf> {
+    Command::new(command)
         .args(["-c", "import sys; print(sys.executable)"])
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+}
+
+/// The real python3, or `None` to skip.
+pub fn python() -> Option<PathBuf> {
+    let found = interpreter("python3");
     if found.is_none() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -182,9 +187,8 @@ fn the_served_script_carries_the_workshop_and_the_hosts_checks() {
     assert!(compiled.success(), "the served script is valid Python");
 }
 
-#[test]
-fn the_scripts_own_unit_tests_pass() {
-    let Some(python) = python() else { return };
+/// Runs the script's unit tests (contrib/check/test_check.py) with `python`.
+fn unit_tests_pass(python: &Path) {
     let run = Command::new(python)
         .args(["-m", "unittest", "discover", "-s", "contrib/check"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -194,7 +198,8 @@ fn the_scripts_own_unit_tests_pass() {
     let report = String::from_utf8_lossy(&run.stderr);
     assert!(
         run.status.success(),
-        "python3 -m unittest discover -s contrib/check:\n{report}"
+        "{} -m unittest discover -s contrib/check:\n{report}",
+        python.display()
     );
     eprintln!(
         "{}",
@@ -203,19 +208,18 @@ fn the_scripts_own_unit_tests_pass() {
 }
 
 #[test]
+fn the_scripts_own_unit_tests_pass() {
+    let Some(python) = python() else { return };
+    unit_tests_pass(&python);
+}
+
+#[test]
 fn check_py_forget_deletes_what_it_sent_from_the_real_server() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ras.db");
     let server = Server::start(&db, &["--checks", "git,make"]);
-    let script = agent()
-        .get(format!("{}/check.py", server.base))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    std::fs::write(dir.path().join("check.py"), script).unwrap();
+    download_script(&server.base, "", dir.path());
     let path = fake_tools(dir.path(), &python);
     let run = |args: &[&str]| {
         Command::new(&python)
@@ -265,6 +269,18 @@ fn check_py_forget_deletes_what_it_sent_from_the_real_server() {
     assert!(!log.contains(key.trim()), "the key is not logged:\n{log}");
 }
 
+/// Downloads the served script into `dir` as check.py, as the landing page's command does.
+fn download_script(base: &str, query: &str, dir: &Path) {
+    let script = agent()
+        .get(format!("{base}/check.py{query}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    std::fs::write(dir.join("check.py"), script).unwrap();
+}
+
 /// A loopback port nothing listens on, for a server that starts there later.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -307,17 +323,7 @@ fn offline_then_online(python: &Path) -> Offline {
     let listen = format!("127.0.0.1:{}", free_port());
     let checks = ["--checks", "git>=2.0,make,python,sqlite3?"];
     let mut server = Server::start_on(&listen, &db, &checks);
-    let script = agent()
-        .get(format!(
-            "{}/check.py?workshop=2026-12-03-venue",
-            server.base
-        ))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    std::fs::write(dir.path().join("check.py"), script).unwrap();
+    download_script(&server.base, "?workshop=2026-12-03-venue", dir.path());
     server.terminate();
 
     let home = home_with_a_broken_tool(dir.path());
@@ -509,32 +515,13 @@ fn a_report_kept_while_the_server_was_down_is_stored_under_the_time_it_was_check
     );
 }
 
-/// Python 3.6's interpreter when this machine has one (pyenv's `python3.6`), or `None`.
-fn python36() -> Option<PathBuf> {
-    let found = Command::new("python3.6")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    if found.is_none() {
-        eprintln!("skipping: no python3.6 here (the script's oldest supported Python)");
-    }
-    found
-}
-
+/// The script promises Python 3.6: its unit tests run there too, where this machine has it
+/// (pyenv's `python3.6`; CI does not install it).
 #[test]
 fn the_scripts_own_unit_tests_pass_on_python_3_6() {
-    let Some(python) = python36() else { return };
-    let run = Command::new(python)
-        .args(["-m", "unittest", "discover", "-s", "contrib/check"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        run.status.success(),
-        "python3.6 -m unittest discover -s contrib/check:\n{report}"
-    );
+    let Some(python) = interpreter("python3.6") else {
+        eprintln!("skipping: no python3.6 here (the script's oldest supported Python)");
+        return;
+    };
+    unit_tests_pass(&python);
 }

@@ -1236,23 +1236,21 @@ class Server(object):
 
     def request(self, method, path, data=None):
         """Send one request, repeating it once where a redirect to the same host points."""
-        url = self.url(path)
-        try:
-            return self.send(method, url, data)
-        except urllib.error.HTTPError as error:
-            if error.code not in REDIRECT_CODES:
-                raise
-            error.close()
-            target = same_host_target(url, error.headers.get("Location"))
-        self.moved(url, target, path)
-        try:
-            return self.send(method, target, data)
-        except urllib.error.HTTPError as error:
-            if error.code not in REDIRECT_CODES:
-                raise
-            error.close()
-            raise RedirectRefused(f"the server at {target} redirected again, to "
-                                  f"{error.headers.get('Location')}; nothing more was sent")
+        url, redirected = self.url(path), False
+        while True:
+            try:
+                return self.send(method, url, data)
+            except urllib.error.HTTPError as error:
+                if error.code not in REDIRECT_CODES:
+                    raise
+                error.close()
+                location = error.headers.get("Location")
+            if redirected:
+                raise RedirectRefused(f"the server at {url} redirected again, to {location}; "
+                                      "nothing more was sent")
+            target = same_host_target(url, location)
+            self.moved(url, target, path)
+            url, redirected = target, True
 
     @staticmethod
     def send(method, url, data):
