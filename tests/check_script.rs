@@ -301,7 +301,7 @@ struct Offline {
     /// What the two runs printed.
     first: String,
     second: String,
-    _server: Server,
+    server: Server,
 }
 
 /// The learner's home folder inside `dir`, with a tool in it that fails and names its path.
@@ -371,7 +371,7 @@ fn offline_then_online(python: &Path) -> Offline {
         checked_at,
         first,
         second,
-        _server: server,
+        server,
     }
 }
 
@@ -379,7 +379,7 @@ fn offline_then_online(python: &Path) -> Offline {
 fn a_report_kept_while_the_server_was_down_is_sent_first_on_the_next_run_under_one_learner() {
     let Some(python) = python() else { return };
     let run = offline_then_online(&python);
-    let base = &run._server.base;
+    let base = &run.server.base;
     assert!(
         run.first.contains(&format!(
             "Could not reach the server at {base}/installation_data/ ("

@@ -1050,7 +1050,8 @@ REMOVED_CHARACTERS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u061c\u20
                                 "\u202a-\u202e\u2066-\u2069\ufeff]")
 LINE_BREAKS = re.compile("[\n\u2028\u2029]")
 # What cleaning would remove or change in a one-line field: a workshop id may not hold it.
-UNCLEAN_CHARACTER = re.compile(REMOVED_CHARACTERS.pattern[:-1] + "\\t\\n\\r\u2028\u2029]")
+UNCLEAN_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                               "\ufeff\u2028\u2029]")
 MAX_WORKSHOP_ID_CHARS = 500  # the server's limit for every user_system_info field
 MAX_EMAIL_CHARS = 254
 MAX_EMAIL_LOCAL_CHARS = 64
@@ -1304,7 +1305,6 @@ def deliver(server, report, sent_line):
     happened (sent_line on success); return (outcome, the server's answer or None)."""
     sent_key = load_key()
     report["unique_user_id"] = sent_key
-    url = server.url(REPORT_PATH)
     try:
         text = server.post(REPORT_PATH, json.dumps(report, indent=2))
     except urllib.error.HTTPError as error:
