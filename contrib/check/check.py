@@ -39,7 +39,9 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 # The server that serves this script rewrites the lines between the two
@@ -285,6 +287,10 @@ VERBOSE_LINES = 20  # lines of a command's output shown by --verbose
 CONFIG_DIR_ENV = "SWC_CHECK_CONFIG_DIR"
 CONFIG_SUBDIR = "swc-installation-test"
 KEY_FILE = "key"
+# Reports the learner agreed to send that could not be delivered wait here, in the config
+# folder, one JSON file each, and are sent first thing on the next run.
+PENDING_FOLDER = "pending"
+MAX_PENDING = 10  # the latest ones kept; older ones are dropped
 
 # What runs when the server sets no CHECKS: a Python + shell + git workshop.
 DEFAULT_CHECKS = CATALOG["default_checks"]
@@ -293,7 +299,6 @@ FIXES = CATALOG["fixes"]
 PYTHON_PLACEHOLDER = "{python}"
 
 SPEC_PATTERN = re.compile(r"([a-z0-9][a-z0-9_.-]*)(?:>=([0-9][0-9A-Za-z.+-]*))?(\?)?")
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DOTTED_VERSION = r"(\d+(?:\.\d+)+)"
 VERSION_MARKER = "SWC-CHECK-VERSION:"
@@ -1148,12 +1153,210 @@ def summarize(results):
     say()
     say(f"{passed} passed, {len(failed)} failed, {len(warned)} warning(s).")
     if failed:
-        names = " ".join(r.check.name for r in failed)
         say(f"Please fix the failed checks using the hints above, then re-test them with: "
-            f"python {os.path.basename(sys.argv[0] or 'check.py')} {names}")
+            f"{rerun_command(r.check.name for r in failed)}")
         return 1
     say("All required checks passed." if results else "No checks were run.")
     return 0
+
+
+def rerun_command(arguments, windows=None):
+    """The command that runs this script again with arguments, as the learner ran it: the
+    interpreter they typed (when it surely is this one), the script's path as they typed it,
+    quoted for their shell (POSIX shells; on Windows PowerShell or the Command Prompt)."""
+    windows = os.name == "nt" if windows is None else windows
+    ancestors = windows_ancestors() if windows else []
+    script = sys.argv[0] if sys.argv and os.path.isfile(sys.argv[0]) else "check.py"
+    words = interpreter_words(windows, ancestors) + [script] + list(arguments)
+    shell = "posix" if not windows else learner_shell(ancestors)
+    if shell is not None:
+        return command_line(words, shell)
+    powershell, prompt = command_line(words, "powershell"), command_line(words, "cmd")
+    if powershell == prompt:
+        return prompt
+    return f"{powershell} (in PowerShell), or {prompt} (in the Command Prompt)"
+
+
+def interpreter_words(windows, ancestors):
+    """How to start this Python again, as words of a command: "py -3.12" when the py launcher
+    started it; the name the learner typed ("python3", "python") when it leads to this very
+    interpreter on PATH, else python3 or python when one does; else its full path."""
+    if ancestors and ancestors[0] == "py.exe":
+        # "py" alone may pick another Python next time (py -3.11 was maybe typed): name it.
+        bits = "-32" if sys.maxsize < 2 ** 32 else ""
+        return ["py", f"-{sys.version_info[0]}.{sys.version_info[1]}{bits}"]
+    typed = typed_interpreter()
+    names = [typed] if typed and os.path.basename(typed) == typed else []
+    names += ["python"] if windows else ["python3", "python"]
+    for name in names:
+        found = shutil.which(name)
+        if found and is_this_interpreter(found):
+            return [name]
+    return [sys.executable]
+
+
+def typed_interpreter():
+    """The interpreter as the command line named it (Python 3.10's sys.orig_argv, else Linux's
+    /proc), or None. Only a hint: a shebang or a launcher may have put a full path there."""
+    original = getattr(sys, "orig_argv", None)
+    if original:
+        return original[0]
+    try:
+        with open("/proc/self/cmdline", "rb") as stream:
+            return stream.read().split(b"\0")[0].decode(sys.getfilesystemencoding()) or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_this_interpreter(path):
+    """Whether running path runs this interpreter (a venv's or pyenv's link included; the
+    Microsoft Store's python.exe is an alias that cannot be compared, so both being its are)."""
+    try:
+        if os.path.samefile(path, sys.executable):
+            return True
+    except OSError:
+        pass
+    store = os.path.join("microsoft", "windowsapps") + os.sep
+    return all(store in os.path.normcase(p) for p in (path, sys.executable))
+
+
+def learner_shell(ancestors):
+    """On Windows, the shell the learner typed in, from the processes above this one: "cmd",
+    "powershell", "posix" (Git Bash, MSYS2, Cygwin), or None when unknown."""
+    shells = {"cmd.exe": "cmd", "powershell.exe": "powershell", "pwsh.exe": "powershell",
+              "bash.exe": "posix", "sh.exe": "posix", "zsh.exe": "posix", "mintty.exe": "posix"}
+    for name in ancestors:
+        if name in shells:
+            return shells[name]
+    return None
+
+
+def windows_ancestors(limit=8):
+    """The executable names (lower case) of the processes that started this one, parent
+    first, from a Windows process snapshot; [] when it cannot be taken."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        class ProcessEntry(ctypes.Structure):
+            """PROCESSENTRY32W."""
+            _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
+                        ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
+                        ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
+                        ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
+                        ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
+        kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
+        kernel32.Process32FirstW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.Process32NextW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+        snapshot = kernel32.CreateToolhelp32Snapshot(2, 0)  # TH32CS_SNAPPROCESS
+        if not snapshot or snapshot == wintypes.HANDLE(-1).value:
+            return []
+        processes = {}
+        try:
+            entry = ProcessEntry()
+            entry.dwSize = ctypes.sizeof(ProcessEntry)
+            more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
+            while more:
+                processes[entry.th32ProcessID] = (entry.th32ParentProcessID, entry.szExeFile.lower())
+                more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
+        finally:
+            kernel32.CloseHandle(snapshot)
+        names, pid = [], os.getpid()
+        while len(names) < limit and pid in processes and processes[pid][0] in processes:
+            pid = processes[pid][0]
+            names.append(processes[pid][1])
+        return names
+    except Exception:  # any failure only costs the nicer re-test line
+        return []
+
+
+# Words that need no quoting: in POSIX shells (shlex's own rule), PowerShell and cmd.
+UNQUOTED = {"powershell": re.compile(r"[\w@%+=:,./\\-]+"), "cmd": re.compile(r"[\w@+=:,./\\-]+")}
+
+
+def command_line(words, shell):
+    """words as one command for shell ("posix", "powershell" or "cmd"), each quoted as needed:
+    PowerShell's '...' (with '' for '), and & before a quoted command; cmd's "..."."""
+    if shell == "posix":
+        return " ".join(shlex.quote(word) for word in words)
+    quoted = []
+    for word in words:
+        if UNQUOTED[shell].fullmatch(word):
+            quoted.append(word)
+        elif shell == "powershell":
+            quoted.append("'" + word.replace("'", "''") + "'")
+        else:
+            quoted.append(f'"{word}"')
+    line = " ".join(quoted)
+    return "& " + line if shell == "powershell" and quoted[0] != words[0] else line
+
+
+def show_advice(answer, results):
+    """Under each failed check's fix, what learners on the same system who failed it did, as
+    the server's answer tells (nothing when it says nothing). Its texts come from other
+    learners' machines: they are cleaned before they reach this terminal."""
+    entries = answer.get("advice") if isinstance(answer, dict) else None
+    failed = {r.check.label: r for r in results if not r.passed}
+    shown = []
+    for entry in entries if isinstance(entries, list) else []:
+        result = failed.get(entry.get("name")) if isinstance(entry, dict) else None
+        line = advice_line(entry, result.check.human) if result else None
+        if line:
+            shown.append((result, line))
+    if shown:
+        say()
+        say("What learners on your system who had the same problem did:")
+    for result, line in shown:
+        show_result(result, verbose=False)
+        say(f"       {line}")
+
+
+def advice_line(entry, human):
+    """ "38 of 45 learners on Windows fixed this, half of them within 2 hours; most ended with
+    Git 2.43." from one entry of the answer's advice; None when the entry is not one."""
+    failed, fixed = entry.get("failed_learners"), entry.get("fixed_learners")
+    median, fixed_with = entry.get("median_seconds_to_fix"), entry.get("fixed_with")
+    if not (is_count(failed) and is_count(fixed) and failed > 0):
+        return None
+    system = clean_text(str(entry.get("system") or "your system"))
+    if not fixed:
+        return f"None of {failed} learners on {system} has fixed this yet."
+    line = f"{fixed} of {failed} learners on {system} fixed this"
+    if is_count(median):
+        line += f", half of them within {duration(median)}"
+    # Versions count by major.minor (2.43.0 and 2.43.1 are both "Git 2.43"), most learners first.
+    counts = collections.OrderedDict()
+    for item in fixed_with if isinstance(fixed_with, list) else []:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and is_count(item[1]):
+            version = short_version(clean_text(item[0]))
+            if version:
+                counts[version] = counts.get(version, 0) + item[1]
+    if counts:
+        line += f"; most ended with {human} {max(counts, key=counts.get)}"
+    return line + "."
+
+
+def is_count(value):
+    """Whether value is a whole number of learners or seconds (JSON's true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def short_version(version):
+    """A dotted version shortened to major.minor ("2.43.0.windows.1" is "2.43"); others as they are."""
+    match = re.match(r"(\d+\.\d+)(?:\.|$)", version)
+    return match.group(1) if match else version
+
+
+def duration(seconds):
+    """A time to fix in words: "1 minute", "25 minutes", "2 hours", "3 days"."""
+    for unit, size, up_to in (("minute", 60, 60), ("hour", 3600, 48), ("day", 86400, None)):
+        count = max(1, round(seconds / size))
+        if up_to is None or count < up_to:
+            return plural(count, unit)
 
 
 # ---------------------------------------------------------------- choosing checks
@@ -1281,6 +1484,128 @@ def forget_key():
         warn(f"could not delete {key_path()} ({error})")
 
 
+# ---------------------------------------------------------------- reports kept for later
+
+Kept = collections.namedtuple("Kept", "path server checked_at report")
+
+
+def pending_folder():
+    """Return the folder where reports that could not be delivered wait."""
+    return os.path.join(config_dir(), PENDING_FOLDER)
+
+
+def kept_reports():
+    """The reports waiting to be sent, oldest check first; a file that is not one is dropped."""
+    folder = pending_folder()
+    try:
+        names = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+    except OSError:
+        return []
+    kept = []
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                entry = json.load(stream, object_pairs_hook=collections.OrderedDict)
+            report = collections.OrderedDict(entry["report"])
+            kept.append(Kept(path, str(entry["server"]), str(report["checked_at"]), report))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            warn(f"dropped {path}: not a report this script kept ({error})")
+            drop_file(path)
+    return kept
+
+
+def drop_file(path):
+    """Delete a file this script wrote, warning when that fails."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        warn(f"could not delete {path} ({error})")
+
+
+def keep_report(server, report):
+    """Keep a report for a later run (readable by this user only, as the key), under the time
+    it was checked; drop the oldest beyond MAX_PENDING; return whether it was kept."""
+    folder = pending_folder()
+    if not os.path.isabs(folder) and CONFIG_DIR_ENV not in os.environ:
+        warn("could not find your home folder, so these results were not kept for later")
+        return False
+    stamp = str(report["checked_at"]).replace("-", "").replace(":", "")
+    path = os.path.join(folder, f"{stamp}-{int(time.time() * 1000000)}-{os.getpid()}.json")
+    entry = collections.OrderedDict([("server", server), ("report", report)])
+    try:
+        os.makedirs(folder, exist_ok=True)
+        descriptor = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as stream:
+            json.dump(entry, stream, indent=2)
+        os.replace(path + ".tmp", path)
+    except OSError as error:
+        warn(f"could not keep these results in {folder} ({error})")
+        return False
+    for old in kept_reports()[:-MAX_PENDING]:
+        drop_file(old.path)
+        say(f"Dropped the report checked at {old.checked_at}: at most {MAX_PENDING} are kept.")
+    return True
+
+
+def same_server(base, other):
+    """Whether two server URLs name the same host (http and https, any port, as a redirect may)."""
+    return urllib.parse.urlsplit(base).hostname == urllib.parse.urlsplit(other).hostname
+
+
+def send_kept(server, no_report=False):
+    """Send the reports kept for this server, oldest first, before anything else; stop at the
+    first that cannot be delivered (the server's order of attempts stays the order of checks).
+    Return True when none for this server is left waiting."""
+    kept = kept_reports()
+    mine = [entry for entry in kept if same_server(entry.server, server.base)]
+    others = collections.Counter(entry.server for entry in kept
+                                 if not same_server(entry.server, server.base))
+    for base, count in sorted(others.items()):
+        say(f"{plural(count, 'report')} kept for {base} {'waits' if count == 1 else 'wait'} for "
+            f"a run with --host {base} (--forget drops {'it' if count == 1 else 'them'}).")
+    if not mine:
+        return True
+    say(f"Sending {plural(len(mine), 'report')} you agreed to send earlier, which could not be "
+        f"delivered then, to {server.url(REPORT_PATH)} ...")
+    if no_report:
+        say("(--no-report keeps this run's results to yourself; these you agreed to send before.)")
+    for done, entry in enumerate(mine):
+        outcome, _ = deliver(server, entry.report, f"Sent the report checked at {entry.checked_at}")
+        if outcome == UNDELIVERED:
+            left = len(mine) - done
+            say(f"{plural(left, 'report')} {'stays' if left == 1 else 'stay'} kept in "
+                f"{pending_folder()} for your next run (or: {send_pending_command(server)}).")
+            return False
+        drop_file(entry.path)
+        if outcome == REFUSED:
+            say(f"Dropped the report checked at {entry.checked_at}: the server refused it, and "
+                "sending it again would not change that.")
+    return True
+
+
+def drop_kept():
+    """Delete every report waiting to be sent (--forget); say how many."""
+    kept = kept_reports()
+    for entry in kept:
+        drop_file(entry.path)
+    if kept:
+        say(f"Dropped {plural(len(kept), 'report')} that waited to be sent.")
+
+
+def send_pending_command(server):
+    """The command that sends the kept reports to server now."""
+    host = [] if server.base == SERVER_URL.rstrip("/") else ["--host", server.base]
+    return rerun_command(["--send-pending"] + host)
+
+
+def plural(count, noun):
+    """ "1 report", "2 reports"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 # ---------------------------------------------------------------- what is sent
 
 def read_os_release(paths=("/etc/os-release", "/usr/lib/os-release")):
@@ -1335,34 +1660,245 @@ def system_info(workshop, email):
     ])
 
 
-def build_payload(results, workshop, email, key):
-    """Build the JSON document for POST /installation_data/ from the check results."""
-    successes = [collections.OrderedDict([("name", r.check.label), ("version", r.version)])
+# Text a machine printed is sent cleaned as the server cleans it at ingestion (RULES: terminal
+# escapes, controls and direction marks removed; one-line fields on one line), so what the
+# learner is shown is what the server stores. Unicode's White_Space, which the server's trim
+# strips (str.strip() alone would also strip U+001C-U+001F):
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" \
+              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# A terminal's escape sequences: CSI (ESC [ parameters final), OSC (ESC ] ... BEL or ESC \, or
+# the line's end), nF (ESC intermediates final) and other two-byte ones; a sequence cut short
+# ends where its grammar stops, so a stray ESC never swallows the text after it.
+TERMINAL_ESCAPE = re.compile("\x1b(?:\\[[\x20-\x3f]*[\x40-\x7e]?|\\][^\x07\x1b\n\r]*(?:\x07|\x1b\\\\?)?"
+                             "|[\x20-\x2f]+[\x30-\x7e]?|[\x30-\x7e])?")
+# Controls but TAB, LF and CR (C0, DEL, C1), direction controls, the byte-order mark.
+REMOVED_CHARACTERS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                                "\u202a-\u202e\u2066-\u2069\ufeff]")
+LINE_BREAKS = re.compile("[\n\u2028\u2029]")
+# What cleaning would remove or change in a one-line field: a workshop id may not hold it.
+UNCLEAN_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                               "\ufeff\u2028\u2029]")
+MAX_WORKSHOP_ID_CHARS = 500  # the server's limit for every user_system_info field
+MAX_EMAIL_CHARS = 254
+MAX_EMAIL_LOCAL_CHARS = 64
+EMAIL_FORBIDDEN = re.compile('[\\s<>()\\[\\]\\\\,;:"\x00-\x1f\x7f-\x9f]')
+
+
+def clean_text(text, one_line=True):
+    """text as the server stores it (RULES.md): terminal escapes and controls removed, CR LF
+    and CR read as LF; a one-line field's line breaks and tabs become spaces, its ends trimmed."""
+    text = REMOVED_CHARACTERS.sub("", TERMINAL_ESCAPE.sub("", text).replace("\r\n", "\n").replace("\r", "\n"))
+    if not one_line:
+        return text
+    lines = (line.strip(" \t") for line in LINE_BREAKS.split(text))
+    return " ".join(line for line in lines if line).replace("\t", " ").strip(WHITE_SPACE)
+
+
+def home_stand_ins(windows=None, environ=None):
+    """[(pattern, stand-in)] for the learner's home folder as a text may show it, longest
+    first: ~ for it, on Windows %USERPROFILE% (there in any case and either slash style)."""
+    windows = os.name == "nt" if windows is None else windows
+    environ = os.environ if environ is None else environ
+    if windows:
+        folders = [environ.get("USERPROFILE", ""), environ.get("HOMEDRIVE", "") + environ.get("HOMEPATH", "")]
+        absolute, separator, stand_in, flags = r"[A-Za-z]:[\\/]|[\\/]{2}", r"[\\/]+", "%USERPROFILE%", re.IGNORECASE
+    else:
+        folders = [environ.get("HOME", "")]
+        try:
+            import pwd
+            folders.append(pwd.getpwuid(os.getuid()).pw_dir)
+        except (ImportError, KeyError, AttributeError):
+            pass
+        folders += [os.path.realpath(folder) for folder in folders if folder]
+        absolute, separator, stand_in, flags = "/", "/+", "~", 0
+    patterns = set()
+    for folder in folders:
+        parts = [re.escape(part) for part in re.split(separator, folder) if part]
+        # A root ("/", "C:\\") or a relative folder names nobody.
+        if re.match(absolute, folder) and len(parts) >= (2 if windows else 1):
+            patterns.add(("" if windows else separator) + separator.join(parts))
+    # Not the start of a longer name: /home/jo is not in /home/joan or /home/jo.old.
+    return [(re.compile(pattern + r"(?![\w-]|\.\w)", flags), stand_in)
+            for pattern in sorted(patterns, key=len, reverse=True)]
+
+
+def report_text(text, stand_ins, one_line=True):
+    """A text of the report as sent: cleaned, with the learner's home folder replaced (so
+    the names in paths never leave the computer); None stays None."""
+    if text is None:
+        return None
+    text = clean_text(str(text), one_line)
+    for pattern, stand_in in stand_ins:
+        text = pattern.sub(lambda match: stand_in, text)
+    return text if one_line else text.strip(WHITE_SPACE)
+
+
+def utc_now():
+    """This moment in RFC 3339, UTC, to the second: 2026-12-03T09:41:07Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def normalize_email(text):
+    """The address in text, normalised as the server does (RULES.md), or None when it is not
+    one: surrounding whitespace and a leading mailto: dropped; from "Jane <jane@uni.edu>" the
+    part inside the last angle brackets; then at most 254 characters, exactly one @ with 1 to
+    64 characters before it, a domain with a dot neither first nor last, and no whitespace,
+    control or any of <>()[]\\,;:" anywhere."""
+    address = text.strip(WHITE_SPACE)
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    opening = address.rfind("<")
+    closing = address.find(">", opening + 1)
+    if opening >= 0 and closing >= 0:
+        address = address[opening + 1:closing].strip(WHITE_SPACE)
+    local, _, domain = address.partition("@")
+    valid = (len(address) <= MAX_EMAIL_CHARS and 1 <= len(local) <= MAX_EMAIL_LOCAL_CHARS
+             and address.count("@") == 1 and "." in domain[1:-1]
+             and not EMAIL_FORBIDDEN.search(address))
+    return address if valid else None
+
+
+def parse_workshop_id(text):
+    """The workshop id in text, by the server's one rule (RULES.md): trimmed, not empty, at
+    most 500 characters, nothing in it that cleaning would remove or change; ValueError saying
+    why otherwise (never echoing the text, which may hold terminal escapes)."""
+    workshop = text.strip(WHITE_SPACE)
+    if not workshop:
+        raise ValueError("a workshop id may not be empty")
+    if len(workshop) > MAX_WORKSHOP_ID_CHARS:
+        raise ValueError(f"a workshop id may hold at most {MAX_WORKSHOP_ID_CHARS} characters, "
+                         f"not {len(workshop)}")
+    unclean = UNCLEAN_CHARACTER.search(workshop)
+    if unclean:
+        raise ValueError("a workshop id may not hold control, line-break or direction characters "
+                         f"(U+{ord(unclean.group()):04X} at position {unclean.start() + 1})")
+    return workshop
+
+
+def build_payload(results, workshop, email, key, checked_at=None):
+    """Build the JSON document for POST /installation_data/ from the check results, every text
+    cleaned and without the home folder (workshop and email were checked when given), and the
+    time the checks ran (RFC 3339 UTC: the server takes it as the attempt's time, so a report
+    delivered a day late still counts when it was checked)."""
+    homes = home_stand_ins()
+    successes = [collections.OrderedDict([("name", report_text(r.check.label, homes)),
+                                          ("version", report_text(r.version, homes))])
                  for r in results if r.passed]
-    failures = [collections.OrderedDict([("name", r.check.label), ("version", r.version),
-                                         ("error_description", r.error)])
+    failures = [collections.OrderedDict([("name", report_text(r.check.label, homes)),
+                                         ("version", report_text(r.version, homes)),
+                                         ("error_description", report_text(r.error, homes, False))])
                 for r in results if not r.passed]
+    info = system_info(workshop, email)
+    for field, value in info.items():
+        if field not in ("workshop_id", "email_id"):
+            info[field] = report_text(value, homes)
     return collections.OrderedDict([
-        ("user_system_info", system_info(workshop, email)),
+        ("user_system_info", info),
         ("successful_installs", successes),
         ("failed_installs", failures),
         ("unique_user_id", key),
+        ("checked_at", checked_at or utc_now()),
     ])
 
 
 # ---------------------------------------------------------------- sending
 
-def endpoint(host):
-    """Return the URL results are posted to on the server at host."""
-    return host.rstrip("/") + "/installation_data/"
+# Where reports are posted, under the server's base URL (and deleted, followed by the key and /).
+REPORT_PATH = "/installation_data/"
+# Redirects a POST or DELETE is repeated for: urllib itself would repeat a redirected POST as a
+# GET (301, 302), which the server answers with 405, and refuses to follow a DELETE at all.
+REDIRECT_CODES = (301, 302, 307, 308)
 
 
-def post_json(url, body):
-    """POST the JSON text body to url and return the answer's text (urllib errors propagate)."""
-    request = urllib.request.Request(url, data=body.encode("utf-8"), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
-        return response.read().decode("utf-8", "replace")
+class RedirectRefused(Exception):
+    """A redirect this script does not follow: to another host, from https to http, a second
+    one in a row, or one without a Location."""
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand every redirect back as an HTTPError, so that Server decides what to repeat."""
+
+    def redirect_request(self, *args, **kwargs):
+        """Follow nothing."""
+        return None
+
+
+def same_host_target(url, location):
+    """Return the absolute URL a redirect from url to location points to, or raise
+    RedirectRefused when a report sent there could leave the host the learner chose or lose
+    its encryption (http to https of the same host is fine; any port)."""
+    if not location:
+        raise RedirectRefused(f"the server at {url} answered with a redirect without a Location")
+    target = urllib.parse.urljoin(url, location.strip())
+    old, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(target)
+    if new.scheme not in ("http", "https") or (new.hostname or "") != (old.hostname or ""):
+        raise RedirectRefused(f"the server at {url} redirected to {target}, another host; "
+                              "nothing was sent there")
+    if old.scheme == "https" and new.scheme == "http":
+        raise RedirectRefused(f"the server at {url} redirected to {target}, which is not "
+                              "encrypted; nothing was sent there")
+    return target
+
+
+class Server(object):
+    """The server this run talks to. A POST or DELETE answered with a redirect to the same
+    host is repeated once, with the same method and body, and later requests of this run go
+    straight to the new place (so an http URL costs one clear-text request, not one each)."""
+
+    def __init__(self, host):
+        self.base = host.rstrip("/")
+
+    def post(self, path, body):
+        """POST the JSON text body to path; return the answer's text. HTTPError when the server
+        refuses, RedirectRefused, other urllib/OSError when it cannot be reached."""
+        return self.request("POST", path, body.encode("utf-8"))
+
+    def delete(self, path):
+        """Send DELETE to path; errors as for post."""
+        return self.request("DELETE", path)
+
+    def url(self, path):
+        """The full URL of path on this server."""
+        return self.base + path
+
+    def request(self, method, path, data=None):
+        """Send one request, repeating it once where a redirect to the same host points."""
+        url, redirected = self.url(path), False
+        while True:
+            try:
+                return self.send(method, url, data)
+            except urllib.error.HTTPError as error:
+                if error.code not in REDIRECT_CODES:
+                    raise
+                error.close()
+                location = error.headers.get("Location")
+            if redirected:
+                raise RedirectRefused(f"the server at {url} redirected again, to {location}; "
+                                      "nothing more was sent")
+            target = same_host_target(url, location)
+            self.moved(url, target, path)
+            url, redirected = target, True
+
+    @staticmethod
+    def send(method, url, data):
+        """One HTTP request without following redirects; return the answer's text."""
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        # A new opener each time: it reads the proxy and certificate settings of the moment.
+        with urllib.request.build_opener(NoRedirects).open(request, timeout=NETWORK_TIMEOUT) as response:
+            return response.read().decode("utf-8", "replace")
+
+    def moved(self, url, target, path):
+        """Remember where the server went and tell the learner which URL to use next time."""
+        if not target.endswith(path):
+            say(f"The server sent {url} on to {target}.")
+            return
+        new_base = target[:len(target) - len(path)]
+        if new_base == self.base:
+            return
+        self.base = new_base
+        say(f"The server moved to {new_base}; next time use --host {new_base} "
+            f"(or download check.py again from {new_base}/check.py).")
 
 
 def explain_refusal(error, url, refused="accept the results"):
@@ -1383,34 +1919,74 @@ def explain_refusal(error, url, refused="accept the results"):
     say(f"The server at {url} did not {refused} (HTTP {error.code}, {reason}{detail}).")
 
 
-def send_results(url, body, sent_key):
-    """Send the report and store the key the server returns; network trouble only prints a message."""
-    say(f"Sending to {url} ...")
+# What became of a report: delivered, refused as invalid (4xx but 429: sending it again would
+# not help, so it is not kept), or not delivered now (network, timeout, 5xx, 429, a redirect not
+# followed, an answer that is not the server's, as a venue's captive portal gives: kept).
+SENT, REFUSED, UNDELIVERED = "sent", "refused", "undelivered"
+
+
+def deliver(server, report, sent_line):
+    """POST report with the key stored now (a report kept from a run before the first key
+    gets the one a later send brought), store the key the server answers with, print what
+    happened (sent_line on success); return (outcome, the server's answer or None)."""
+    sent_key = load_key()
+    report["unique_user_id"] = sent_key
     try:
-        text = post_json(url, body)
+        text = server.post(REPORT_PATH, json.dumps(report, indent=2))
     except urllib.error.HTTPError as error:
-        explain_refusal(error, url)
-        return False
+        explain_refusal(error, server.url(REPORT_PATH))
+        refused = 400 <= error.code < 500 and error.code != 429
+        return (REFUSED if refused else UNDELIVERED), None
+    except RedirectRefused as error:
+        say(f"Not sent: {error}. If the workshop's server has moved, run again with --host and "
+            "its new URL.")
+        return UNDELIVERED, None
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {url} ({reason}); your results above are still valid.")
-        return False
+        say(f"Could not reach the server at {server.url(REPORT_PATH)} ({reason}).")
+        return UNDELIVERED, None
+    url = server.url(REPORT_PATH)  # where a redirect took it
     try:
         answer = json.loads(text)
         key = answer.get("key")
         message = (answer.get("summary") or {}).get("message")
     except (ValueError, AttributeError):
-        key, message = None, None
+        answer, key, message = None, None, None
     if not isinstance(key, str) or not UUID_PATTERN.fullmatch(key):
-        say(f"The server at {url} sent an unexpected answer; your results above are still valid.")
-        return False
-    say(f"Thank you, your results were sent ({message or 'ok'}).")
+        say(f"The server at {url} sent an unexpected answer.")
+        return UNDELIVERED, None
+    say(f"{sent_line} ({message or 'ok'}).")
     if key != sent_key and save_key(key):
         if sent_key:
             say(f"The server did not know your previous key; stored the new one in {key_path()}.")
         else:
             say(f"Stored your key in {key_path()} so later reports update this one.")
-    return True
+    return SENT, answer
+
+
+def send_results(server, report, waiting):
+    """Send this run's report (after the kept ones; behind them when they are still waiting),
+    keeping it for the next run when it cannot be delivered now; return the server's answer
+    (None when not delivered)."""
+    answer = None
+    if waiting:
+        say("Not sent now: the reports before it could not be delivered a moment ago, and "
+            "reports go in order.")
+        outcome = UNDELIVERED
+    else:
+        say(f"Sending to {server.url(REPORT_PATH)} ...")
+        outcome, answer = deliver(server, report, "Thank you, your results were sent")
+    if outcome == REFUSED:
+        say("These results are not kept: the server refused them, and sending them again would "
+            "not change that. Your results above are still valid.")
+    elif outcome == UNDELIVERED:
+        report["unique_user_id"] = None  # the key it gets is the one the learner has when it goes
+        if keep_report(server.base, report):
+            say(f"Your results above are still valid, and kept in {pending_folder()}: they are "
+                f"sent first thing on your next run (or now: {send_pending_command(server)}).")
+        else:
+            say("Your results above are still valid.")
+    return answer
 
 
 def ask(prompt):
@@ -1422,84 +1998,110 @@ def ask(prompt):
         return ""
 
 
-def is_email(text):
-    """Tell whether text looks like an email address: something, an @, something."""
-    return bool(EMAIL_PATTERN.fullmatch(text))
-
-
 def ask_email():
-    """Ask for an optional email until the answer is empty or has an @ (a stray "y" is no address)."""
+    """Ask for an optional email until the answer is empty or an address (a stray "y" is none)."""
     while True:
         answer = ask("Your email, so the instructors can contact you (optional, Enter to skip): ")
-        if not answer or is_email(answer):
-            return answer
-        say("That is not an email address (it needs an @); type it again, or press Enter to skip.")
+        if not answer:
+            return None
+        address = normalize_email(answer)
+        if address:
+            return address
+        say("That is not an email address (like jane@uni.edu); type it again, or press Enter to skip.")
 
 
-def offer_report(results, args):
-    """Get consent, show exactly what would be sent, and send it."""
+def ask_workshop():
+    """Ask for an optional workshop id until the answer is empty or a valid one."""
+    while True:
+        answer = ask("Workshop name, e.g. 2016-08-13-place (optional, Enter to skip): ")
+        if not answer:
+            return None
+        try:
+            return parse_workshop_id(answer)
+        except ValueError as error:
+            say(f"That cannot be a workshop name: {error}; type it again, or press Enter to skip.")
+
+
+def served_workshop():
+    """The workshop id the server wrote into this script, if it is one (else None, with a warning)."""
+    if WORKSHOP_ID is None:
+        return None
+    try:
+        return parse_workshop_id(str(WORKSHOP_ID))
+    except ValueError as error:
+        warn(f"the workshop id this script was served with is not used: {error}")
+        return None
+
+
+def offer_report(results, args, server, checked_at, waiting):
+    """Get consent, show exactly what would be sent, and send it (or keep it for later)."""
     interactive = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not interactive:
         say("Results not sent: no terminal to ask for your consent. To send them, run again "
             "with --yes (and optionally --workshop ID --email ADDR).")
         return
-    workshop = args.workshop if args.workshop is not None else WORKSHOP_ID
+    workshop = args.workshop if args.workshop is not None else served_workshop()
     email = args.email
     if not args.yes:
         say()
         if workshop is None:
-            workshop = ask("Workshop name, e.g. 2016-08-13-place (optional, Enter to skip): ")
+            workshop = ask_workshop()
         if email is None:
             email = ask_email()
-    key = load_key()
-    payload = build_payload(results, workshop or None, email or None, key)
-    body = json.dumps(payload, indent=2)
-    url = endpoint(args.host)
+    payload = build_payload(results, workshop or None, email or None, load_key(), checked_at)
     say()
-    say(f"This is exactly what would be sent to {url}:")
-    say(body)
+    say(f"This is exactly what would be sent to {server.url(REPORT_PATH)}:")
+    say(json.dumps(payload, indent=2))
     say("You can delete what you sent at any time with --forget.")
     if not args.yes and ask("Send these results? [y/N] ").lower() not in ("y", "yes"):
         say("Not sent.")
         return
-    send_results(url, body, key)
-
-
-def delete_request(url):
-    """Send DELETE to url (urllib errors propagate)."""
-    request = urllib.request.Request(url, method="DELETE")
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
-        response.read()
+    show_advice(send_results(server, payload, waiting), results)
 
 
 def forget_everything(args):
-    """Delete what this computer sent (by its key) from the server, then the key; return the exit code."""
+    """Delete what this computer sent (by its key) from the server, then the key, and the
+    reports waiting to be sent; return the exit code."""
     key = load_key()
-    if key is None:
+    waiting = kept_reports()
+    if key is None and not waiting:
         say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
             "by it, so there is nothing to delete.")
         return 0
-    host = args.host.rstrip("/")
-    url = f"{host}/installation_data/{key}/"
+    server = Server(args.host)
+    path = f"{REPORT_PATH}{key}/"
     if not args.yes:
         if sys.stdin is None or not sys.stdin.isatty():
             say("Nothing deleted: no terminal to confirm. To delete, run again with --forget --yes.")
             return 1
-        answer = ask(f"Delete everything sent from this computer (key {key}) from {host}, "
-                     "and the key itself? [y/N] ")
-        if answer.lower() not in ("y", "yes"):
+        what = (f"everything sent from this computer (key {key}) from {server.base}, and the key "
+                "itself" if key else "")
+        if waiting:
+            what += (" and " if what else "") + f"the {plural(len(waiting), 'report')} waiting to be sent"
+        if ask(f"Delete {what}? [y/N] ").lower() not in ("y", "yes"):
             say("Nothing deleted.")
             return 0
+    drop_kept()
+    if key is None:
+        say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
+            "by it, so there is nothing more to delete.")
+        return 0
     try:
-        delete_request(url)
+        server.delete(path)
     except urllib.error.HTTPError as error:
-        explain_refusal(error, url, refused="delete your data")
+        explain_refusal(error, server.url(path), refused="delete your data")
         say(f"Your key is kept in {key_path()}; try again later.")
+        return 1
+    except RedirectRefused as error:
+        say(f"Nothing deleted: {error}. Your key is kept in {key_path()}; if the workshop's "
+            "server has moved, run again with --host and its new URL.")
         return 1
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {url} ({reason}); nothing was deleted and your key is kept.")
+        say(f"Could not reach the server at {server.url(path)} ({reason}); nothing was deleted "
+            "and your key is kept.")
         return 1
+    host = server.base
     try:
         os.remove(key_path())
     except OSError as error:
@@ -1519,10 +2121,19 @@ def host_url(text):
 
 
 def email_address(text):
-    """Accept an email address, something with an @ (argparse type)."""
-    if not is_email(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an email address (it needs an @)")
-    return text
+    """Accept an email address, normalised as the server does (argparse type)."""
+    address = normalize_email(text)
+    if address is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an email address (like jane@uni.edu)")
+    return address
+
+
+def workshop_id(text):
+    """Accept a workshop id by the server's rule (argparse type)."""
+    try:
+        return parse_workshop_id(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
 
 
 def help_text(value):
@@ -1567,7 +2178,7 @@ exit codes:
                         help="agree to send the results without asking (no questions asked)")
     parser.add_argument("-n", "--no-report", action="store_true",
                         help="only check, never send anything")
-    parser.add_argument("--workshop", metavar="ID",
+    parser.add_argument("--workshop", metavar="ID", type=workshop_id,
                         help="workshop name, e.g. 2016-08-13-place" +
                              (f" (default: {help_text(WORKSHOP_ID)})" if WORKSHOP_ID else ""))
     parser.add_argument("--email", metavar="ADDR", type=email_address,
@@ -1578,6 +2189,9 @@ exit codes:
                         help="show the commands run and their output")
     parser.add_argument("--reset-key", action="store_true",
                         help="forget the stored key and start a new identity")
+    parser.add_argument("--send-pending", action="store_true",
+                        help="send the reports kept because they could not be delivered, and "
+                             "exit; runs no checks")
     parser.add_argument("--forget", action="store_true",
                         help="delete everything you sent from the server, and the stored key "
                              "(asks first; --yes does not ask); runs no checks")
@@ -1593,19 +2207,28 @@ def main(argv=None):
         return 0
     if args.forget:
         return forget_everything(args)
+    server = Server(args.host)
+    if args.send_pending:
+        if not kept_reports():
+            say("No reports are waiting to be sent.")
+        return 0 if send_kept(server) else 1
     try:
         planned = select_checks(args.checks)
     except ValueError as error:
         say(f"error: {error}", sys.stderr)
         return 2
+    # Before anything else: reports agreed to earlier go first, so the server's latest attempt
+    # stays the latest check, and with the key the learner has (one learner, never two).
+    waiting = not send_kept(server, args.no_report)
     if args.reset_key:
         forget_key()
+    checked_at = utc_now()
     say(f"Checking {len(planned)} item(s) for the workshop (Python {platform.python_version()} "
         f"at {sys.executable}):")
     results = run_checks(planned, args.verbose)
     code = summarize(results)
     if not args.no_report:
-        offer_report(results, args)
+        offer_report(results, args, server, checked_at, waiting)
     return code
 
 
