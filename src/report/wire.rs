@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::SystemTime;
 
 /// Why a body is not a report we store; `detail` names the field and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +73,9 @@ struct Submission {
     failed_installs: Option<Vec<Object<WireFailure>>>,
     #[serde(default)]
     unique_user_id: Option<String>,
+    /// When the checks ran (RFC 3339), for a report sent later than it was made.
+    #[serde(default)]
+    checked_at: Option<String>,
 }
 
 /// Unknown fields are ignored here: later clients may report more about the machine.
@@ -141,11 +145,12 @@ pub fn parse_report(body: &[u8]) -> Result<Report, Rejection> {
 }
 
 /// Every field name a report has: only these are named in an error's path.
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 17] = [
     "user_system_info",
     "successful_installs",
     "failed_installs",
     "unique_user_id",
+    "checked_at",
     "distribution_name",
     "distribution_version",
     "system",
@@ -285,6 +290,8 @@ impl Submission {
                 .into_system()?,
             successes,
             failures,
+            // A time that does not parse is as good as none: the arrival time counts.
+            checked_at: self.checked_at.as_deref().and_then(parse_time),
         })
     }
 }
@@ -421,6 +428,12 @@ fn optional_prose(
 fn version(at: &str, value: Option<String>) -> Result<Option<String>, Rejection> {
     let trimmed = value.map(|v| v.trim_end_matches(['\n', '\r']).to_owned());
     optional_text(at, trimmed, MAX_NAME_CHARS)
+}
+
+/// An RFC 3339 time (`2026-12-03T09:41:07Z`, any offset), or `None`.
+fn parse_time(text: &str) -> Option<SystemTime> {
+    let time: jiff::Timestamp = text.trim().parse().ok()?;
+    SystemTime::try_from(time).ok()
 }
 
 #[cfg(test)]
@@ -563,6 +576,35 @@ mod tests {
             parse_report(sql.as_bytes()).is_ok(),
             "quotes are text, not SQL"
         );
+    }
+
+    #[test]
+    fn checked_at_is_read_when_it_is_a_time_ignored_when_not_refused_when_not_text() {
+        let at = |value: &str| parse_report(format!(r#"{{"checked_at": {value}}}"#).as_bytes());
+        let time = at(r#""2026-12-03T09:41:07Z""#).unwrap().checked_at.unwrap();
+        let seconds = time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_eq!(seconds, 1_796_290_867);
+        let offset = at(r#""2026-12-03T10:41:07.5+01:00""#)
+            .unwrap()
+            .checked_at
+            .unwrap();
+        assert_eq!(offset.duration_since(time).unwrap().as_millis(), 500);
+        for ignored in [
+            r#""yesterday""#,
+            r#""""#,
+            "null",
+            r#""2026-13-03T09:41:07Z""#,
+        ] {
+            assert_eq!(at(ignored).unwrap().checked_at, None, "{ignored}");
+        }
+        for wrong in ["1796290867", "true", r#"{"at": 1}"#] {
+            let err = at(wrong).unwrap_err();
+            assert_eq!(err.kind, RejectionKind::WrongShape, "{wrong}");
+            assert!(err.detail.starts_with("checked_at:"), "{wrong}: {err}");
+        }
     }
 
     #[test]
