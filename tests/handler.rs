@@ -460,3 +460,35 @@ async fn a_checked_time_within_30_days_is_the_attempts_time_and_any_other_is_ign
         refused.json
     );
 }
+
+/// Issue 20, item 2: a text a machine printed cost the whole report (422); now each field is
+/// stored cleaned, and an email typed in angle brackets is stored as the address.
+#[tokio::test]
+async fn a_report_is_stored_whatever_its_texts_hold() {
+    let app = app(None, "");
+    let mut report = sample(None, Some("<jane@uni.edu>"), Some("intro <python>"));
+    report["successful_installs"][1]["version"] =
+        json!("3.6.15 (default, May  9 2026, 07:30:54) \n[GCC 12.2.0]");
+    report["failed_installs"][0]["error_description"] =
+        json!("no version in output of 'git --version' (exit code 129): <command> [<args>]");
+    let stored = answer(
+        app.handle(
+            post("/installation_data/", report.to_string()),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(stored.status, 200, "{}", stored.json);
+    let totals = app.store.totals().await.unwrap();
+    assert_eq!((totals.successful_installs, totals.failed_installs), (2, 1));
+    let page = answer(
+        app.handle(
+            get("/view/intro%20%3Cpython%3E/?export=json"),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page.json["workshop_id"], "intro <python>", "{}", page.json);
+}

@@ -1,10 +1,17 @@
 //! A learner's report: what a check script sends (the 2016 wire format), the limits it must
-//! keep, and the parsing that turns a body into a [`Report`] every other part can trust.
-//! Depends on nothing else in the crate.
+//! keep, the parsing that turns a body into a [`Report`] every other part can trust, and the
+//! rules every door applies to a text a machine printed ([`clean`]), a workshop id
+//! ([`WorkshopId`]) and an email ([`normalize_email`]). Depends on nothing else in the crate.
 
+mod email;
+mod text;
 mod wire;
+mod workshop;
 
+pub use email::normalize_email;
+pub use text::{clean, Lines};
 pub use wire::{parse_report, Rejection, RejectionKind};
+pub use workshop::{WorkshopId, WorkshopIdError};
 
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +26,8 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest `error_description`, in characters.
 pub const MAX_ERROR_CHARS: usize = 2000;
-/// Longest field of `user_system_info` (a Windows or Linux platform string is under 200).
+/// Longest field of `user_system_info` (a Windows or Linux platform string is under 200),
+/// and longest workshop id at every door.
 pub const MAX_SYSTEM_FIELD_CHARS: usize = 500;
 /// How old a report's `checked_at` may be and still be its attempt's time: a report kept by a
 /// script that could not send it is sent within days, not months.
@@ -35,7 +43,7 @@ pub fn parse_key(text: &str) -> Option<uuid::Uuid> {
     uuid::Uuid::parse_str(text.trim()).ok()
 }
 
-/// A validated submission: every limit checked, versions trimmed, the key parsed.
+/// A validated submission: every limit checked, every text cleaned, the key parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// The key the script sent, when it is a well-formed UUID; unknown keys are the storage
