@@ -93,13 +93,32 @@ fn report(
     report
 }
 
+/// What askama writes for each character it escapes, `&` first.
+const ESCAPES: [(&str, &str); 5] = [
+    ("&", "&#38;"),
+    ("<", "&#60;"),
+    (">", "&#62;"),
+    ("\"", "&#34;"),
+    ("'", "&#39;"),
+];
+
 /// Reverses askama's escaping, to read a page's text as a browser shows it.
 fn unescape(html: &str) -> String {
-    html.replace("&#60;", "<")
-        .replace("&#62;", ">")
-        .replace("&#34;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#38;", "&")
+    ESCAPES
+        .iter()
+        .rev()
+        .fold(html.to_owned(), |text, (raw, escaped)| {
+            text.replace(escaped, raw)
+        })
+}
+
+/// A text as askama writes it into HTML.
+fn escaped(text: &str) -> String {
+    ESCAPES
+        .iter()
+        .fold(text.to_owned(), |text, (raw, escaped)| {
+            text.replace(raw, escaped)
+        })
 }
 
 /// The markup of each tag, `<` and `>` left out. Escaped text has no raw `<`, so text a
@@ -1103,15 +1122,6 @@ async fn counts_agree_with_a_tally_made_by_hand() {
             assert_eq!(by_system, git, "{path}: detail of git");
         }
     }
-}
-
-/// A text as askama writes it into HTML.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&#38;")
-        .replace('<', "&#60;")
-        .replace('>', "&#62;")
-        .replace('"', "&#34;")
-        .replace('\'', "&#39;")
 }
 
 /// Issue 20, item 2: texts with markup, quotes and ampersands are now stored as a learner's

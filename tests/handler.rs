@@ -339,6 +339,15 @@ async fn a_body_over_the_limit_is_drained_and_answered_413() {
     assert_eq!(refused.json["error"], "body too large");
 }
 
+/// Posts a report from a documentation address.
+async fn posted(
+    app: &result_aggregation_server::app::App,
+    report: &serde_json::Value,
+) -> crate::support::Answer {
+    let request = post("/installation_data/", report.to_string());
+    answer(app.handle(request, peer("192.0.2.1")).await).await
+}
+
 /// One learner's two reports: a failing one of `check` with `checked_at` as given, and a
 /// passing one sent right after with none. Returns the failing attempt's day and the time to
 /// fix it, as the package's detail export counts them, and the seconds the two took.
@@ -351,26 +360,12 @@ async fn failed_then_fixed(
     let mut failing = sample(None, None, None);
     failing["failed_installs"] = json!([{"name": check, "version": "1.0"}]);
     failing["checked_at"] = checked_at;
-    let first = answer(
-        app.handle(
-            post("/installation_data/", failing.to_string()),
-            peer("192.0.2.1"),
-        )
-        .await,
-    )
-    .await;
+    let first = posted(app, &failing).await;
     assert_eq!(first.status, 200, "{}", first.json);
     let mut passing = sample(first.json["key"].as_str(), None, None);
     passing["successful_installs"] = json!([{"name": check, "version": "2.0"}]);
     passing["failed_installs"] = json!([]);
-    let second = answer(
-        app.handle(
-            post("/installation_data/", passing.to_string()),
-            peer("192.0.2.1"),
-        )
-        .await,
-    )
-    .await;
+    let second = posted(app, &passing).await;
     assert_eq!(second.status, 200, "{}", second.json);
     let took = started.elapsed().unwrap().as_secs() + 1;
     let name: String = form_urlencoded::byte_serialize(check.as_bytes()).collect();
@@ -442,14 +437,7 @@ async fn a_checked_time_within_30_days_is_the_attempts_time_and_any_other_is_ign
     // Not a string: a wrong type, refused and named.
     let mut report = sample(None, None, None);
     report["checked_at"] = json!(1_796_290_867);
-    let refused = answer(
-        app.handle(
-            post("/installation_data/", report.to_string()),
-            peer("192.0.2.1"),
-        )
-        .await,
-    )
-    .await;
+    let refused = posted(&app, &report).await;
     assert_eq!(refused.status, 422);
     assert!(
         refused.json["detail"]
@@ -471,14 +459,7 @@ async fn a_report_is_stored_whatever_its_texts_hold() {
         json!("3.6.15 (default, May  9 2026, 07:30:54) \n[GCC 12.2.0]");
     report["failed_installs"][0]["error_description"] =
         json!("no version in output of 'git --version' (exit code 129): <command> [<args>]");
-    let stored = answer(
-        app.handle(
-            post("/installation_data/", report.to_string()),
-            peer("192.0.2.1"),
-        )
-        .await,
-    )
-    .await;
+    let stored = posted(&app, &report).await;
     assert_eq!(stored.status, 200, "{}", stored.json);
     let totals = app.store.totals().await.unwrap();
     assert_eq!((totals.successful_installs, totals.failed_installs), (2, 1));

@@ -67,6 +67,18 @@ fn secret_of(link: &str) -> String {
         .to_owned()
 }
 
+/// What the learner's `check.py --yes` in `home` says, with the fake tools of `bin`.
+fn consented(python: &Path, home: &Path, bin: &Path) -> String {
+    let sent = Command::new(python)
+        .args(["check.py", "--yes"])
+        .env("PATH", bin)
+        .env("SWC_CHECK_CONFIG_DIR", home.join("config"))
+        .current_dir(home)
+        .output()
+        .unwrap();
+    stdout(&sent)
+}
+
 fn learners_in(db: &Path, workshop: &str) -> i64 {
     Connection::open(db)
         .unwrap()
@@ -151,14 +163,7 @@ fn a_hosts_workshop_from_creation_to_deletion() {
         "{said}"
     );
     // With consent given, the same script reports.
-    let sent = Command::new(&python)
-        .args(["check.py", "--yes"])
-        .env("PATH", &bin)
-        .env("SWC_CHECK_CONFIG_DIR", home.join("config"))
-        .current_dir(&home)
-        .output()
-        .unwrap();
-    let sent_text = stdout(&sent);
+    let sent_text = consented(&python, &home, &bin);
     assert!(sent_text.contains("Thank you"), "{sent_text}");
     let fix = line_starting(&sent_text, "Fix: ")
         .trim_start_matches("Fix: ")
@@ -390,14 +395,8 @@ fn an_id_with_markup_is_a_workshop_at_every_door_and_one_with_controls_at_none()
     std::fs::create_dir_all(&home).unwrap();
     std::fs::write(home.join("check.py"), script).unwrap();
     let bin = fake_tools(&home, &python);
-    let sent = Command::new(&python)
-        .args(["check.py", "--yes"])
-        .env("PATH", &bin)
-        .env("SWC_CHECK_CONFIG_DIR", home.join("config"))
-        .current_dir(&home)
-        .output()
-        .unwrap();
-    assert!(stdout(&sent).contains("Thank you"), "{}", stdout(&sent));
+    let sent = consented(&python, &home, &bin);
+    assert!(sent.contains("Thank you"), "{sent}");
     assert_eq!(learners_in(&db, ID), 1);
 
     // Its pages show it escaped, never as markup.
