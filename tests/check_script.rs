@@ -494,7 +494,6 @@ fn a_report_kept_while_the_server_was_down_is_sent_first_on_the_next_run_under_o
 }
 
 #[test]
-#[ignore = "LEAD: un-ignore once the server takes checked_at as the attempt's time (branch issue-20-ingest)"]
 fn a_report_kept_while_the_server_was_down_is_stored_under_the_time_it_was_checked() {
     let Some(python) = python() else { return };
     let run = offline_then_online(&python);
