@@ -24,4 +24,5 @@ mod storage;
 mod support;
 mod systemd;
 mod throttle;
+mod tls;
 mod workshop;

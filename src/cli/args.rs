@@ -123,7 +123,8 @@ pub struct ServeArgs {
     pub trusted_proxies: Option<TrustedProxies>,
 
     /// The URL learners reach this server at, e.g. https://checks.example.org; written into
-    /// the served check script and the landing page (default: from each request's Host)
+    /// the served check script and the landing page (default: from each request: its Host
+    /// header, and from a --trusted-proxy its X-Forwarded-Proto and X-Forwarded-Host)
     #[arg(long, env = "RAS_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
