@@ -217,9 +217,14 @@ pub struct PurgeArgs {
 /// The flags of `backup`.
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// Where to write the copy; an existing file there is replaced once the copy checks out
+    /// Where to write the copy: a new file, or with --force an existing one, which is
+    /// replaced once the copy checks out (never the database itself, nor a device or folder)
     #[arg(value_name = "PATH")]
     pub to: std::path::PathBuf,
+
+    /// Replace the file at PATH if there is one (as a nightly backup replaces the last)
+    #[arg(long)]
+    pub force: bool,
 
     /// The database it copies.
     #[command(flatten)]

@@ -234,7 +234,7 @@ pub fn purge(args: PurgeArgs) -> ExitCode {
 pub fn backup(args: BackupArgs) -> ExitCode {
     let location = Location::parse(&args.database.db);
     let started = std::time::Instant::now();
-    match crate::storage::back_up(&location, &args.to) {
+    match crate::storage::back_up(&location, &args.to, args.force) {
         Ok(bytes) => {
             println!(
                 "backed up {location} to {} in {:.1} s: {bytes} bytes ({:.1} MiB), integrity ok",
