@@ -1,7 +1,7 @@
 //! What an admin's hands do to a running deployment (issue 20): the database file deleted or
-//! moved while the server runs.
+//! moved while the server runs, and `generate` pointed at a database that holds reports.
 
-use crate::binary::{agent, count, Server, BIN};
+use crate::binary::{agent, count, post_json, Server, BIN};
 use crate::support::sample;
 use std::path::Path;
 use std::process::Command;
@@ -115,4 +115,53 @@ fn a_database_file_replaced_while_serving_is_noticed() {
     assert_eq!(health(&server).0, 200);
     drop(server);
     assert_eq!(count(&db, "attempts"), 2);
+}
+
+/// Issue 20, item 8: `generate` filled whatever `RAS_DB` named, production included. It takes
+/// `--db` only, and adds to a database that holds reports only with `--append`.
+#[test]
+fn generate_takes_db_only_and_appends_only_when_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let production = dir.path().join("production.db");
+    let server = Server::start(&production, &[]);
+    let (status, body) = post_json(
+        &agent(),
+        &format!("{}/installation_data/", server.base),
+        &sample(None, None, None).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    drop(server);
+    let generate = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("generate")
+            .args(["--submissions", "50"])
+            .args(args)
+            .env("RAS_DB", &production)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // RAS_DB is not read, and there is no default file: --db must name one.
+    let out = generate(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--db"),
+        "{out:?}"
+    );
+    assert_eq!(count(&production, "attempts"), 1);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no file made"
+    );
+    // A database that holds reports is refused, unless --append.
+    let out = generate(&["--db", production.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("already holds 1 report"), "{said}");
+    assert!(said.contains("--append"), "{said}");
+    assert_eq!(count(&production, "attempts"), 1);
+    let out = generate(&["--db", production.to_str().unwrap(), "--append"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(count(&production, "attempts"), 51);
 }
