@@ -8,8 +8,9 @@
 use super::generate::GenerateArgs;
 use super::workshop::{parse_known_checks, WorkshopArgs};
 use crate::config::{
-    Checks, RateLimit, RedisUrl, TrustedProxies, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT,
-    DEFAULT_REDIS_DEADLINE, DEFAULT_REDIS_PREFIX,
+    Checks, RateLimit, RedisUrl, TrustedProxies, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_RATE_LIMIT, DEFAULT_REDIS_DEADLINE,
+    DEFAULT_REDIS_PREFIX,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -180,6 +181,18 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=1_000_000)
     )]
     pub max_connections: u64,
+
+    /// Connections one client address (IPv6: one /64) may hold at once; more are answered
+    /// 503 and closed at once. Counted per TCP peer: a --trusted-proxy is exempt (it
+    /// carries every learner's connections; limit them in the proxy)
+    #[arg(
+        long,
+        env = "RAS_MAX_CONNECTIONS_PER_ADDRESS",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000)
+    )]
+    pub max_connections_per_address: u64,
 }
 
 /// On or off.

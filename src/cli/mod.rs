@@ -36,6 +36,8 @@ impl ServeArgs {
             redis,
             metrics: self.metrics == Switch::On,
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_connections_per_address: usize::try_from(self.max_connections_per_address)
+                .unwrap_or(usize::MAX),
         }
     }
 }
