@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 # The server that serves this script rewrites the lines between the two
@@ -726,17 +727,104 @@ def build_payload(results, workshop, email, key):
 
 # ---------------------------------------------------------------- sending
 
-def endpoint(host):
-    """Return the URL results are posted to on the server at host."""
-    return host.rstrip("/") + "/installation_data/"
+# Where reports are posted, under the server's base URL (and deleted, followed by the key and /).
+REPORT_PATH = "/installation_data/"
+# Redirects a POST or DELETE is repeated for: urllib itself would repeat a redirected POST as a
+# GET (301, 302), which the server answers with 405, and refuses to follow a DELETE at all.
+REDIRECT_CODES = (301, 302, 307, 308)
 
 
-def post_json(url, body):
-    """POST the JSON text body to url and return the answer's text (urllib errors propagate)."""
-    request = urllib.request.Request(url, data=body.encode("utf-8"), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
-        return response.read().decode("utf-8", "replace")
+class RedirectRefused(Exception):
+    """A redirect this script does not follow: to another host, from https to http, a second
+    one in a row, or one without a Location."""
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand every redirect back as an HTTPError, so that Server decides what to repeat."""
+
+    def redirect_request(self, *args, **kwargs):
+        """Follow nothing."""
+        return None
+
+
+def same_host_target(url, location):
+    """Return the absolute URL a redirect from url to location points to, or raise
+    RedirectRefused when a report sent there could leave the host the learner chose or lose
+    its encryption (http to https of the same host is fine; any port)."""
+    if not location:
+        raise RedirectRefused(f"the server at {url} answered with a redirect without a Location")
+    target = urllib.parse.urljoin(url, location.strip())
+    old, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(target)
+    if new.scheme not in ("http", "https") or (new.hostname or "") != (old.hostname or ""):
+        raise RedirectRefused(f"the server at {url} redirected to {target}, another host; "
+                              "nothing was sent there")
+    if old.scheme == "https" and new.scheme == "http":
+        raise RedirectRefused(f"the server at {url} redirected to {target}, which is not "
+                              "encrypted; nothing was sent there")
+    return target
+
+
+class Server(object):
+    """The server this run talks to. A POST or DELETE answered with a redirect to the same
+    host is repeated once, with the same method and body, and later requests of this run go
+    straight to the new place (so an http URL costs one clear-text request, not one each)."""
+
+    def __init__(self, host):
+        self.base = host.rstrip("/")
+
+    def post(self, path, body):
+        """POST the JSON text body to path; return the answer's text. HTTPError when the server
+        refuses, RedirectRefused, other urllib/OSError when it cannot be reached."""
+        return self.request("POST", path, body.encode("utf-8"))
+
+    def delete(self, path):
+        """Send DELETE to path; errors as for post."""
+        return self.request("DELETE", path)
+
+    def url(self, path):
+        """The full URL of path on this server."""
+        return self.base + path
+
+    def request(self, method, path, data=None):
+        """Send one request, repeating it once where a redirect to the same host points."""
+        url = self.url(path)
+        try:
+            return self.send(method, url, data)
+        except urllib.error.HTTPError as error:
+            if error.code not in REDIRECT_CODES:
+                raise
+            error.close()
+            target = same_host_target(url, error.headers.get("Location"))
+        self.moved(url, target, path)
+        try:
+            return self.send(method, target, data)
+        except urllib.error.HTTPError as error:
+            if error.code not in REDIRECT_CODES:
+                raise
+            error.close()
+            raise RedirectRefused(f"the server at {target} redirected again, to "
+                                  f"{error.headers.get('Location')}; nothing more was sent")
+
+    @staticmethod
+    def send(method, url, data):
+        """One HTTP request without following redirects; return the answer's text."""
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        # A new opener each time: it reads the proxy and certificate settings of the moment.
+        with urllib.request.build_opener(NoRedirects).open(request, timeout=NETWORK_TIMEOUT) as response:
+            return response.read().decode("utf-8", "replace")
+
+    def moved(self, url, target, path):
+        """Remember where the server went and tell the learner which URL to use next time."""
+        if not target.endswith(path):
+            say(f"The server sent {url} on to {target}.")
+            return
+        new_base = target[:len(target) - len(path)]
+        if new_base == self.base:
+            return
+        self.base = new_base
+        say(f"The server moved to {new_base}; next time use --host {new_base} "
+            f"(or download check.py again from {new_base}/check.py).")
 
 
 def explain_refusal(error, url, refused="accept the results"):
@@ -757,18 +845,24 @@ def explain_refusal(error, url, refused="accept the results"):
     say(f"The server at {url} did not {refused} (HTTP {error.code}, {reason}{detail}).")
 
 
-def send_results(url, body, sent_key):
+def send_results(server, body, sent_key):
     """Send the report and store the key the server returns; network trouble only prints a message."""
-    say(f"Sending to {url} ...")
+    say(f"Sending to {server.url(REPORT_PATH)} ...")
     try:
-        text = post_json(url, body)
+        text = server.post(REPORT_PATH, body)
     except urllib.error.HTTPError as error:
-        explain_refusal(error, url)
+        explain_refusal(error, server.url(REPORT_PATH))
+        return False
+    except RedirectRefused as error:
+        say(f"Not sent: {error}. If the workshop's server has moved, run again with --host "
+            "and its new URL.")
         return False
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {url} ({reason}); your results above are still valid.")
+        say(f"Could not reach the server at {server.url(REPORT_PATH)} ({reason}); your results "
+            "above are still valid.")
         return False
+    url = server.url(REPORT_PATH)  # where a redirect took it
     try:
         answer = json.loads(text)
         key = answer.get("key")
@@ -828,22 +922,15 @@ def offer_report(results, args):
     key = load_key()
     payload = build_payload(results, workshop or None, email or None, key)
     body = json.dumps(payload, indent=2)
-    url = endpoint(args.host)
+    server = Server(args.host)
     say()
-    say(f"This is exactly what would be sent to {url}:")
+    say(f"This is exactly what would be sent to {server.url(REPORT_PATH)}:")
     say(body)
     say("You can delete what you sent at any time with --forget.")
     if not args.yes and ask("Send these results? [y/N] ").lower() not in ("y", "yes"):
         say("Not sent.")
         return
-    send_results(url, body, key)
-
-
-def delete_request(url):
-    """Send DELETE to url (urllib errors propagate)."""
-    request = urllib.request.Request(url, method="DELETE")
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
-        response.read()
+    send_results(server, body, key)
 
 
 def forget_everything(args):
@@ -853,27 +940,33 @@ def forget_everything(args):
         say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
             "by it, so there is nothing to delete.")
         return 0
-    host = args.host.rstrip("/")
-    url = f"{host}/installation_data/{key}/"
+    server = Server(args.host)
+    path = f"{REPORT_PATH}{key}/"
     if not args.yes:
         if sys.stdin is None or not sys.stdin.isatty():
             say("Nothing deleted: no terminal to confirm. To delete, run again with --forget --yes.")
             return 1
-        answer = ask(f"Delete everything sent from this computer (key {key}) from {host}, "
+        answer = ask(f"Delete everything sent from this computer (key {key}) from {server.base}, "
                      "and the key itself? [y/N] ")
         if answer.lower() not in ("y", "yes"):
             say("Nothing deleted.")
             return 0
     try:
-        delete_request(url)
+        server.delete(path)
     except urllib.error.HTTPError as error:
-        explain_refusal(error, url, refused="delete your data")
+        explain_refusal(error, server.url(path), refused="delete your data")
         say(f"Your key is kept in {key_path()}; try again later.")
+        return 1
+    except RedirectRefused as error:
+        say(f"Nothing deleted: {error}. Your key is kept in {key_path()}; if the workshop's "
+            "server has moved, run again with --host and its new URL.")
         return 1
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {url} ({reason}); nothing was deleted and your key is kept.")
+        say(f"Could not reach the server at {server.url(path)} ({reason}); nothing was deleted "
+            "and your key is kept.")
         return 1
+    host = server.base
     try:
         os.remove(key_path())
     except OSError as error:

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import sys
 import tempfile
 import textwrap
@@ -27,6 +28,30 @@ import check
 POSIX_ONLY = unittest.skipIf(os.name == "nt", "fake executables are shell scripts")
 KEY_1 = "0b2f9a9e-6a39-4c43-9a3e-1d3c2f0e6a11"
 KEY_2 = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+# A throwaway self-signed certificate for 127.0.0.1 (valid until 2126) and its key, for a fake
+# server behind https: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1
+#   -nodes -days 36500 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
+#   -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,digitalSignature
+#   -addext extendedKeyUsage=serverAuth   (Python 3.13's strict verification wants the usages)
+LOOPBACK_CERTIFICATE = """\
+-----BEGIN CERTIFICATE-----
+MIIBtzCCAV2gAwIBAgIUQbaAUqx5hcgE8qeRLDIWgmuaUYMwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwMzE5MTQzOFoYDzIxMjYxMTA5
+MTkxNDM4WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATu9OmmtlkRtxtDEcFDTUuMkSs6VnOxpU4EoXPLkEU5pfUyQ4u84HVS
+eWo0W/Mt96eb0xLB9Z55WHN3qfj0JouJo4GKMIGHMB0GA1UdDgQWBBTXk7fp3Fkz
+DfgaHmnlmDpOfn8XHjAfBgNVHSMEGDAWgBTXk7fp3FkzDfgaHmnlmDpOfn8XHjAP
+BgNVHREECDAGhwR/AAABMA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgKE
+MBMGA1UdJQQMMAoGCCsGAQUFBwMBMAoGCCqGSM49BAMCA0gAMEUCIQCUe3VjdgBG
+gpsfH+b4I7YwSxC1OiWTz+es2Xjlk+qSQgIgeYUYVMOtCax9ZIajJPNfVB668URF
+8+XykFh8C2Fx6ZI=
+-----END CERTIFICATE-----
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7nV1V6yPeEMjoC9B
+o0q3oTRdVtl8Og6IBXNuLkRlgaKhRANCAATu9OmmtlkRtxtDEcFDTUuMkSs6VnOx
+pU4EoXPLkEU5pfUyQ4u84HVSeWo0W/Mt96eb0xLB9Z55WHN3qfj0JouJ
+-----END PRIVATE KEY-----
+"""
 
 
 class FakeTerminal(io.StringIO):
@@ -40,10 +65,11 @@ class FakeTerminal(io.StringIO):
 class FakeServer(object):
     """A result-aggregation-server stand-in on 127.0.0.1 that records what it receives."""
 
-    def __init__(self, status=200, answer=None, headers=None):
+    def __init__(self, status=200, answer=None, headers=None, redirect=None, certificate=None):
         self.status = status
         self.answer = answer
         self.headers = headers or {}
+        self.redirect = redirect
         self.requests = []
         server = self
 
@@ -54,6 +80,8 @@ class FakeServer(object):
                 """Store path, content type and body; answer like the real server."""
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("utf-8")
                 server.requests.append((self.path, self.headers.get("Content-Type"), body))
+                if server.redirect_to(self):
+                    return
                 reply = json.dumps(server.reply_for(body)).encode("utf-8")
                 self.send_response(server.status)
                 for name, value in server.headers.items():
@@ -66,6 +94,8 @@ class FakeServer(object):
             def do_DELETE(self):
                 """Record each DELETE and answer with the configured status, no body."""
                 server.requests.append((self.path, "DELETE", ""))
+                if server.redirect_to(self):
+                    return
                 status = server.status if server.status != 200 else 204
                 self.send_response(status)
                 for name, value in server.headers.items():
@@ -73,13 +103,37 @@ class FakeServer(object):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self):
+                """What urllib turns a redirected POST into; the real server answers 405."""
+                server.requests.append((self.path, "GET", ""))
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *args):
                 """Keep the test output quiet."""
 
         self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        scheme = "http"
+        if certificate is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certificate)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def redirect_to(self, handler):
+        """Answer with the configured redirect (status, base URL) to the same path; True if so."""
+        if self.redirect is None:
+            return False
+        status, base = self.redirect
+        handler.send_response(status)
+        handler.send_header("Location", base + handler.path)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return True
 
     def reply_for(self, body):
         """Return the configured answer, or the real server's: same key if sent, else a new one."""
@@ -926,6 +980,95 @@ class ForgetTests(ServerTestCase):
         self.assertEqual(exited.exception.code, 0)
         self.assertIn("(default: 100%)", out.getvalue())
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
+
+
+class RedirectTests(ServerTestCase):
+    """Issue 20: behind certbot's http-to-https redirect every report was lost (urllib repeated
+    the POST as a GET, answered 405) and --forget failed on the 301."""
+
+    def test_a_redirected_post_is_repeated_with_its_body_and_the_new_url_is_named(self):
+        """301, 302, 307 and 308 to the same host: the same POST again, then the key is kept."""
+        for status in (301, 302, 307, 308):
+            with self.subTest(status=status):
+                target = self.server()
+                moved = self.server(redirect=(status, target.url))
+                code, out, _ = run_main(["--yes", "--reset-key", "-H", moved.url, "fake-new"])
+                self.assertEqual(code, 0)
+                self.assertEqual(len(moved.requests), 1)
+                self.assertEqual(target.requests, [moved.requests[0]], "same method, path, body")
+                self.assertIn(f"The server moved to {target.url}; next time use --host "
+                              f"{target.url} (or download check.py again from "
+                              f"{target.url}/check.py).", out)
+                self.assertIn("Thank you", out)
+                self.assertIsNotNone(self.stored_key())
+
+    def test_http_to_https_of_the_same_host(self):
+        """certbot's redirect: the report goes to the https URL, trusted via SSL_CERT_FILE."""
+        certificate = os.path.join(self.tmp, "loopback.pem")
+        with open(certificate, "w") as stream:
+            stream.write(LOOPBACK_CERTIFICATE)
+        os.environ["SSL_CERT_FILE"] = certificate
+        secure = self.server(certificate=certificate)
+        plain = self.server(redirect=(301, secure.url))
+        code, out, _ = run_main(["--yes", "-H", plain.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertEqual(len(secure.requests), 1, out)
+        self.assertEqual(secure.requests[0][0], "/installation_data/")
+        self.assertIn(f"The server moved to {secure.url}; next time use --host {secure.url}", out)
+        self.assertIn("Thank you", out)
+
+    def test_a_redirected_delete_is_repeated(self):
+        """--forget follows the move too, and only then drops the key."""
+        target = self.server()
+        moved = self.server(redirect=(308, target.url))
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", moved.url])
+        self.assertEqual(code, 0, out)
+        self.assertEqual(target.requests, [(f"/installation_data/{KEY_1}/", "DELETE", "")])
+        self.assertIn(f"next time use --host {target.url}", out)
+        self.assertIsNone(self.stored_key())
+
+    def test_a_redirect_to_another_host_sends_nothing_there(self):
+        """localhost is another host name than 127.0.0.1: the body never goes there."""
+        target = self.server()
+        elsewhere = target.url.replace("127.0.0.1", "localhost")
+        moved = self.server(redirect=(301, elsewhere))
+        code, out, _ = run_main(["--yes", "-H", moved.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertEqual(target.requests, [])
+        self.assertIn(f"redirected to {elsewhere}/installation_data/, another host; nothing "
+                      "was sent there", out)
+        self.assertIsNone(self.stored_key())
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", moved.url])
+        self.assertEqual((code, target.requests, self.stored_key()), (1, [], KEY_1))
+        self.assertIn("another host", out)
+
+    def test_a_second_redirect_is_not_followed(self):
+        """One repeat only: a loop or a chain ends with a message, not a hang."""
+        last = self.server()
+        second = self.server(redirect=(301, last.url))
+        first = self.server(redirect=(301, second.url))
+        _, out, _ = run_main(["--yes", "-H", first.url, "fake-new"])
+        self.assertEqual((len(first.requests), len(second.requests), last.requests), (1, 1, []))
+        self.assertIn(f"redirected again, to {last.url}/installation_data/", out)
+
+    def test_which_redirects_are_followed(self):
+        """Same host name, any port, http to https; never to another host or back to http."""
+        url = "http://ras.example.org/installation_data/"
+        follow = {
+            "https://ras.example.org/installation_data/": "https://ras.example.org/installation_data/",
+            "https://RAS.example.org:8443/installation_data/": "https://RAS.example.org:8443/installation_data/",
+            "/elsewhere/": "http://ras.example.org/elsewhere/",
+        }
+        for location, target in follow.items():
+            self.assertEqual(check.same_host_target(url, location), target)
+        for location in ("https://evil.example.org/installation_data/", "ftp://ras.example.org/",
+                         "https://ras.example.org.evil.example/", "//other.example/x", "", None):
+            with self.subTest(location=location), self.assertRaises(check.RedirectRefused):
+                check.same_host_target(url, location)
+        with self.assertRaises(check.RedirectRefused):
+            check.same_host_target("https://ras.example.org/x/", "http://ras.example.org/x/")
 
 
 class ServedSettingsTests(unittest.TestCase):
