@@ -27,13 +27,30 @@ const RENEW_AFTER: u32 = 3;
 /// One fixed window per key, as the in-process throttle keeps it: it begins at the window's
 /// first submission (ARGV[1], ms since the epoch, from the instance's clock) and lasts ARGV[2]
 /// ms. The count and the expiry change in one atomic step, so no key is ever left without a
-/// TTL. Returns the count in this window and when it began.
+/// TTL. A key that another program wrote (another type, a count or start that is not a
+/// whole number of ours, a negative count, a window that begins more than a window from
+/// now) is replaced by a fresh window in the same step: an error here would make every
+/// submission fall back to this process's count, and a bad count would never run out.
+/// Returns the count in this window and when it began.
 const COUNT_SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local start = tonumber(redis.call('HGET', KEYS[1], 'start'))
-local count
-if start == nil or now >= start + window then
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local start, count
+if kind == 'hash' then
+  local fields = redis.call('HMGET', KEYS[1], 'start', 'count')
+  local ours = function(text)
+    return type(text) == 'string' and #text <= 15 and string.match(text, '^%d+$') ~= nil
+  end
+  if ours(fields[1]) and ours(fields[2]) then
+    start = tonumber(fields[1])
+    count = tonumber(fields[2])
+  end
+end
+if start == nil or now >= start + window or start > now + window then
+  if kind ~= 'none' then
+    redis.call('DEL', KEYS[1])
+  end
   start = now
   count = 1
   redis.call('HSET', KEYS[1], 'start', ARGV[1], 'count', 1)
@@ -43,6 +60,57 @@ end
 redis.call('PEXPIRE', KEYS[1], math.max(start + window - now, 1))
 return {count, start}
 ";
+
+/// How often at most the log says that the backend changed (Redis failed, or answers
+/// again): a Redis that answers PING but fails every count would otherwise flip the
+/// instance, and its log, between the two twice a second.
+const BACKEND_CHANGES_LOGGED_EVERY: Duration = Duration::from_secs(60);
+
+/// Changes of backend as the log tells them: at most one line a minute, with the number of
+/// changes it did not tell.
+#[derive(Default)]
+struct ChangeLog {
+    /// When a change was last told, and the changes not told since.
+    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl ChangeLog {
+    /// Whether a change at `now` may be told: `Some(changes not told before it)`, or `None`
+    /// (it is counted instead).
+    fn may_tell(&self, now: std::time::Instant) -> Option<u64> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (told, untold) = &mut *state;
+        match told {
+            Some(at) if now.duration_since(*at) < BACKEND_CHANGES_LOGGED_EVERY => {
+                *untold += 1;
+                None
+            }
+            _ => {
+                let before = std::mem::take(untold);
+                *told = Some(now);
+                Some(before)
+            }
+        }
+    }
+
+    /// Logs `line` (at `level`) if a change may be told now.
+    fn tell(&self, level: log::Level, line: std::fmt::Arguments<'_>) {
+        if let Some(untold) = self.may_tell(std::time::Instant::now()) {
+            if untold == 0 {
+                log::log!(level, "{line}");
+            } else {
+                log::log!(
+                    level,
+                    "{line} ({untold} changes between Redis and this process in the last \
+                     minute were not logged)"
+                );
+            }
+        }
+    }
+}
 
 /// Budgets in Redis, with this process's memory standing in while Redis does not answer.
 pub struct RedisThrottle {
@@ -69,6 +137,8 @@ struct Link {
     metrics: Metrics,
     /// The URL with its password redacted, for the log.
     shown: String,
+    /// Changes of backend, told at most once a minute.
+    changes: ChangeLog,
 }
 
 impl RedisThrottle {
@@ -89,6 +159,7 @@ impl RedisThrottle {
             lost: Notify::new(),
             metrics,
             shown: settings.url.to_string(),
+            changes: ChangeLog::default(),
         });
         match link.ping().await {
             Ok(()) => {
@@ -202,10 +273,13 @@ impl Link {
         self.metrics.redis_error();
         if self.shared.swap(false, Ordering::SeqCst) {
             self.metrics.throttle_backend(Backend::Fallback);
-            log::warn!(
-                "Redis at {} failed ({why}): counting submissions in this process until it \
-                 answers again",
-                self.shown
+            self.changes.tell(
+                log::Level::Warn,
+                format_args!(
+                    "Redis at {} failed ({why}): counting submissions in this process until \
+                     it answers again",
+                    self.shown
+                ),
             );
             self.lost.notify_one();
         }
@@ -239,9 +313,12 @@ async fn retry(link: Arc<Link>) {
         }
         link.shared.store(true, Ordering::SeqCst);
         link.metrics.throttle_backend(Backend::Redis);
-        log::info!(
-            "Redis at {} answers again: the shared budget is in use again",
-            link.shown
+        link.changes.tell(
+            log::Level::Info,
+            format_args!(
+                "Redis at {} answers again: the shared budget is in use again",
+                link.shown
+            ),
         );
     }
 }
@@ -254,4 +331,26 @@ fn lazy_connection(client: &redis::Client) -> Result<ConnectionManager, redis::R
         .set_response_timeout(None)
         .set_number_of_retries(1);
     ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Issue 20, item 8: a Redis that answers PING but fails every count made the log say
+    /// "failed" and "answers again" twice a second. A change is told at most once a minute,
+    /// and the next told one says how many were not.
+    #[test]
+    fn backend_changes_are_told_at_most_once_a_minute() {
+        let log = ChangeLog::default();
+        let start = Instant::now();
+        assert_eq!(log.may_tell(start), Some(0));
+        for half_seconds in 1..120 {
+            let at = start + Duration::from_millis(500 * half_seconds);
+            assert_eq!(log.may_tell(at), None, "{half_seconds}");
+        }
+        assert_eq!(log.may_tell(start + Duration::from_secs(60)), Some(119));
+        assert_eq!(log.may_tell(start + Duration::from_secs(61)), None);
+    }
 }
