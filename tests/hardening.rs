@@ -87,16 +87,10 @@ fn a_flood_of_client_errors_leaves_a_short_log() {
 
 /// Sends `request` as it is over a connection of its own and reads the whole answer.
 async fn raw(to: std::net::SocketAddr, request: &[u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let mut stream = tokio::net::TcpStream::connect(to).await.unwrap();
     stream.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    let read = stream.read_to_end(&mut answer);
-    tokio::time::timeout(std::time::Duration::from_secs(30), read)
-        .await
-        .expect("the server answers and closes")
-        .unwrap();
-    String::from_utf8_lossy(&answer).into_owned()
+    read_to_close(stream).await
 }
 
 /// Item 5: `/check.py` without a Host (HTTP/1.0), with `Host: my_host:8080` or with a

@@ -23,14 +23,15 @@ fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
-#[tokio::test]
-async fn redis_windows_are_the_in_process_throttles_and_keys_expire_with_them() {
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
-    let clock = Arc::new(ManualClock::at(Duration::from_secs(2_000_000_000)));
+/// The moment the tests' clocks start at, since the Unix epoch.
+const NOW: Duration = Duration::from_secs(2_000_000_000);
+
+/// A throttle of 3 a minute counting in `redis` under `prefix`, on a clock the test moves,
+/// with a generous deadline (these tests are about windows and keys, not about time).
+async fn counting_in(redis: &RedisServer, prefix: &str) -> (RedisThrottle, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::at(NOW));
     let throttle = RedisThrottle::connect(
-        &settings(&redis, "window:", Duration::from_secs(2)),
+        &settings(redis, prefix, Duration::from_secs(2)),
         "3/minute".parse().unwrap(),
         clock.clone(),
         Metrics::new(),
@@ -38,6 +39,15 @@ async fn redis_windows_are_the_in_process_throttles_and_keys_expire_with_them() 
     .await
     .unwrap();
     assert!(throttle.is_shared());
+    (throttle, clock)
+}
+
+#[tokio::test]
+async fn redis_windows_are_the_in_process_throttles_and_keys_expire_with_them() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (throttle, clock) = counting_in(&redis, "window:").await;
     let a = ip("192.0.2.1");
     let mut remaining = Vec::new();
     for _ in 0..3 {
@@ -85,7 +95,7 @@ async fn a_silent_redis_costs_a_submission_its_deadline_and_no_more() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let clock = Arc::new(ManualClock::at(Duration::from_secs(2_000_000_000)));
+    let clock = Arc::new(ManualClock::at(NOW));
     let throttle = RedisThrottle::connect(
         &settings(&redis, "deadline:", DEFAULT_REDIS_DEADLINE),
         "3/minute".parse().unwrap(),
@@ -165,19 +175,9 @@ async fn keys_written_by_another_program_are_repaired_in_the_same_call() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let now = Duration::from_secs(2_000_000_000);
-    let clock = Arc::new(ManualClock::at(now));
-    let throttle = RedisThrottle::connect(
-        &settings(&redis, "foreign:", Duration::from_secs(2)),
-        "3/minute".parse().unwrap(),
-        clock.clone(),
-        Metrics::new(),
-    )
-    .await
-    .unwrap();
-    assert!(throttle.is_shared());
-    let ms = now.as_millis().to_string();
-    let future = (now.as_millis() + 10 * 365 * 86_400_000).to_string();
+    let (throttle, _clock) = counting_in(&redis, "foreign:").await;
+    let ms = NOW.as_millis().to_string();
+    let future = (NOW.as_millis() + 10 * 365 * 86_400_000).to_string();
     let cases: [(&str, Vec<Vec<&str>>); 7] = [
         ("a string", vec![vec!["SET", "KEY", "garbage"]]),
         ("a list", vec![vec!["RPUSH", "KEY", "a", "b"]]),
