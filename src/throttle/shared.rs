@@ -61,54 +61,90 @@ redis.call('PEXPIRE', KEYS[1], math.max(start + window - now, 1))
 return {count, start}
 ";
 
-/// How often at most the log says that the backend changed (Redis failed, or answers
-/// again): a Redis that answers PING but fails every count would otherwise flip the
-/// instance, and its log, between the two twice a second.
-const BACKEND_CHANGES_LOGGED_EVERY: Duration = Duration::from_secs(60);
+/// How often at most the log says that Redis failed: a Redis that answers PING but fails
+/// every count would otherwise flip the instance, and its log, between "failed" and "answers
+/// again" every second.
+const FAILURES_LOGGED_EVERY: Duration = Duration::from_secs(60);
 
-/// Changes of backend as the log tells them: at most one line a minute, with the number of
-/// changes it did not tell.
+/// Changes of backend as the log tells them: a failure at most once a minute; the return
+/// only after a failure that was told, so the log's last word is never "answers again" for
+/// long while Redis fails, nor "failed" once it answers. Changes not told are counted, and
+/// the next line that is told says how many.
 #[derive(Default)]
 struct ChangeLog {
-    /// When a change was last told, and the changes not told since.
-    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
+    told: std::sync::Mutex<Told>,
+}
+
+#[derive(Default)]
+struct Told {
+    /// When a failure was last told.
+    failure_at: Option<std::time::Instant>,
+    /// Whether the last line told is a failure.
+    failure_last: bool,
+    /// Changes since the last line told.
+    untold: u64,
+}
+
+impl Told {
+    /// Whether a failure was told less than a minute before `now`.
+    fn failure_told_within(&self, now: std::time::Instant) -> bool {
+        self.failure_at
+            .is_some_and(|at| now.duration_since(at) < FAILURES_LOGGED_EVERY)
+    }
+
+    /// Notes a failure told at `now`; the changes not told before it.
+    fn tell_failure(&mut self, now: std::time::Instant) -> u64 {
+        self.failure_at = Some(now);
+        self.failure_last = true;
+        std::mem::take(&mut self.untold)
+    }
 }
 
 impl ChangeLog {
-    /// Whether a change at `now` may be told: `Some(changes not told before it)`, or `None`
-    /// (it is counted instead).
-    fn may_tell(&self, now: std::time::Instant) -> Option<u64> {
-        let mut state = self
-            .state
+    fn told(&self) -> std::sync::MutexGuard<'_, Told> {
+        self.told
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (told, untold) = &mut *state;
-        match told {
-            Some(at) if now.duration_since(*at) < BACKEND_CHANGES_LOGGED_EVERY => {
-                *untold += 1;
-                None
-            }
-            _ => {
-                let before = std::mem::take(untold);
-                *told = Some(now);
-                Some(before)
-            }
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Logs `line` (at `level`) if a change may be told now.
-    fn tell(&self, level: log::Level, line: std::fmt::Arguments<'_>) {
-        if let Some(untold) = self.may_tell(std::time::Instant::now()) {
-            if untold == 0 {
-                log::log!(level, "{line}");
-            } else {
-                log::log!(
-                    level,
-                    "{line} ({untold} changes between Redis and this process in the last \
-                     minute were not logged)"
-                );
-            }
+    /// Redis failed at `now`: `Some(changes not told before)` when the log tells it.
+    fn failed(&self, now: std::time::Instant) -> Option<u64> {
+        let mut told = self.told();
+        if told.failure_told_within(now) {
+            told.untold += 1;
+            return None;
         }
+        Some(told.tell_failure(now))
+    }
+
+    /// Redis answers again: told when the last line told is a failure.
+    fn answered(&self) -> Option<u64> {
+        let mut told = self.told();
+        if !told.failure_last {
+            told.untold += 1;
+            return None;
+        }
+        told.failure_last = false;
+        Some(std::mem::take(&mut told.untold))
+    }
+
+    /// Redis still fails at `now` (the retrier asks each second): told when a failure was
+    /// not, once a minute has passed since the last one that was.
+    fn still_failing(&self, now: std::time::Instant) -> Option<u64> {
+        let mut told = self.told();
+        if told.failure_last || told.failure_told_within(now) {
+            return None;
+        }
+        Some(told.tell_failure(now))
+    }
+}
+
+/// `line`, with the number of changes the log left out before it, if any.
+fn with_untold(line: std::fmt::Arguments<'_>, untold: u64) -> String {
+    if untold == 0 {
+        line.to_string()
+    } else {
+        format!("{line} ({untold} changes between Redis and this process's count were not logged in the last minute)")
     }
 }
 
@@ -267,20 +303,27 @@ impl Link {
         }
     }
 
+    /// What the log says when Redis fails.
+    fn failed_line(&self, why: &str, untold: u64) -> String {
+        with_untold(
+            format_args!(
+                "Redis at {} failed ({why}): counting submissions in this process until it \
+                 answers again",
+                self.shown
+            ),
+            untold,
+        )
+    }
+
     /// A call failed: count it, and on the first failure since Redis last answered, switch to
     /// this process's budgets, say so once, and wake the retrier.
     fn lose(&self, why: &str) {
         self.metrics.redis_error();
         if self.shared.swap(false, Ordering::SeqCst) {
             self.metrics.throttle_backend(Backend::Fallback);
-            self.changes.tell(
-                log::Level::Warn,
-                format_args!(
-                    "Redis at {} failed ({why}): counting submissions in this process until \
-                     it answers again",
-                    self.shown
-                ),
-            );
+            if let Some(untold) = self.changes.failed(std::time::Instant::now()) {
+                log::warn!("{}", self.failed_line(why, untold));
+            }
             self.lost.notify_one();
         }
     }
@@ -300,6 +343,9 @@ async fn retry(link: Arc<Link>) {
                     link.metrics.redis_error();
                     failures += 1;
                     log::debug!("Redis at {} still does not answer: {why}", link.shown);
+                    if let Some(untold) = link.changes.still_failing(std::time::Instant::now()) {
+                        log::warn!("{}", link.failed_line(&why, untold));
+                    }
                     if failures.is_multiple_of(RENEW_AFTER) {
                         match lazy_connection(&link.client) {
                             Ok(fresh) => {
@@ -313,13 +359,13 @@ async fn retry(link: Arc<Link>) {
         }
         link.shared.store(true, Ordering::SeqCst);
         link.metrics.throttle_backend(Backend::Redis);
-        link.changes.tell(
-            log::Level::Info,
-            format_args!(
+        if let Some(untold) = link.changes.answered() {
+            let line = format_args!(
                 "Redis at {} answers again: the shared budget is in use again",
                 link.shown
-            ),
-        );
+            );
+            log::info!("{}", with_untold(line, untold));
+        }
     }
 }
 
@@ -339,18 +385,31 @@ mod tests {
     use std::time::Instant;
 
     /// Issue 20, item 8: a Redis that answers PING but fails every count made the log say
-    /// "failed" and "answers again" twice a second. A change is told at most once a minute,
-    /// and the next told one says how many were not.
+    /// "failed" and "answers again" twice a second. A failure is told at most once a minute,
+    /// the return only after a told failure, and what was not told is counted.
     #[test]
     fn backend_changes_are_told_at_most_once_a_minute() {
         let log = ChangeLog::default();
         let start = Instant::now();
-        assert_eq!(log.may_tell(start), Some(0));
-        for half_seconds in 1..120 {
-            let at = start + Duration::from_millis(500 * half_seconds);
-            assert_eq!(log.may_tell(at), None, "{half_seconds}");
+        let at = |half_seconds: u64| start + Duration::from_millis(500 * half_seconds);
+        assert_eq!(log.failed(at(0)), Some(0));
+        assert_eq!(log.answered(), Some(0), "the return after a told failure");
+        // Flipping every half second for a minute: nothing more is told.
+        for half_seconds in (2..120).step_by(2) {
+            assert_eq!(log.failed(at(half_seconds)), None);
+            assert_eq!(log.answered(), None);
         }
-        assert_eq!(log.may_tell(start + Duration::from_secs(60)), Some(119));
-        assert_eq!(log.may_tell(start + Duration::from_secs(61)), None);
+        assert_eq!(
+            log.failed(at(120)),
+            Some(118),
+            "a minute on, with the count"
+        );
+        // A failure that was not told is told by the retrier once the minute is over.
+        assert_eq!(log.answered(), Some(0));
+        assert_eq!(log.failed(at(122)), None);
+        assert_eq!(log.still_failing(at(200)), None, "not a minute yet");
+        assert_eq!(log.still_failing(at(242)), Some(1));
+        assert_eq!(log.still_failing(at(244)), None, "told already");
+        assert_eq!(log.answered(), Some(0));
     }
 }
