@@ -40,8 +40,9 @@ const RETENTION_EVERY: Duration = Duration::from_secs(86_400);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Most bytes of a request's head (request line and headers) one connection buffers; beyond
 /// it hyper answers 431 and closes. hyper's default, about 400 KiB, let 1,000 connections
-/// sending 384 KB of headers hold 485 MB; real requests here are under 2 KiB (nginx allows
-/// 8 KiB a line, 32 KiB in all), and hyper's buffer may reach about twice this.
+/// sending 384 KB of headers hold 393 MiB (`bench/hardening.py`); real requests here are
+/// under 2 KiB (nginx allows 8 KiB a line, 32 KiB in all), and hyper's buffer may reach
+/// about twice this.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// Open files kept free of connections for the server's own: the database, its WAL and
 /// shared memory, each reader's and the writer's, the listener, Redis, standard streams.

@@ -25,9 +25,9 @@ const LINGER_BYTES: usize = 1024 * 1024;
 /// connection, and the response's memory, for as long as the kernel keeps the socket.
 ///
 /// When hyper closes it while the client is still sending (hyper answered 431 to headers
-/// over the cap and stopped reading), closing the socket at once would make the client's
-/// kernel answer with a reset, and a client still writing its request (Python's http.client,
-/// curl) would report the reset, never the 431. So the socket is handed back, through
+/// over the cap and stopped reading), closing the socket at once would make this side's
+/// kernel answer the client's further bytes with a reset, and a client still writing its
+/// request (Python's http.client, curl) would report the reset, never the 431. So the socket is handed back, through
 /// `give_back`, to be drained by [`linger`] once hyper let go of it and of its buffers.
 pub(super) struct StallLimited<S> {
     /// `None` once handed back.
