@@ -59,7 +59,7 @@ impl Advice {
         );
         // A negative time (checks whose clock ran backwards) says nothing: the script skips it.
         if let Some(median) = self.median_seconds_to_fix.filter(|m| *m >= 0) {
-            line.push_str(&format!(", half of them within {}", duration(median)));
+            line.push_str(&format!(", half of them within {}", in_words(median)));
         }
         // Versions count by major.minor (2.43.0 and 2.43.1 are both "2.43"), most learners
         // first; on a tie the first listed.
@@ -113,7 +113,7 @@ fn short_version(version: &str) -> &str {
 
 /// A time to fix in words: "1 minute", "25 minutes", "2 hours", "3 days"; rounded half to
 /// even, as Python's `round` does.
-fn duration(seconds: i64) -> String {
+fn in_words(seconds: i64) -> String {
     for (unit, size, up_to) in [
         ("minute", 60.0, Some(60.0)),
         ("hour", 3600.0, Some(48.0)),
@@ -177,12 +177,12 @@ mod tests {
 
     #[test]
     fn durations_round_half_to_even_as_python_does() {
-        assert_eq!(duration(90), "2 minutes");
-        assert_eq!(duration(150), "2 minutes");
-        assert_eq!(duration(3570), "1 hour");
-        assert_eq!(duration(9000), "2 hours");
-        assert_eq!(duration(48 * 3600), "2 days");
-        assert_eq!(duration(47 * 3600 + 1700), "47 hours");
+        assert_eq!(in_words(90), "2 minutes");
+        assert_eq!(in_words(150), "2 minutes");
+        assert_eq!(in_words(3570), "1 hour");
+        assert_eq!(in_words(9000), "2 hours");
+        assert_eq!(in_words(48 * 3600), "2 days");
+        assert_eq!(in_words(47 * 3600 + 1700), "47 hours");
     }
 
     #[test]

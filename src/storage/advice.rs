@@ -5,7 +5,7 @@
 //! The writer keeps nothing new for it. Learners who failed and fixed are the fix tally's,
 //! summed over each system's machine profiles; the median and the versions per system are in
 //! no tally, so they come from one pass over every learner's fix records. That pass is the
-//! cost (about a second at a million reports), so it is taken as a [`Snapshot`] of every check
+//! cost (0.15 to 0.6 s at a million reports, the more the busier the writer), so it is taken as a [`Snapshot`] of every check
 //! and system at once, in one read transaction on the readers' pool, and kept: an answer reads
 //! the snapshot in memory, never the database. A snapshot serves for [`MIN_AGE`], or for
 //! [`AGE_PER_FILL`] times as long as taking it took, whichever is longer, so the readers spend
@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 
 /// The shortest time a snapshot serves before a newer one is taken: on a small database a
 /// pass takes a millisecond, and a second-old count is as good as a live one.
-pub(crate) const MIN_AGE: Duration = Duration::from_secs(1);
+const MIN_AGE: Duration = Duration::from_secs(1);
 /// A snapshot serves at least this many times as long as taking it took (100: at most 1% of
 /// one reader's time goes to advice, whatever the size of the database).
-pub(crate) const AGE_PER_FILL: u32 = 100;
+const AGE_PER_FILL: u32 = 100;
 
 /// Every check and system's advice at one moment, by check name, then system.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -173,6 +173,11 @@ pub(crate) fn snapshot(conn: &Connection, min_learners: i64) -> Result<Snapshot,
     Ok(Snapshot { advice })
 }
 
+/// How long a snapshot whose pass took `took` serves.
+fn fresh_for(took: Duration) -> Duration {
+    MIN_AGE.max(took * AGE_PER_FILL)
+}
+
 /// The snapshot answers read, and when to take the next one.
 #[derive(Default)]
 pub(crate) struct AdviceCache {
@@ -231,7 +236,7 @@ impl AdviceCache {
     /// Keeps a snapshot whose pass began at `began` and took `took`.
     pub(crate) fn keep(&self, snapshot: Snapshot, began: Instant, took: Duration) -> Arc<Snapshot> {
         let snapshot = Arc::new(snapshot);
-        let serves = MIN_AGE.max(took * AGE_PER_FILL);
+        let serves = fresh_for(took);
         let mut state = self.state();
         state.current = Some(Current {
             snapshot: snapshot.clone(),
@@ -262,7 +267,13 @@ fn take(
         .map_err(|e| StorageError::Other(format!("no reader available: {e}")))?;
     let began = Instant::now();
     let snapshot = snapshot(&conn, MIN_ADVICE_LEARNERS)?;
-    Ok(cache.keep(snapshot, began, began.elapsed()))
+    let took = began.elapsed();
+    log::debug!(
+        "advice: a snapshot of {} checks taken in {took:.1?}, fresh for {:.1?}",
+        snapshot.advice.len(),
+        fresh_for(took)
+    );
+    Ok(cache.keep(snapshot, began, took))
 }
 
 impl Store {
