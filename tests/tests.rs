@@ -18,6 +18,7 @@ mod instances;
 mod metrics;
 mod migration;
 mod nginx;
+mod package;
 mod privacy;
 mod retention;
 mod storage;
