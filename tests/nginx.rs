@@ -12,11 +12,11 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The nginx binary, or `None` (with the reason printed) to skip outside CI.
-fn nginx() -> Option<PathBuf> {
+pub fn nginx() -> Option<PathBuf> {
     installed("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx")
 }
 
-struct Nginx(Child);
+pub struct Nginx(Child);
 
 impl Drop for Nginx {
     /// SIGTERM, not SIGKILL: the master must live to stop its workers.
@@ -31,11 +31,21 @@ impl Drop for Nginx {
 /// Starts nginx with the contrib site, its two upstream instances pointed at `upstreams`, on
 /// a free loopback port.
 fn start_nginx(binary: &Path, dir: &Path, upstreams: [SocketAddr; 2]) -> (Nginx, SocketAddr) {
+    let contrib =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/nginx/result-aggregation-server.conf");
+    start_site(binary, &contrib, dir, upstreams)
+}
+
+/// Starts nginx with the site in the file `site` (contrib's, or the copy the package installs),
+/// as [`start_nginx`] does.
+pub fn start_site(
+    binary: &Path,
+    site: &Path,
+    dir: &Path,
+    upstreams: [SocketAddr; 2],
+) -> (Nginx, SocketAddr) {
     let port = free_port();
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/nginx/result-aggregation-server.conf"),
-    )
-    .unwrap();
+    let shipped = std::fs::read_to_string(site).unwrap();
     let site = shipped
         .replace("    listen [::]:80;\n", "")
         .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
