@@ -283,6 +283,8 @@ COMMAND_TIMEOUT = 10  # seconds for one "tool --version" command
 IMPORT_TIMEOUT = 30  # seconds for importing a package (matplotlib's first import builds a font cache)
 NETWORK_TIMEOUT = 10  # seconds for connecting to and hearing from the server
 VERBOSE_LINES = 20  # lines of a command's output shown by --verbose
+# Where the lines under a failed check start (its fix, then what others did): under its name.
+DETAIL_INDENT = " " * len("[FAIL] ")
 
 CONFIG_DIR_ENV = "SWC_CHECK_CONFIG_DIR"
 CONFIG_SUBDIR = "swc-installation-test"
@@ -347,8 +349,6 @@ CREATE_NO_WINDOW = 0x08000000
 # How this Python's subprocess reads pipes: in this thread on POSIX, by threads on Windows.
 # Fixed at import, so a test that simulates another system does not change it.
 POSIX_PIPES = os.name == "posix"
-# Output that is not text: NUL and the other C0 controls but tab and line feed, and DEL.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 NOTES = CATALOG["notes"]
 # A check's stand-in for "the sys.prefix of the interpreter running the script" in its paths.
 PREFIX_PLACEHOLDER = "{prefix}"
@@ -643,8 +643,9 @@ def process_options():
 
 def decode_output(raw):
     """A command's output as text: UTF-16 where a program wrote it so (WSL's bash.exe and
-    wsl.exe do, without a byte order mark), else UTF-8, else this system's encoding; line
-    endings made \\n, and no NUL or other control character left in it."""
+    wsl.exe do, without a byte order mark), else UTF-8, else this system's encoding; then
+    cleaned as a report's error text is (clean_text): terminal escape sequences removed whole
+    before the controls (a coloured message keeps no "[31m"), line endings made \\n."""
     odd = raw[1::2]
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = raw.decode("utf-16", "replace")
@@ -655,7 +656,7 @@ def decode_output(raw):
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode(locale.getpreferredencoding(False) or "latin-1", "replace")
-    return CONTROL_CHARACTERS.sub("", re.sub(r"\r*\n|\r", "\n", text))
+    return clean_text(text, one_line=False)
 
 
 def run_command(argv, timeout, verbose, shown=None):
@@ -1129,7 +1130,8 @@ def show_result(result, verbose):
         return
     tag, note = ("WARN", " (optional)") if result.optional else ("FAIL", "")
     say(f"[{tag}] {result.check.label}: {result.problem}{note}")
-    say("       Fix: " + result.hint.replace("\n", "\n" + " " * 12))
+    fix = DETAIL_INDENT + "Fix: "
+    say(fix + result.hint.replace("\n", "\n" + " " * len(fix)))
 
 
 def run_checks(planned, verbose):
@@ -1312,7 +1314,7 @@ def show_advice(answer, results):
         say("What learners on your system who had the same problem did:")
     for result, line in shown:
         show_result(result, verbose=False)
-        say(f"       {line}")
+        say(DETAIL_INDENT + line)
 
 
 def advice_line(entry, human):

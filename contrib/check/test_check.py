@@ -1096,12 +1096,15 @@ class AdviceTests(ServerTestCase):
         code, out, _ = run_main(["--yes", "-H", server.url, "fake-new", "fake-old"])
         self.assertEqual(code, 1)
         tail = out[out.index("Thank you"):].splitlines()
+        fix = check.upgrade_hint(check.CHECK_TABLE["fake-old"], "2.0").splitlines()
+        self.assertEqual(len(fix), 2, "a package's fix says where packages are checked")
         self.assertEqual(tail[1:], [
             "Stored your key in %s so later reports update this one." % check.key_path(),
             "",
             "What learners on your system who had the same problem did:",
             "[FAIL] Fake Old (fake-old): Fake Old 0.9 found, 2.0 or newer needed",
-            "       Fix: " + check.upgrade_hint(check.CHECK_TABLE["fake-old"], "2.0"),
+            "       Fix: " + fix[0],
+            "            " + fix[1],
             "       38 of 45 learners on Windows fixed this, half of them within 2 hours; most "
             "ended with Fake Old 2.43.",
         ])

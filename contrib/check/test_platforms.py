@@ -413,10 +413,12 @@ class WindowsPlacesTests(PlatformCase):
         self.assertNotIn("\\u0000", payload)
 
     def test_decoding_keeps_utf8_and_other_encodings(self):
-        """UTF-8 stays UTF-8, a byte order mark says UTF-16, controls go."""
+        """UTF-8 stays UTF-8, a byte order mark says UTF-16, terminal escapes and controls go."""
         self.assertEqual(check.decode_output("Ærøskøbing\r\n".encode("utf-8")), "Ærøskøbing\n")
         self.assertEqual(check.decode_output("Łukasz".encode("utf-16")), "Łukasz")
-        self.assertEqual(check.decode_output(b"a\x00b\x1b[0mc\x07\n"), "ab[0mc\n")
+        self.assertEqual(check.decode_output(b"a\x00b\x1b[0mc\x07\n"), "abc\n", "the escape whole")
+        self.assertEqual(check.decode_output("\x1b[1;31merror:\x1b[m bad\r\n".encode("utf-16-le")),
+                         "error: bad\n")
 
     def test_wsl_bash_is_not_git_bash(self):
         """C:\\Windows\\System32\\bash.exe (WSL) with a distribution answers like bash: it does not count."""
