@@ -24,6 +24,7 @@ NEEDS_PYTHON_3 = f"check.py needs Python 3 (3.6 or newer): run it with python3 (
 
 import argparse
 import collections
+import functools
 import glob
 import http.client
 import io
@@ -526,54 +527,6 @@ def interactive(stream=None):
         return False
 
 
-def windows_shell():
-    """Which shell the learner typed "python check.py" in on Windows, from what each leaves in
-    the environment: "bash" (Git Bash sets MSYSTEM), "powershell" (it puts a module folder in
-    the learner's profile at the head of PSModulePath; the system-wide value has none),
-    "cmd" (it sets PROMPT), or None when unsure (both traces, or neither: started by
-    double-click, or one shell inside the other)."""
-    if os.environ.get("MSYSTEM"):
-        return "bash"
-    profile = windows_key(os.environ.get("USERPROFILE", ""))
-    modules = os.environ.get("PSModulePath", "").split(";")
-    powershell = bool(profile) and any(windows_key(folder).startswith(profile + "\\")
-                                       for folder in modules)
-    cmd = "PROMPT" in os.environ
-    if powershell != cmd:
-        return "powershell" if powershell else "cmd"
-    return None
-
-
-def interpreter():
-    """The interpreter that runs the checks: this one, but python.exe for pythonw.exe (which
-    prints nothing, having no console)."""
-    folder, name = os.path.split(sys.executable)
-    if name.lower() == "pythonw.exe":
-        console = os.path.join(folder, "python.exe")
-        if os.path.isfile(console):
-            return console
-    return sys.executable
-
-
-def python_forms():
-    """How to type this interpreter at the start of a command: [(shell, text)], one form when
-    the shell is known; on Windows PowerShell needs its call operator (& "C:\\...\\python.exe"),
-    which Git Bash and the Command Prompt refuse, so both forms when it is not known."""
-    executable = interpreter()
-    if not on_windows():
-        return [(None, shlex.quote(executable))]
-    plain = f'"{executable}"'
-    powershell = f"& {plain}"
-    if "$" in executable or "`" in executable:  # PowerShell expands these inside "..."
-        powershell = "& '" + executable.replace("'", "''") + "'"
-    shell = windows_shell()
-    if shell == "powershell":
-        return [(None, powershell)]
-    if shell in ("bash", "cmd"):
-        return [(None, plain)]
-    return [("In PowerShell", powershell), ("In Git Bash or the Command Prompt", plain)]
-
-
 def windows_release(release, build, edition=""):
     """Windows 11 as Python 3.11 and older describe it: release "10" with a build of 22000 or
     more ("10.0.22631"). Windows Server editions keep the release Python gives."""
@@ -601,6 +554,188 @@ def explain_certificate_error(error):
     return (f"The server's certificate could not be verified ({reason}). On a network that "
             "inspects encrypted traffic (at work, at a university) try another network, or "
             "ask the workshop's organisers.")
+
+
+# ---------------------------------------------------------------- the learner's shell
+
+# The shells a learner types in on Windows, by the name of the process that runs each: cmd,
+# PowerShell (5.1 and 7), and the POSIX shells of Git Bash, MSYS2 and Cygwin.
+SHELL_PROCESSES = {"cmd.exe": "cmd", "powershell.exe": "powershell", "pwsh.exe": "powershell",
+                   "bash.exe": "posix", "sh.exe": "posix", "zsh.exe": "posix", "mintty.exe": "posix"}
+# The shells a Windows learner may be in, by the names learners know, in the order a command
+# is offered for each when the shell is not known: Windows' own terminal opens PowerShell, the
+# workshop uses Git Bash, the Command Prompt comes last.
+WINDOWS_SHELLS = collections.OrderedDict([("powershell", "PowerShell"), ("posix", "Git Bash"),
+                                          ("cmd", "the Command Prompt")])
+# Words each shell takes as they are; any other is quoted. POSIX shells: shlex's own rule.
+# PowerShell reads @ as splatting and , as an array, so neither is left bare there.
+UNQUOTED = {"powershell": re.compile(r"[\w%+=:./\\-]+"), "cmd": re.compile(r"[\w@+=:,./\\-]+")}
+
+
+def learner_shell():
+    """The shell the learner typed "python check.py" in: "posix" off Windows; on Windows
+    "posix" (Git Bash, MSYS2, Cygwin), "powershell" or "cmd" from the nearest shell among the
+    processes that started this one (right inside one shell started from another), else from
+    the traces shells leave in the environment; None when neither tells."""
+    if not on_windows():
+        return "posix"
+    for name in windows_ancestors():
+        if name in SHELL_PROCESSES:
+            return SHELL_PROCESSES[name]
+    return environment_shell()
+
+
+def environment_shell():
+    """The Windows shell as the environment tells it, for when the processes do not: "posix"
+    (Git Bash sets MSYSTEM), "powershell" (it puts a module folder in the learner's profile at
+    the head of PSModulePath; the system-wide value has none), "cmd" (it sets PROMPT), or None
+    when unsure (both traces, or neither: started by double-click, or one shell inside the
+    other, which also inherits the first one's MSYSTEM)."""
+    if os.environ.get("MSYSTEM"):
+        return "posix"
+    profile = windows_key(os.environ.get("USERPROFILE", ""))
+    modules = os.environ.get("PSModulePath", "").split(";")
+    powershell = bool(profile) and any(windows_key(folder).startswith(profile + "\\")
+                                       for folder in modules)
+    cmd = "PROMPT" in os.environ
+    if powershell != cmd:
+        return "powershell" if powershell else "cmd"
+    return None
+
+
+@functools.lru_cache(maxsize=None)  # the processes above this one stay the same for its run
+def windows_ancestors(limit=8):
+    """The executable names (lower case) of the processes that started this one, parent
+    first, from a Windows process snapshot; () when it cannot be taken."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        class ProcessEntry(ctypes.Structure):
+            """PROCESSENTRY32W."""
+            _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
+                        ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
+                        ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
+                        ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
+                        ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
+        kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
+        kernel32.Process32FirstW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.Process32NextW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+        snapshot = kernel32.CreateToolhelp32Snapshot(2, 0)  # TH32CS_SNAPPROCESS
+        if not snapshot or snapshot == wintypes.HANDLE(-1).value:
+            return ()
+        processes = {}
+        try:
+            entry = ProcessEntry()
+            entry.dwSize = ctypes.sizeof(ProcessEntry)
+            more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
+            while more:
+                processes[entry.th32ProcessID] = (entry.th32ParentProcessID, entry.szExeFile.lower())
+                more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
+        finally:
+            kernel32.CloseHandle(snapshot)
+        names, pid = [], os.getpid()
+        while len(names) < limit and pid in processes and processes[pid][0] in processes:
+            pid = processes[pid][0]
+            names.append(processes[pid][1])
+        return tuple(names)
+    except Exception:  # any failure only costs the environment's guess
+        return ()
+
+
+def interpreter():
+    """The interpreter that runs the checks: this one, but python.exe for pythonw.exe (which
+    prints nothing, having no console)."""
+    folder, name = os.path.split(sys.executable)
+    if name.lower() == "pythonw.exe":
+        console = os.path.join(folder, "python.exe")
+        if os.path.isfile(console):
+            return console
+    return sys.executable
+
+
+def interpreter_words():
+    """How the learner starts this Python, as words of a command (in a fix and in the re-test
+    line): "py -3.12" when the py launcher started it; the name the learner typed ("python3",
+    "python") when it leads to this very interpreter on PATH, else python3 or python when one
+    does; else its full path (python.exe for pythonw.exe, as interpreter())."""
+    ancestors = windows_ancestors() if on_windows() else ()
+    if ancestors and ancestors[0] == "py.exe":
+        # "py" alone may pick another Python next time (py -3.11 was maybe typed): name it.
+        bits = "-32" if sys.maxsize < 2 ** 32 else ""
+        return ["py", f"-{sys.version_info[0]}.{sys.version_info[1]}{bits}"]
+    typed = typed_interpreter()
+    names = [typed] if typed and os.path.basename(typed) == typed else []
+    names += ["python"] if on_windows() else ["python3", "python"]
+    for name in names:
+        found = find_on_path(name)
+        if found and is_this_interpreter(found):
+            return [name]
+    return [interpreter()]
+
+
+def typed_interpreter():
+    """The interpreter as the command line named it (Python 3.10's sys.orig_argv, else Linux's
+    /proc), or None. Only a hint: a shebang or a launcher may have put a full path there."""
+    original = getattr(sys, "orig_argv", None)
+    if original:
+        return original[0]
+    try:
+        with open("/proc/self/cmdline", "rb") as stream:
+            return stream.read().split(b"\0")[0].decode(sys.getfilesystemencoding()) or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_this_interpreter(path):
+    """Whether running path runs the interpreter of the checks (a venv's or pyenv's link
+    included; not pythonw.exe, which prints nothing; the Microsoft Store's python.exe is an
+    alias that cannot be compared, so both being its are)."""
+    this = interpreter()
+    try:
+        if os.path.samefile(path, this):
+            return True
+    except OSError:
+        pass
+    store = os.path.join("microsoft", "windowsapps") + os.sep
+    return all(store in os.path.normcase(p) for p in (path, this))
+
+
+def command_line(words, shell):
+    """words as one command for shell ("posix", "powershell" or "cmd"), each quoted as needed:
+    PowerShell's '...' (with '' for ', never expanded), and & before a quoted command, which
+    PowerShell otherwise takes for a string ("Unexpected token '-m'"); cmd's "..."."""
+    if shell == "posix":
+        return " ".join(shlex.quote(word) for word in words)
+    quoted = []
+    for word in words:
+        if UNQUOTED[shell].fullmatch(word):
+            quoted.append(word)
+        elif shell == "powershell":
+            quoted.append("'" + word.replace("'", "''") + "'")
+        else:
+            quoted.append(f'"{word}"')
+    line = " ".join(quoted)
+    return "& " + line if shell == "powershell" and quoted[0] != words[0] else line
+
+
+def command_forms(words):
+    """words as the learner can type them: [(None, line)] for the learner's shell; when it is
+    not known (on Windows), one (shells, line) per different line, shells naming where it
+    works ("PowerShell", "Git Bash or the Command Prompt")."""
+    shell = learner_shell()
+    if shell is not None:
+        return [(None, command_line(words, shell))]
+    shells = collections.OrderedDict()
+    for shell, name in WINDOWS_SHELLS.items():
+        shells.setdefault(command_line(words, shell), []).append(name)
+    if len(shells) == 1:
+        return [(None, line) for line in shells]
+    return [(" or ".join(names), line) for line, names in shells.items()]
 
 
 # ---------------------------------------------------------------- versions
@@ -843,18 +978,19 @@ def locate(check, ignored=None):
 
 def fix_text(check, situation, minimum=None):
     """The catalog's fix for a failed check: situation is install, upgrade, timed_out or reinstall.
-    A fix that types the interpreter is written for the learner's shell (both ways when the
-    shell is not known); a Python package's install or upgrade says where packages are checked."""
+    A fix that types the interpreter types it as the learner starts it, for their shell (one
+    line per shell when it is not known); a Python package's install or upgrade says where
+    packages are checked."""
     template = FIXES[situation][check.kind]
     if situation == "install":
         template = check.install_on.get(platform.system(), check.install or template)
-    forms = python_forms() if PYTHON_PLACEHOLDER in template else [(None, None)]
+    forms = command_forms(interpreter_words()) if PYTHON_PLACEHOLDER in template else [(None, None)]
     texts = []
-    for shell, python in forms:
+    for shells, python in forms:
         text = template.format(human=check.human, url=check.url, minimum=minimum,
                                module=check.module, distribution=check.distribution,
                                python=python)
-        texts.append(f"{shell}: {text}" if shell else text)
+        texts.append(f"In {shells}: {text}" if shells else text)
     if check.kind == "module" and situation in ("install", "upgrade") \
             and not in_conda_environment(WORKSHOP_ENVIRONMENT):
         notes = NOTES["conda_environment"]
@@ -1162,139 +1298,13 @@ def summarize(results):
     return 0
 
 
-def rerun_command(arguments, windows=None):
+def rerun_command(arguments):
     """The command that runs this script again with arguments, as the learner ran it: the
-    interpreter they typed (when it surely is this one), the script's path as they typed it,
-    quoted for their shell (POSIX shells; on Windows PowerShell or the Command Prompt)."""
-    windows = os.name == "nt" if windows is None else windows
-    ancestors = windows_ancestors() if windows else []
+    interpreter as they start it (interpreter_words), the script's path as they typed it,
+    quoted for their shell; one form per shell when the shell is not known."""
     script = sys.argv[0] if sys.argv and os.path.isfile(sys.argv[0]) else "check.py"
-    words = interpreter_words(windows, ancestors) + [script] + list(arguments)
-    shell = "posix" if not windows else learner_shell(ancestors)
-    if shell is not None:
-        return command_line(words, shell)
-    powershell, prompt = command_line(words, "powershell"), command_line(words, "cmd")
-    if powershell == prompt:
-        return prompt
-    return f"{powershell} (in PowerShell), or {prompt} (in the Command Prompt)"
-
-
-def interpreter_words(windows, ancestors):
-    """How to start this Python again, as words of a command: "py -3.12" when the py launcher
-    started it; the name the learner typed ("python3", "python") when it leads to this very
-    interpreter on PATH, else python3 or python when one does; else its full path."""
-    if ancestors and ancestors[0] == "py.exe":
-        # "py" alone may pick another Python next time (py -3.11 was maybe typed): name it.
-        bits = "-32" if sys.maxsize < 2 ** 32 else ""
-        return ["py", f"-{sys.version_info[0]}.{sys.version_info[1]}{bits}"]
-    typed = typed_interpreter()
-    names = [typed] if typed and os.path.basename(typed) == typed else []
-    names += ["python"] if windows else ["python3", "python"]
-    for name in names:
-        found = shutil.which(name)
-        if found and is_this_interpreter(found):
-            return [name]
-    return [sys.executable]
-
-
-def typed_interpreter():
-    """The interpreter as the command line named it (Python 3.10's sys.orig_argv, else Linux's
-    /proc), or None. Only a hint: a shebang or a launcher may have put a full path there."""
-    original = getattr(sys, "orig_argv", None)
-    if original:
-        return original[0]
-    try:
-        with open("/proc/self/cmdline", "rb") as stream:
-            return stream.read().split(b"\0")[0].decode(sys.getfilesystemencoding()) or None
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def is_this_interpreter(path):
-    """Whether running path runs this interpreter (a venv's or pyenv's link included; the
-    Microsoft Store's python.exe is an alias that cannot be compared, so both being its are)."""
-    try:
-        if os.path.samefile(path, sys.executable):
-            return True
-    except OSError:
-        pass
-    store = os.path.join("microsoft", "windowsapps") + os.sep
-    return all(store in os.path.normcase(p) for p in (path, sys.executable))
-
-
-def learner_shell(ancestors):
-    """On Windows, the shell the learner typed in, from the processes above this one: "cmd",
-    "powershell", "posix" (Git Bash, MSYS2, Cygwin), or None when unknown."""
-    shells = {"cmd.exe": "cmd", "powershell.exe": "powershell", "pwsh.exe": "powershell",
-              "bash.exe": "posix", "sh.exe": "posix", "zsh.exe": "posix", "mintty.exe": "posix"}
-    for name in ancestors:
-        if name in shells:
-            return shells[name]
-    return None
-
-
-def windows_ancestors(limit=8):
-    """The executable names (lower case) of the processes that started this one, parent
-    first, from a Windows process snapshot; [] when it cannot be taken."""
-    try:
-        import ctypes
-        from ctypes import wintypes
-
-        class ProcessEntry(ctypes.Structure):
-            """PROCESSENTRY32W."""
-            _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
-                        ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
-                        ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
-                        ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
-                        ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
-
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-        kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
-        kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
-        kernel32.Process32FirstW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
-        kernel32.Process32NextW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
-        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
-        snapshot = kernel32.CreateToolhelp32Snapshot(2, 0)  # TH32CS_SNAPPROCESS
-        if not snapshot or snapshot == wintypes.HANDLE(-1).value:
-            return []
-        processes = {}
-        try:
-            entry = ProcessEntry()
-            entry.dwSize = ctypes.sizeof(ProcessEntry)
-            more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
-            while more:
-                processes[entry.th32ProcessID] = (entry.th32ParentProcessID, entry.szExeFile.lower())
-                more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
-        finally:
-            kernel32.CloseHandle(snapshot)
-        names, pid = [], os.getpid()
-        while len(names) < limit and pid in processes and processes[pid][0] in processes:
-            pid = processes[pid][0]
-            names.append(processes[pid][1])
-        return names
-    except Exception:  # any failure only costs the nicer re-test line
-        return []
-
-
-# Words that need no quoting: in POSIX shells (shlex's own rule), PowerShell and cmd.
-UNQUOTED = {"powershell": re.compile(r"[\w@%+=:,./\\-]+"), "cmd": re.compile(r"[\w@+=:,./\\-]+")}
-
-
-def command_line(words, shell):
-    """words as one command for shell ("posix", "powershell" or "cmd"), each quoted as needed:
-    PowerShell's '...' (with '' for '), and & before a quoted command; cmd's "..."."""
-    if shell == "posix":
-        return " ".join(shlex.quote(word) for word in words)
-    quoted = []
-    for word in words:
-        if UNQUOTED[shell].fullmatch(word):
-            quoted.append(word)
-        elif shell == "powershell":
-            quoted.append("'" + word.replace("'", "''") + "'")
-        else:
-            quoted.append(f'"{word}"')
-    line = " ".join(quoted)
-    return "& " + line if shell == "powershell" and quoted[0] != words[0] else line
+    forms = command_forms(interpreter_words() + [script] + list(arguments))
+    return ", or ".join(f"{line} (in {shells})" if shells else line for shells, line in forms)
 
 
 def show_advice(answer, results):
@@ -1431,7 +1441,7 @@ def config_dir():
     override = os.environ.get(CONFIG_DIR_ENV)
     if override:
         return override
-    if sys.platform.startswith("win"):
+    if on_windows():
         base = os.environ.get("APPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Roaming")
     elif sys.platform == "darwin":
         base = os.path.join(os.path.expanduser("~"), "Library", "Application Support")
@@ -1699,7 +1709,7 @@ def clean_text(text, one_line=True):
 def home_stand_ins(windows=None, environ=None):
     """[(pattern, stand-in)] for the learner's home folder as a text may show it, longest
     first: ~ for it, on Windows %USERPROFILE% (there in any case and either slash style)."""
-    windows = os.name == "nt" if windows is None else windows
+    windows = on_windows() if windows is None else windows
     environ = os.environ if environ is None else environ
     if windows:
         folders = [environ.get("USERPROFILE", ""), environ.get("HOMEDRIVE", "") + environ.get("HOMEPATH", "")]

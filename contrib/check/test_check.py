@@ -1006,16 +1006,21 @@ class RetestLineTests(SandboxTestCase):
         patcher.start()
         self.addCleanup(patcher.stop)
 
-    def line(self, typed, on_path=(), ancestors=(), windows=False):
-        """The re-test line for check names git numpy when typed started this Python and the
-        names in on_path lead to it."""
-        def which(name):
+    def line(self, typed, on_path=(), ancestors=(), windows=False, **environment):
+        """The re-test line for check names git numpy when typed started this Python, the
+        names in on_path lead to it, and (on Windows) ancestors started it in a console whose
+        environment holds environment and no other shell's trace."""
+        def find_on_path(name):
             """Only the given names are on PATH, each leading to this interpreter."""
             return sys.executable if name in on_path else None
+        for name in ("MSYSTEM", "PROMPT", "PSModulePath"):
+            os.environ.pop(name, None)
         with mock.patch.object(check, "typed_interpreter", return_value=typed), \
-                mock.patch.object(check.shutil, "which", side_effect=which), \
-                mock.patch.object(check, "windows_ancestors", return_value=list(ancestors)):
-            return check.rerun_command(["git", "numpy"], windows=windows)
+                mock.patch.object(check, "find_on_path", side_effect=find_on_path), \
+                mock.patch.object(check, "windows_ancestors", return_value=tuple(ancestors)), \
+                mock.patch.object(sys, "platform", "win32" if windows else "linux"), \
+                mock.patch.dict(os.environ, environment):
+            return check.rerun_command(["git", "numpy"])
 
     def test_posix_the_name_typed_when_it_leads_here(self):
         """python3 typed and on PATH: python3; python typed: python; the path quoted for sh."""
@@ -1045,13 +1050,33 @@ class RetestLineTests(SandboxTestCase):
         self.assertEqual(self.line("python", ("python",), ["bash.exe", "mintty.exe"], windows=True),
                          f"python {check.shlex.quote(self.script)} git numpy")
 
-    def test_windows_unknown_shell_and_a_full_path_gives_both_forms(self):
-        """PowerShell needs & before a quoted command, which cmd refuses: both, named."""
-        with mock.patch.object(sys, "executable", "C:\\Program Files\\Python312\\python.exe"):
+    def test_windows_unknown_shell_and_a_full_path_gives_a_form_per_shell(self):
+        """PowerShell needs & before a quoted command, which cmd and Git Bash refuse; Git Bash
+        reads a backslash as an escape: each its own line, named."""
+        python = "C:\\Program Files\\Python312\\python.exe"
+        with mock.patch.object(sys, "executable", python):
             line = self.line(None, (), [], windows=True)
-        self.assertEqual(line, "& 'C:\\Program Files\\Python312\\python.exe' '%s' git numpy (in "
-                               "PowerShell), or \"C:\\Program Files\\Python312\\python.exe\" \"%s\" git numpy "
-                               "(in the Command Prompt)" % (self.script.replace("'", "''"), self.script))
+        script = self.script
+        self.assertEqual(line, "& '%s' '%s' git numpy (in PowerShell), or %s %s git numpy (in Git "
+                               "Bash), or \"%s\" \"%s\" git numpy (in the Command Prompt)"
+                         % (python, script.replace("'", "''"), check.shlex.quote(python),
+                            check.shlex.quote(script), python, script))
+        self.assertEqual(self.line(None, ("python",), [], windows=True),
+                         "python %s git numpy (in PowerShell), or python %s git numpy (in Git "
+                         "Bash), or python \"%s\" git numpy (in the Command Prompt)"
+                         % ("'" + script.replace("'", "''") + "'", check.shlex.quote(script), script))
+
+    def test_windows_the_nearest_shell_process_wins_then_the_environment(self):
+        """PowerShell started from Git Bash inherits MSYSTEM: its process still says PowerShell.
+        Without a shell among the processes (no snapshot), the environment's traces tell."""
+        quoted = "'" + self.script.replace("'", "''") + "'"
+        self.assertEqual(self.line("python", ("python",), ["powershell.exe", "bash.exe", "mintty.exe"],
+                                   windows=True, MSYSTEM="MINGW64"),
+                         f"python {quoted} git numpy")
+        self.assertEqual(self.line("python", ("python",), [], windows=True, MSYSTEM="MINGW64"),
+                         f"python {check.shlex.quote(self.script)} git numpy")
+        self.assertEqual(self.line("python", ("python",), [], windows=True, PROMPT="$P$G"),
+                         f'python "{self.script}" git numpy')
 
     def test_a_script_read_from_standard_input_is_called_check_py(self):
         """python3 - (piped) has no file to name: the name the landing page downloads to."""

@@ -219,62 +219,99 @@ class PlatformCase(unittest.TestCase):
 class WindowsShellTests(PlatformCase):
     """Item 1: a fix that types the interpreter works in the shell the learner uses."""
 
-    def missing_module_fix(self, **environment):
-        """The fix printed for a Python package that is not installed, on simulated Windows."""
-        self.windows(**environment)
-        result = check.run_check(check.module_check("swc-missing", "Missing", "swc_fake_missing"), None)
-        self.assertEqual(result.error, "not found")
-        return result.hint
+    # Python from python.org, installed for all users and for one user called Jane Doe.
+    ALL_USERS = "C:\\Program Files\\Python312\\python.exe"
+    JANE = "C:\\Users\\Jane Doe\\AppData\\Local\\Programs\\Python\\Python312\\python.exe"
+
+    def setUp(self):
+        """Play Windows."""
+        super().setUp()
+        self.windows()
+
+    def fix(self, python, ancestors=(), **environment):
+        """numpy's install fix for the interpreter python, started from the processes
+        ancestors (none: no snapshot) with environment added to the console's."""
+        with mock.patch.object(sys, "executable", python), \
+                mock.patch.object(check, "windows_ancestors", return_value=tuple(ancestors)), \
+                mock.patch.dict(os.environ, environment):
+            return check.fix_text(check.CHECK_TABLE["numpy"], "install")
 
     def test_item1_powershell_gets_the_call_operator(self):
-        """PowerShell refuses "C:\\...\\python.exe" -m pip ("Unexpected token '-m'"): & first."""
-        hint = self.missing_module_fix(USERPROFILE="C:\\Users\\learner",
-                                       PSModulePath=PSMODULEPATH_IN_POWERSHELL)
-        self.assertTrue(hint.startswith(f'Install it: & "{sys.executable}" -m pip install swc_fake_missing'),
-                        hint)
+        """PowerShell refuses "C:\\...\\python.exe" -m pip ("Unexpected token '-m'"): & first,
+        the path in single quotes (nothing in them expands)."""
+        for ancestors, environment in ((["powershell.exe", "explorer.exe"], {}),
+                                       ([], {"USERPROFILE": "C:\\Users\\learner",
+                                             "PSModulePath": PSMODULEPATH_IN_POWERSHELL})):
+            with self.subTest(ancestors=ancestors):
+                hint = self.fix(self.JANE, ancestors, **environment)
+                self.assertTrue(hint.startswith(f"Install it: & '{self.JANE}' -m pip install numpy (or, with "
+                                                "conda: conda install numpy)"), hint)
 
-    def test_item1_git_bash_and_the_command_prompt_get_the_plain_form(self):
-        """Git Bash (MSYSTEM) and cmd.exe (PROMPT, system PSModulePath) run "C:\\...\\python.exe"."""
-        for environment in ({"MSYSTEM": "MINGW64", "PSModulePath": PSMODULEPATH_IN_POWERSHELL,
-                             "USERPROFILE": "C:\\Users\\learner"},
-                            {"PROMPT": "$P$G"}):
-            with self.subTest(environment=environment):
-                hint = self.missing_module_fix(**environment)
-                self.assertTrue(hint.startswith(f'Install it: "{sys.executable}" -m pip install'), hint)
+    def test_item1_git_bash_and_the_command_prompt_get_their_forms(self):
+        """Git Bash (bash.exe, or MSYSTEM) quotes for a POSIX shell; the Command Prompt (cmd.exe,
+        or PROMPT and the system's PSModulePath) with "..."."""
+        posix = f"Install it: '{self.JANE}' -m pip install numpy"
+        cmd = f'Install it: "{self.JANE}" -m pip install numpy'
+        for ancestors, environment, expected in (
+                (["bash.exe", "mintty.exe"], {}, posix),
+                ([], {"MSYSTEM": "MINGW64", "PSModulePath": PSMODULEPATH_IN_POWERSHELL,
+                      "USERPROFILE": "C:\\Users\\learner"}, posix),
+                (["cmd.exe", "explorer.exe"], {}, cmd),
+                ([], {"PROMPT": "$P$G"}, cmd)):
+            with self.subTest(ancestors=ancestors, environment=environment):
+                hint = self.fix(self.JANE, ancestors, **environment)
+                self.assertTrue(hint.startswith(expected), hint)
                 self.assertNotIn("&", hint)
 
-    def test_item1_both_forms_when_the_shell_is_unknown(self):
-        """Started by double-click (no trace of either shell): both, each said for which shell."""
-        hint = self.missing_module_fix()
-        lines = hint.splitlines()
-        self.assertTrue(lines[0].startswith(f'In PowerShell: Install it: & "{sys.executable}" -m pip'), hint)
-        self.assertTrue(lines[1].startswith(f'In Git Bash or the Command Prompt: Install it: "{sys.executable}"'),
-                        hint)
-
-    def test_item1_the_exact_powershell_line(self):
-        """The line a learner pastes, with an interpreter under a non-ASCII user name."""
-        self.windows(USERPROFILE="C:\\Users\\Łukasz", PSModulePath="C:\\Users\\Łukasz\\OneDrive\\Documents"
-                     "\\WindowsPowerShell\\Modules;" + PSMODULEPATH_SYSTEM)
+    def test_item1_a_form_per_shell_when_the_shell_is_unknown(self):
+        """Started by double-click (no shell process, no trace of one): a line per shell that
+        reads it differently, each said for which shell."""
+        lines = self.fix(self.ALL_USERS).splitlines()
+        self.assertEqual(lines[:3], [
+            f"In PowerShell: Install it: & '{self.ALL_USERS}' -m pip install numpy (or, with conda: "
+            f"conda install numpy); see {INSTALL}#python",
+            f"In Git Bash: Install it: '{self.ALL_USERS}' -m pip install numpy (or, with conda: "
+            f"conda install numpy); see {INSTALL}#python",
+            f'In the Command Prompt: Install it: "{self.ALL_USERS}" -m pip install numpy (or, with '
+            f"conda: conda install numpy); see {INSTALL}#python"])
+        self.assertIn("Miniforge Prompt", lines[3])
+        # A path no shell needs quoted but Git Bash (a backslash escapes there): two lines.
         python = "C:\\Users\\Łukasz\\AppData\\Local\\Programs\\Python\\Python312\\python.exe"
-        with mock.patch.object(sys, "executable", python):
-            hint = check.fix_text(check.CHECK_TABLE["numpy"], "install")
-        self.assertTrue(hint.startswith(f'Install it: & "{python}" -m pip install numpy (or, with conda'), hint)
-        self.assertIn("Miniforge Prompt", hint)
+        lines = self.fix(python).splitlines()
+        self.assertTrue(lines[0].startswith(f"In PowerShell or the Command Prompt: Install it: {python} -m pip"),
+                        lines)
+        self.assertTrue(lines[1].startswith(f"In Git Bash: Install it: '{python}' -m pip"), lines)
 
-    def test_windows_shell_traces(self):
-        """Which shell each environment points to."""
-        cases = [({"MSYSTEM": "MINGW64"}, "bash"),
+    def test_item1_the_nearest_shell_wins_over_the_environment(self):
+        """PowerShell typed in Git Bash inherits MSYSTEM; its process says PowerShell."""
+        hint = self.fix(self.JANE, ["powershell.exe", "bash.exe", "mintty.exe"], MSYSTEM="MINGW64")
+        self.assertTrue(hint.startswith(f"Install it: & '{self.JANE}' -m pip"), hint)
+
+    def test_item1_the_interpreter_as_the_learner_starts_it(self):
+        """The fix types the interpreter as the re-test line does: py -3.12 after the launcher,
+        python when that name leads to this Python, else the full path."""
+        version = "-%d.%d" % sys.version_info[:2] + ("-32" if sys.maxsize < 2 ** 32 else "")
+        hint = self.fix(sys.executable, ["py.exe", "powershell.exe"])
+        self.assertTrue(hint.startswith(f"Install it: py {version} -m pip install numpy"), hint)
+        os.symlink(sys.executable, os.path.join(self.bin, "python.exe"))
+        hint = self.fix(sys.executable, ["cmd.exe"])
+        self.assertTrue(hint.startswith("Install it: python -m pip install numpy"), hint)
+
+    def test_environment_shell_traces(self):
+        """Which shell each environment points to, when no process tells."""
+        cases = [({"MSYSTEM": "MINGW64"}, "posix"),
                  ({"USERPROFILE": "C:\\Users\\learner", "PSModulePath": PSMODULEPATH_IN_POWERSHELL}, "powershell"),
                  ({"PROMPT": "$P$G"}, "cmd"),
                  ({"PROMPT": "$P$G", "USERPROFILE": "C:\\Users\\learner",
                    "PSModulePath": PSMODULEPATH_IN_POWERSHELL}, None),
                  ({}, None)]
-        self.windows()
         base = dict(os.environ)
         for environment, expected in cases:
             with self.subTest(environment=environment), mock.patch.dict(os.environ, base, clear=True):
                 os.environ.update(environment)
-                self.assertEqual(check.windows_shell(), expected)
+                self.assertEqual(check.environment_shell(), expected)
+                with mock.patch.object(check, "windows_ancestors", return_value=()):
+                    self.assertEqual(check.learner_shell(), expected)
 
 
 @POSIX_ONLY
