@@ -1931,6 +1931,16 @@ def explain_refusal(error, url, refused="accept the results"):
     say(f"The server at {url} did not {refused} (HTTP {error.code}, {reason}{detail}).")
 
 
+def say_unreachable(url, error, outcome=""):
+    """Print that the server at url could not be reached (outcome says what that left undone);
+    when this Python could not verify the server's certificate, first what to do about it."""
+    advice = explain_certificate_error(error)
+    if advice:
+        say(advice)
+    reason = getattr(error, "reason", None) or error
+    say(f"Could not reach the server at {url} ({reason}){outcome}.")
+
+
 # What became of a report: delivered, refused as invalid (4xx but 429: sending it again would
 # not help, so it is not kept), or not delivered now (network, timeout, 5xx, 429, a redirect not
 # followed, an answer that is not the server's, as a venue's captive portal gives: kept).
@@ -1954,8 +1964,7 @@ def deliver(server, report, sent_line):
             "its new URL.")
         return UNDELIVERED, None
     except (OSError, http.client.HTTPException, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {server.url(REPORT_PATH)} ({reason}).")
+        say_unreachable(server.url(REPORT_PATH), error)
         return UNDELIVERED, None
     url = server.url(REPORT_PATH)  # where a redirect took it
     try:
@@ -2047,8 +2056,7 @@ def served_workshop():
 
 def offer_report(results, args, server, checked_at, waiting):
     """Get consent, show exactly what would be sent, and send it (or keep it for later)."""
-    interactive = sys.stdin is not None and sys.stdin.isatty()
-    if not args.yes and not interactive:
+    if not args.yes and not interactive():
         say("Results not sent: no terminal to ask for your consent. To send them, run again "
             "with --yes (and optionally --workshop ID --email ADDR).")
         return
@@ -2083,7 +2091,7 @@ def forget_everything(args):
     server = Server(args.host)
     path = f"{REPORT_PATH}{key}/"
     if not args.yes:
-        if sys.stdin is None or not sys.stdin.isatty():
+        if not interactive():
             say("Nothing deleted: no terminal to confirm. To delete, run again with --forget --yes.")
             return 1
         what = (f"everything sent from this computer (key {key}) from {server.base}, and the key "
@@ -2109,9 +2117,7 @@ def forget_everything(args):
             "server has moved, run again with --host and its new URL.")
         return 1
     except (OSError, http.client.HTTPException, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {server.url(path)} ({reason}); nothing was deleted "
-            "and your key is kept.")
+        say_unreachable(server.url(path), error, "; nothing was deleted and your key is kept")
         return 1
     host = server.base
     try:

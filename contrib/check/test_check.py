@@ -870,6 +870,23 @@ class ReportTests(ServerTestCase):
             self.assertIn("Not sent.", out)
         self.assertEqual(server.requests, [])
 
+    def test_consent_is_asked_where_a_learner_can_answer(self):
+        """Whether to ask is interactive()'s call (Git Bash's mintty is a pipe, not a tty, and
+        has a learner): a pipe it vouches for is asked the workshop, email and consent; a tty
+        it does not is not asked at all."""
+        server = self.server()
+        with mock.patch.object(check, "interactive", return_value=True):
+            _, out, _ = run_main(["-H", server.url, "fake-new"], stdin=io.StringIO("ws\na@example.org\ny\n"))
+        self.assertIn("Send these results? [y/N]", out)
+        self.assertEqual(len(server.requests), 1)
+        sent = json.loads(server.requests[0][2])["user_system_info"]
+        self.assertEqual((sent["workshop_id"], sent["email_id"]), ("ws", "a@example.org"))
+        with mock.patch.object(check, "interactive", return_value=False):
+            _, out, _ = run_main(["-H", server.url, "fake-new"], stdin=FakeTerminal("ws\n\ny\n"))
+        self.assertIn("Results not sent: no terminal to ask for your consent.", out)
+        self.assertNotIn("Workshop name", out)
+        self.assertEqual(len(server.requests), 1)
+
     def test_served_workshop_id_and_override(self):
         """The served WORKSHOP_ID is used without asking, and --workshop overrides it."""
         server = self.server()
@@ -929,6 +946,19 @@ class ForgetTests(ServerTestCase):
         code, out, _ = run_main(["--forget", "-H", server.url], stdin=io.StringIO("y\n"))
         self.assertEqual((code, server.requests, self.stored_key()), (1, [], KEY_1))
         self.assertIn("--forget --yes", out)
+
+    def test_forget_asks_where_a_learner_can_answer(self):
+        """--forget confirms through interactive() too: yes through a pipe it vouches for."""
+        server = self.server()
+        check.save_key(KEY_1)
+        with mock.patch.object(check, "interactive", return_value=False):
+            code, out, _ = run_main(["--forget", "-H", server.url], stdin=FakeTerminal("y\n"))
+        self.assertEqual((code, server.requests), (1, []))
+        self.assertIn("no terminal to confirm", out)
+        with mock.patch.object(check, "interactive", return_value=True):
+            code, out, _ = run_main(["--forget", "-H", server.url], stdin=io.StringIO("y\n"))
+        self.assertEqual((code, server.requests), (0, [(f"/installation_data/{KEY_1}/", "DELETE", "")]))
+        self.assertIsNone(self.stored_key())
 
     def test_forget_without_a_key_sends_nothing(self):
         """Nothing stored, nothing to delete."""
@@ -990,6 +1020,47 @@ class ForgetTests(ServerTestCase):
         self.assertEqual(exited.exception.code, 0)
         self.assertIn("(default: 100%)", out.getvalue())
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
+
+
+class CertificateTests(ServerTestCase):
+    """Issue 23 item 7: a certificate this Python cannot verify is explained, before the
+    "Could not reach" line, wherever the script talks to the server."""
+
+    def setUp(self):
+        """An https server whose certificate nothing here trusts."""
+        super().setUp()
+        os.environ.pop("SSL_CERT_FILE", None)
+        certificate = os.path.join(self.tmp, "loopback.pem")
+        with open(certificate, "w") as stream:
+            stream.write(LOOPBACK_CERTIFICATE)
+        self.secure = self.server(certificate=certificate)
+
+    def assert_explained(self, out, url):
+        """The explanation is printed, and right before the line that says what failed."""
+        lines = out.splitlines()
+        unreachable = [i for i, line in enumerate(lines)
+                       if line.startswith(f"Could not reach the server at {url}")]
+        self.assertEqual(len(unreachable), 1, out)
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", lines[unreachable[0]])
+        self.assertTrue(lines[unreachable[0] - 1].startswith("The server's certificate could not "
+                                                             "be verified"), out)
+
+    def test_sending_the_pending_reports_and_forgetting(self):
+        """A report sent now, the kept one by --send-pending, and --forget's DELETE."""
+        reports = self.secure.url + "/installation_data/"
+        code, out, _ = run_main(["--yes", "-H", self.secure.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assert_explained(out, reports)
+        self.assertEqual(len(check.kept_reports()), 1)
+        code, out, _ = run_main(["--send-pending", "-H", self.secure.url])
+        self.assertEqual(code, 1)
+        self.assert_explained(out, reports)
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", self.secure.url])
+        self.assertEqual((code, self.stored_key()), (1, KEY_1))
+        self.assert_explained(out, f"{reports}{KEY_1}/")
+        self.assertIn("nothing was deleted and your key is kept", out)
+        self.assertEqual(self.secure.requests, [], "no request got through the handshake")
 
 
 class RetestLineTests(SandboxTestCase):

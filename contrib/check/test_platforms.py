@@ -33,6 +33,7 @@ import urllib.request
 from unittest import mock
 
 import check
+from test_check import KEY_1, FakeServer
 
 POSIX_ONLY = unittest.skipIf(os.name == "nt", "fake executables are shell scripts")
 SCRIPT = os.path.abspath(check.__file__)
@@ -176,6 +177,10 @@ class PlatformCase(unittest.TestCase):
             # Windows' os.path.expandvars knows %NAME% and its separator is the backslash.
             patchers.append(mock.patch("os.path.expandvars",
                                        lambda path: ntpath.expandvars(path).replace("\\", "/")))
+            # Python 3.13's urllib reads Windows' certificate store for any request there; this
+            # system has none (its own certificates are read after it, as on Linux).
+            patchers.append(mock.patch.object(ssl.SSLContext, "_load_windows_store_certs",
+                                              lambda context, store, purpose: None))
         for patcher in patchers:
             patcher.start()
             self.addCleanup(patcher.stop)
@@ -618,6 +623,40 @@ class TerminalTests(PlatformCase):
         self.assertFalse(check.interactive(io.StringIO("y\n")))
         with mock.patch.object(sys, "stdin", None):
             self.assertFalse(check.interactive(), "pythonw has no stdin")
+
+    def mintty_main(self, args, answers):
+        """check.main(args) on Windows in Git Bash's mintty: standard input a pipe that holds
+        answers; return (exit code, what it printed)."""
+        self.windows(MSYSTEM="MINGW64")
+        read, write = os.pipe()
+        with os.fdopen(write, "w") as stream:
+            stream.write(answers)
+        out = io.StringIO()
+        with os.fdopen(read) as pipe, mock.patch.object(sys, "stdin", pipe), \
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = check.main(args)
+        return code, out.getvalue()
+
+    def test_item6_git_bash_is_asked_for_consent_and_sends(self):
+        """The script asks in mintty: the workshop, the email, consent; then it sends."""
+        server = FakeServer()
+        self.addCleanup(server.close)
+        _, out = self.mintty_main(["-H", server.url, "numbers"], "ws\njane@uni.edu\ny\n")
+        self.assertIn("Send these results? [y/N]", out)
+        self.assertNotIn("no terminal", out)
+        self.assertEqual(len(server.requests), 1, out)
+        sent = json.loads(server.requests[0][2])["user_system_info"]
+        self.assertEqual((sent["workshop_id"], sent["email_id"]), ("ws", "jane@uni.edu"))
+
+    def test_item6_git_bash_can_forget(self):
+        """--forget confirms in mintty instead of refusing ("no terminal to confirm")."""
+        server = FakeServer()
+        self.addCleanup(server.close)
+        check.save_key(KEY_1)
+        code, out = self.mintty_main(["--forget", "-H", server.url], "y\n")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(server.requests, [(f"/installation_data/{KEY_1}/", "DELETE", "")])
+        self.assertIsNone(check.load_key())
 
     def test_item6_only_windows_pythons_need_it(self):
         """On Linux and macOS a pipe is a pipe, MSYSTEM or not."""
