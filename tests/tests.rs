@@ -22,6 +22,7 @@ mod metrics;
 mod migration;
 mod nginx;
 mod operations;
+mod package;
 mod privacy;
 mod retention;
 mod storage;
