@@ -106,7 +106,10 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
         // checkpoints made ingestion about 30% faster (bench/ingest.sh).
         // temp_store=MEMORY: each job's savepoint journal stays in memory instead of a
         // temporary file (85% of the writer's writes were into it; MEASUREMENTS.md).
+        // secure_delete: deleted rows and freed pages are overwritten with zeros, so what a
+        // forgotten learner sent is not left in the file's free space.
         Role::Writer => {
+            conn.pragma_update(None, "secure_delete", true)?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn.pragma_update(None, "temp_store", "MEMORY")
@@ -224,9 +227,12 @@ impl Store {
 
     /// Deletes a learner and, by the foreign keys' cascade, their attempts and packages.
     pub async fn delete_user(&self, key: String) -> Result<Deleted, StorageError> {
-        self.writer
+        let deleted = self
+            .writer
             .write(move |work| record::delete_user(work, &key))
-            .await
+            .await?;
+        self.sweep().await;
+        Ok(deleted)
     }
 
     /// Registers a workshop (its title and checks); answers the private link's secret, which
@@ -247,9 +253,12 @@ impl Store {
     /// Unregisters a workshop and deletes, by cascade, every learner whose current workshop
     /// it is with all they sent. [`StorageError::NotFound`] when it is not registered.
     pub async fn delete_workshop(&self, name: String) -> Result<Deleted, StorageError> {
-        self.writer
+        let deleted = self
+            .writer
             .write(move |work| workshops::delete(work, &name))
-            .await
+            .await?;
+        self.sweep().await;
+        Ok(deleted)
     }
 
     /// Every registered workshop.
@@ -298,9 +307,12 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tally::rebuild(&tx, &mut dictionary::Dictionary::default())?;
             tx.commit()?;
-            Ok(())
+            Ok::<_, StorageError>(())
         })
-        .await?
+        .await??;
+        // Values of learners deleted by hand are unused now: they go too.
+        self.sweep().await;
+        Ok(())
     }
 
     /// Runs a read-only query on a pooled connection, off the async threads.
