@@ -9,6 +9,7 @@ mod error;
 mod fixes;
 mod record;
 // The tests' meaning of every statistic; outside tests only `consistency` reads it.
+mod readiness;
 #[cfg_attr(not(test), allow(dead_code))]
 mod reference;
 mod retention;
@@ -22,6 +23,9 @@ mod writer;
 
 pub use backup::back_up;
 pub use error::StorageError;
+pub(crate) use readiness::{
+    Advice, LearnerOrder, LearnerRow, LearnerWindow, PageRules, RequiredCheck, Standings,
+};
 pub use record::{Deleted, Receipt};
 pub use retention::Purged;
 pub use schema::SCHEMA_VERSION;
@@ -29,9 +33,7 @@ pub(crate) use stats::{
     CheckFixes, Comparison, Extent, FixOverview, Fixes, Overview, PackageDetail, PackageFilter,
     Rows, Scope, ValueCount, WorkshopSummary,
 };
-#[cfg(test)]
-pub(crate) use workshops::FailureRecord;
-pub(crate) use workshops::{AttemptRecord, HostView, LearnerHistory};
+pub(crate) use workshops::HostView;
 pub use workshops::{HostedWorkshop, NewWorkshop, Secret};
 
 pub use crate::config::Location;
@@ -272,11 +274,15 @@ impl Store {
     }
 
     /// The host's page of `name`, when `secret` is its current one; `None` otherwise, the
-    /// same for an unknown workshop, a wrong secret and a replaced one.
+    /// same for an unknown workshop, a wrong secret and a replaced one. Its learners are
+    /// judged against the checks it requires by `rules`, and the `window` of their table is
+    /// read (see [`readiness::standings`]).
     pub(crate) async fn host_view(
         &self,
         name: String,
         secret: String,
+        window: LearnerWindow,
+        rules: Box<dyn PageRules>,
     ) -> Result<Option<HostView>, StorageError> {
         self.read(move |conn| {
             if !workshops::admits(conn, &name, &secret)? {
@@ -285,8 +291,14 @@ impl Store {
             let Some(workshop) = workshops::find(conn, &name)? else {
                 return Ok(None);
             };
-            let learners = workshops::histories(conn, &name)?;
-            Ok(Some(HostView { workshop, learners }))
+            let required = rules.required(workshop.checks.as_deref());
+            let today = timestamp::day_number(Some(&timestamp::now()));
+            let standings = readiness::standings(conn, &name, &required, &window, &*rules, today)?;
+            Ok(Some(HostView {
+                workshop,
+                required,
+                standings,
+            }))
         })
         .await
     }
