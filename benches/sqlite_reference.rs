@@ -122,6 +122,7 @@ fn report(n: usize) -> Report {
         },
         successes,
         failures,
+        checked_at: None,
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) struct Entry {
     /// An install fix of its own on some systems (`platform.system()`'s names).
     #[serde(default)]
     install_on: BTreeMap<String, String>,
+    /// An install fix of its own on the other systems (pip's is `python -m ensurepip`).
+    #[serde(default)]
+    install: Option<String>,
 }
 
 /// What a learner is told to do about one failure, and where to read more.
@@ -127,7 +130,8 @@ impl Catalog {
         minimum: Option<&str>,
     ) -> Fix {
         let error = error.unwrap_or("");
-        let situation = if error == "not found" || error.starts_with("none found") {
+        // "not found: Apple's command line developer tools are not installed" is a not found.
+        let situation = if error.starts_with("not found") || error.starts_with("none found") {
             "install"
         } else if error.starts_with("version ") {
             "upgrade"
@@ -144,7 +148,8 @@ impl Catalog {
             .or(check.minimum.as_deref())
             .unwrap_or("a newer version");
         let own = match (situation, system) {
-            ("install", Some(system)) => check.install_on.get(system),
+            ("install", Some(system)) => check.install_on.get(system).or(check.install.as_ref()),
+            ("install", None) => check.install.as_ref(),
             _ => None,
         };
         let template = own
@@ -178,6 +183,7 @@ impl Catalog {
 mod tests {
     use super::*;
     use crate::config::CheckSpec;
+    use std::collections::BTreeSet;
 
     #[test]
     fn the_scripts_catalog_parses_and_is_complete() {
@@ -191,9 +197,11 @@ mod tests {
             assert!(catalog.check(spec.name()).is_some(), "{spec}");
         }
         // Every kind of check has a fix for every situation, using only known placeholders.
+        let kinds: BTreeSet<&str> = catalog.checks.iter().map(|c| c.kind.as_str()).collect();
+        assert!(kinds.contains("r-package") && kinds.contains("conda-env"));
         for situation in ["install", "upgrade", "timed_out", "reinstall"] {
-            for kind in ["command", "module", "any"] {
-                let template = &catalog.fixes[situation][kind];
+            for kind in &kinds {
+                let template = &catalog.fixes[situation][*kind];
                 let mut rest = template.as_str();
                 while let Some(open) = rest.find('{') {
                     let close = rest[open..].find('}').unwrap() + open;
@@ -239,10 +247,32 @@ mod tests {
         let old = catalog.fix(git, Some("version 1.8.3 < required 2.30"), None, None);
         assert_eq!(
             old.text,
-            "Install Git 2.30 or newer: https://git-scm.com/downloads"
+            "Install Git 2.30 or newer: \
+             https://carpentries.github.io/workshop-template/install_instructions/#git"
         );
         let mac = catalog.fix(git, Some("not found"), Some("Darwin"), None);
         assert!(mac.text.contains("xcode-select --install"), "{}", mac.text);
+        // The script's words for Apple's stand-in of git: the developer tools are missing.
+        let stub = "not found: Apple's command line developer tools are not installed";
+        let stub = catalog.fix(git, Some(stub), Some("Darwin"), None);
+        assert_eq!(stub, mac);
+        // pip has an install fix of its own everywhere, and one more for Linux.
+        let pip = catalog.check("pip").unwrap();
+        let windows = catalog.fix(pip, Some("not found"), Some("Windows"), None);
+        assert!(windows
+            .text
+            .starts_with("Install pip: python -m ensurepip --upgrade"));
+        let linux = catalog.fix(pip, Some("not found"), Some("Linux"), None);
+        assert!(
+            linux.text.contains("sudo apt install python3-pip"),
+            "{}",
+            linux.text
+        );
+        // The new kinds: an R package, a conda environment.
+        let ratdat = catalog.check("r-ratdat").unwrap();
+        let r = catalog.fix(ratdat, Some("not found"), Some("Windows"), None);
+        assert!(r.text.contains("install.packages('ratdat')"), "{}", r.text);
+        assert!(r.url.ends_with("/install_instructions/#r"));
         let numpy = catalog.check("numpy").unwrap();
         let windows = catalog.fix(numpy, Some("not found"), Some("Windows"), None);
         assert!(windows

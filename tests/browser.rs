@@ -99,10 +99,9 @@ fn populate(base: &str) {
     }
 }
 
-/// A learner whose every string tries to run script. The wire checks refuse markup now, so it
-/// is written straight into the file, as a database from before those checks may hold it.
-fn store_hostile_learner(db: &Path) {
-    let hostile = json!({
+/// A report whose every string tries to run script.
+fn hostile_report() -> serde_json::Value {
+    json!({
         "user_system_info": {"system": HOSTILE_SYSTEM, "distribution_name": HOSTILE_DISTRIBUTION,
             "distribution_version": HOSTILE_VERSION, "machine": HOSTILE_PACKAGE,
             "system_platform": HOSTILE_WORKSHOP, "python_version": HOSTILE_VERSION,
@@ -113,7 +112,22 @@ fn store_hostile_learner(db: &Path) {
             {"name": PACKAGE, "version": HOSTILE_VERSION, "error_description": HOSTILE_ERROR}
         ],
         "unique_user_id": null
-    });
+    })
+}
+
+/// The hostile strings as a learner's client sends them: stored (texts are data), to be shown
+/// escaped like any other.
+fn post_hostile_learner(base: &str) {
+    let url = format!("{base}/installation_data/");
+    let (status, text) = post_json(&agent(), &url, &hostile_report().to_string());
+    assert_eq!(status, 200, "{text}");
+}
+
+/// A learner whose every string tries to run script, written straight into the file (email
+/// included, which the wire would drop as no address), as a database from before the wire's
+/// cleaning may hold it. `populate` sends the same strings through the real ingestion.
+fn store_hostile_learner(db: &Path) {
+    let hostile = hostile_report();
     // A first attempt fails both; a later one fixes the hostile package with a hostile
     // version, so "What gets fixed" and the detail's "fixed with" show them too. A learner of
     // the hosted workshop carries a hostile email and package names onto the private page.
@@ -159,7 +173,7 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
     store_hostile_learner(&db);
     let server = Server::start(&db, &["--rate-limit", "off"]);
     // A hosted workshop whose private page shows hostile strings in every learner field and
-    // its title. (Learners cannot name a workshop with markup; its name is plain.)
+    // its title.
     let created = Command::new(BIN)
         .args([
             "workshop",
@@ -187,6 +201,7 @@ fn chromium_shows_the_dashboard_and_runs_no_learners_script() {
     let host_path = &link[server.base.len()..];
     let secret = host_path.trim_end_matches('/').rsplit('/').next().unwrap();
     populate(&server.base);
+    post_hostile_learner(&server.base);
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     let run = Command::new("node")
         .arg(browser_dir.join("check.mjs"))

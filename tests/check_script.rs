@@ -7,14 +7,19 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The real interpreter (not a pyenv shim, which needs a full PATH), or `None` to skip.
-pub fn python() -> Option<PathBuf> {
-    let found = Command::new("python3")
+/// The real interpreter `command` runs (not a pyenv shim, which needs a full PATH), if any.
+fn interpreter(command: &str) -> Option<PathBuf> {
+    Command::new(command)
         .args(["-c", "import sys; print(sys.executable)"])
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+}
+
+/// The real python3, or `None` to skip.
+pub fn python() -> Option<PathBuf> {
+    let found = interpreter("python3");
     if found.is_none() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -182,9 +187,8 @@ fn the_served_script_carries_the_workshop_and_the_hosts_checks() {
     assert!(compiled.success(), "the served script is valid Python");
 }
 
-#[test]
-fn the_scripts_own_unit_tests_pass() {
-    let Some(python) = python() else { return };
+/// Runs the script's unit tests (contrib/check/test_check.py) with `python`.
+fn unit_tests_pass(python: &Path) {
     let run = Command::new(python)
         .args(["-m", "unittest", "discover", "-s", "contrib/check"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -194,7 +198,8 @@ fn the_scripts_own_unit_tests_pass() {
     let report = String::from_utf8_lossy(&run.stderr);
     assert!(
         run.status.success(),
-        "python3 -m unittest discover -s contrib/check:\n{report}"
+        "{} -m unittest discover -s contrib/check:\n{report}",
+        python.display()
     );
     eprintln!(
         "{}",
@@ -203,19 +208,18 @@ fn the_scripts_own_unit_tests_pass() {
 }
 
 #[test]
+fn the_scripts_own_unit_tests_pass() {
+    let Some(python) = python() else { return };
+    unit_tests_pass(&python);
+}
+
+#[test]
 fn check_py_forget_deletes_what_it_sent_from_the_real_server() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ras.db");
     let server = Server::start(&db, &["--checks", "git,make"]);
-    let script = agent()
-        .get(format!("{}/check.py", server.base))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    std::fs::write(dir.path().join("check.py"), script).unwrap();
+    download_script(&server.base, "", dir.path());
     let path = fake_tools(dir.path(), &python);
     let run = |args: &[&str]| {
         Command::new(&python)
@@ -263,4 +267,260 @@ fn check_py_forget_deletes_what_it_sent_from_the_real_server() {
         "{log}"
     );
     assert!(!log.contains(key.trim()), "the key is not logged:\n{log}");
+}
+
+/// Downloads the served script into `dir` as check.py, as the landing page's command does.
+fn download_script(base: &str, query: &str, dir: &Path) {
+    let script = agent()
+        .get(format!("{base}/check.py{query}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    std::fs::write(dir.join("check.py"), script).unwrap();
+}
+
+/// A loopback port nothing listens on, for a server that starts there later.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// What a learner at a venue without network went through: the script downloaded while the
+/// server was up, run while it was down (with consent: the report is kept), then run again
+/// once the server is back.
+struct Offline {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+    /// The first report's checked_at, as kept (moved an hour back: the laptop was offline).
+    checked_at: String,
+    /// What the two runs printed.
+    first: String,
+    second: String,
+    server: Server,
+}
+
+/// The learner's home folder inside `dir`, with a tool in it that fails and names its path.
+fn home_with_a_broken_tool(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let home = dir.join("home").join("jane-doe");
+    let bin = home.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("sqlite3");
+    let says = format!("Error: unable to open {}/.sqliterc", home.display());
+    std::fs::write(&tool, format!("#!/bin/sh\necho \"{says}\" >&2\nexit 1\n")).unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    home
+}
+
+fn offline_then_online(python: &Path) -> Offline {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let checks = ["--checks", "git>=2.0,make,python,sqlite3?"];
+    let mut server = Server::start_on(&listen, &db, &checks);
+    download_script(&server.base, "?workshop=2026-12-03-venue", dir.path());
+    server.terminate();
+
+    let home = home_with_a_broken_tool(dir.path());
+    let bin = fake_tools(dir.path(), python);
+    let path = format!("{}:{}", home.join("bin").display(), bin.display());
+    // Typed in a shell, as a learner does: `python3 check.py ...` finds python3 on PATH.
+    let run = |command: &str| {
+        let run = Command::new("/bin/sh")
+            .args(["-c", command])
+            .env("PATH", &path)
+            .env("HOME", &home)
+            .env("SWC_CHECK_CONFIG_DIR", dir.path().join("config"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    let first = run("python3 check.py --yes --email '<jane@uni.edu>'");
+    let pending = dir.path().join("config").join("pending");
+    let kept: Vec<_> = std::fs::read_dir(&pending)
+        .unwrap_or_else(|e| panic!("{pending:?}: {e}\n{first}"))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{first}");
+    let mut entry: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&kept[0]).unwrap()).unwrap();
+    let checked_at: String = Connection::open_in_memory()
+        .unwrap()
+        .query_row(
+            "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    entry["report"]["checked_at"] = checked_at.clone().into();
+    std::fs::write(&kept[0], entry.to_string()).unwrap();
+
+    // The Wi-Fi is back, and git was fixed meanwhile.
+    let server = Server::start_on(&listen, &db, &checks);
+    std::fs::write(bin.join("git"), "#!/bin/sh\necho \"git version 2.43.0\"\n").unwrap();
+    let second = run("python3 check.py --yes");
+    Offline {
+        dir,
+        db,
+        checked_at,
+        first,
+        second,
+        server,
+    }
+}
+
+#[test]
+fn a_report_kept_while_the_server_was_down_is_sent_first_on_the_next_run_under_one_learner() {
+    let Some(python) = python() else { return };
+    let run = offline_then_online(&python);
+    let base = &run.server.base;
+    assert!(
+        run.first.contains(&format!(
+            "Could not reach the server at {base}/installation_data/ ("
+        )),
+        "{}",
+        run.first
+    );
+    assert!(
+        run.first.contains(&format!(
+            "Your results above are still valid, and kept in {}: they are sent first thing on \
+             your next run (or now: python3 check.py --send-pending).",
+            run.dir.path().join("config").join("pending").display()
+        )),
+        "{}",
+        run.first
+    );
+    // The re-test line names what the learner typed.
+    assert!(
+        run.first
+            .contains("then re-test them with: python3 check.py git\n"),
+        "{}",
+        run.first
+    );
+    assert!(
+        run.second.contains(&format!(
+            "Sending 1 report you agreed to send earlier, which could not be delivered then, \
+             to {base}/installation_data/ ...\nSent the report checked at {} (new id generated).",
+            run.checked_at
+        )),
+        "{}",
+        run.second
+    );
+    assert!(
+        run.second
+            .contains("Thank you, your results were sent (pushed data with same id)."),
+        "{}",
+        run.second
+    );
+    assert!(
+        !run.dir
+            .path()
+            .join("config/pending")
+            .read_dir()
+            .unwrap()
+            .any(|_| true),
+        "a delivered report is deleted"
+    );
+
+    // Both reports, one learner (the key of the first, which had none), the email as typed
+    // normalised, the first report's failures kept apart from the second's.
+    let conn = Connection::open(&run.db).unwrap();
+    let (learners, key, email): (i64, String, String) = conn
+        .query_row(
+            "SELECT count(*), max(unique_user_id), max(email_id) FROM user_system_info",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(learners, 1);
+    assert_eq!(email, "jane@uni.edu");
+    let stored_key = std::fs::read_to_string(run.dir.path().join("config/key")).unwrap();
+    assert_eq!(key, stored_key.trim());
+    let attempts: Vec<(i64, String)> = conn
+        .prepare("SELECT id, unique_user_id FROM attempts ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts.iter().all(|(_, k)| *k == key));
+    let failed_in = |attempt: i64| -> BTreeSet<String> {
+        conn.prepare("SELECT name FROM failed_installs WHERE attempt_id = ?1")
+            .unwrap()
+            .query_map([attempt], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(
+        failed_in(attempts[0].0),
+        BTreeSet::from(["Git (git)".to_owned(), "SQLite (sqlite3)".to_owned()]),
+        "the kept report went first"
+    );
+    assert_eq!(
+        failed_in(attempts[1].0),
+        BTreeSet::from(["SQLite (sqlite3)".to_owned()])
+    );
+
+    // The home folder never left the computer: the error text arrived with ~.
+    let errors: Vec<String> = conn
+        .prepare("SELECT error_description FROM failed_installs WHERE name = 'SQLite (sqlite3)'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(errors.len(), 2);
+    for error in &errors {
+        assert_eq!(
+            error,
+            "no version in output of 'sqlite3 --version' (exit code 1): Error: unable to open \
+             ~/.sqliterc"
+        );
+    }
+    drop(conn);
+    let bytes = std::fs::read(&run.db).unwrap();
+    assert!(
+        !bytes.windows(8).any(|w| w == b"jane-doe"),
+        "no trace of the learner's name in the database file"
+    );
+}
+
+#[test]
+fn a_report_kept_while_the_server_was_down_is_stored_under_the_time_it_was_checked() {
+    let Some(python) = python() else { return };
+    let run = offline_then_online(&python);
+    let first: String = Connection::open(&run.db)
+        .unwrap()
+        .query_row(
+            "SELECT create_time FROM attempts ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // Stored as "YYYY-MM-DD HH:MM:SS.fff"; sent as "YYYY-MM-DDTHH:MM:SSZ", an hour back.
+    assert_eq!(
+        first[..19],
+        run.checked_at[..19].replace('T', " "),
+        "{}",
+        run.second
+    );
+}
+
+/// The script promises Python 3.6: its unit tests run there too, where this machine has it
+/// (pyenv's `python3.6`; CI does not install it).
+#[test]
+fn the_scripts_own_unit_tests_pass_on_python_3_6() {
+    let Some(python) = interpreter("python3.6") else {
+        eprintln!("skipping: no python3.6 here (the script's oldest supported Python)");
+        return;
+    };
+    unit_tests_pass(&python);
 }

@@ -64,8 +64,9 @@ async fn submit(app: &App, report: &Value) -> String {
     answer.json()["key"].as_str().unwrap().to_owned()
 }
 
-/// Stores a report the wire checks would refuse (markup, control characters), as a database
-/// from before those checks may hold it: the pages must still show it harmlessly.
+/// Stores a report without the wire's cleaning (control characters, terminal escapes and
+/// bidirectional controls left in), as a database from before it, or the original's, may hold
+/// it: the pages must still show it harmlessly.
 async fn store_unchecked(app: &App, report: &Value) {
     let at = "2026-01-01 12:00:00.000".to_owned();
     app.store
@@ -92,13 +93,32 @@ fn report(
     report
 }
 
+/// What askama writes for each character it escapes, `&` first.
+const ESCAPES: [(&str, &str); 5] = [
+    ("&", "&#38;"),
+    ("<", "&#60;"),
+    (">", "&#62;"),
+    ("\"", "&#34;"),
+    ("'", "&#39;"),
+];
+
 /// Reverses askama's escaping, to read a page's text as a browser shows it.
 fn unescape(html: &str) -> String {
-    html.replace("&#60;", "<")
-        .replace("&#62;", ">")
-        .replace("&#34;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#38;", "&")
+    ESCAPES
+        .iter()
+        .rev()
+        .fold(html.to_owned(), |text, (raw, escaped)| {
+            text.replace(escaped, raw)
+        })
+}
+
+/// A text as askama writes it into HTML.
+fn escaped(text: &str) -> String {
+    ESCAPES
+        .iter()
+        .fold(text.to_owned(), |text, (raw, escaped)| {
+            text.replace(raw, escaped)
+        })
 }
 
 /// The markup of each tag, `<` and `>` left out. Escaped text has no raw `<`, so text a
@@ -481,7 +501,7 @@ async fn odd_workshop_ids_round_trip_through_their_urls() {
     ];
     let app = app(None, "");
     for id in ids {
-        store_unchecked(&app, &report(None, Some(id), "Linux", &[("git", id)])).await;
+        submit(&app, &report(None, Some(id), "Linux", &[("git", id)])).await;
     }
     let overview = html(&app, "/view/").await.text;
     let hrefs: Vec<String> = overview
@@ -1102,4 +1122,137 @@ async fn counts_agree_with_a_tally_made_by_hand() {
             assert_eq!(by_system, git, "{path}: detail of git");
         }
     }
+}
+
+/// Issue 20, item 2: texts with markup, quotes and ampersands are now stored as a learner's
+/// client sent them (they were refused before). Sent through the real ingestion into a name,
+/// a version, an error text and a workshop id, they reach every page, attribute, link, chart,
+/// export and the host's private page only in their escaped, encoded or formula-safe form.
+#[tokio::test]
+async fn texts_a_learner_sent_reach_every_page_only_escaped() {
+    let app = app(None, "");
+    let texts = [
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(2)>",
+        "Tom & Jerry's \"tools\"",
+    ];
+    let workshop = "intro <python> & \"friends\"";
+    let secret = app
+        .store
+        .create_workshop(result_aggregation_server::storage::NewWorkshop {
+            name: workshop.into(),
+            title: None,
+            checks: None,
+        })
+        .await
+        .unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let mut hostile = report(None, Some(workshop), "Linux", &[(text, text)]);
+        hostile["failed_installs"][0]["error_description"] = json!(format!("{text}\n{i}"));
+        hostile["successful_installs"][0]["version"] = json!(text);
+        let key = submit(&app, &hostile).await;
+        // A fix, so "what gets fixed" and the detail's "fixed with" show the version too.
+        let mut fixed = report(Some(&key), Some(workshop), "Linux", &[]);
+        fixed["successful_installs"] = json!([{"name": text, "version": format!("{text} 2")}]);
+        submit(&app, &fixed).await;
+    }
+    let encoded = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let mut pages = vec![
+        "/".to_owned(),
+        "/view/".to_owned(),
+        "/view/?all_attempts=1".to_owned(),
+        "/fixes/?min_learners=1".to_owned(),
+        format!("/view/?workshop_id={}&all_attempts=1", encoded(workshop)),
+        format!("/?workshop={}", encoded(workshop)),
+        format!("/fixes/?workshop_id={}&min_learners=1", encoded(workshop)),
+        format!("/host/{}/{}/", query_segment(workshop), secret.expose()),
+    ];
+    for text in texts {
+        pages.push(format!(
+            "/view/detail/?package_one_name={}&package_one_version={}&all_attempts=1",
+            encoded(text),
+            encoded(text)
+        ));
+        pages.push(format!(
+            "/view/detail/?package_one_name={}&workshop_id={}&all_attempts=1",
+            encoded(text),
+            encoded(workshop)
+        ));
+    }
+    let mut shown = String::new();
+    for path in &pages {
+        let mut page = fetch(&app, path).await;
+        if page.status == 303 {
+            let to = page.header("location").to_owned();
+            page = fetch(&app, &to).await;
+        }
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        // (The private page links to itself with relative links, which keep its secret.)
+        if !path.starts_with("/host/") {
+            assert_no_inline_code(path, &page.text);
+        }
+        for text in texts.iter().chain([&workshop]) {
+            if text.contains(['<', '>', '"']) {
+                assert!(!page.text.contains(text), "{path}: {text} unescaped");
+            }
+        }
+        assert!(!page.text.contains("<img src=x"), "{path}");
+        shown.push_str(&page.text);
+    }
+    for text in texts.iter().chain([&workshop]) {
+        assert!(shown.contains(&escaped(text)), "{text} is shown, escaped");
+    }
+    // Charts (SVG inside the page) label with the same escaped text.
+    let overview = fetch(&app, "/view/?all_attempts=1").await.text;
+    assert!(
+        overview.contains(&format!("<title>{}</title>", escaped(texts[0]))),
+        "a chart's label"
+    );
+    // Exports: JSON holds the text as stored; CSV cells are formula-safe and quoted.
+    let json = export(&app, "/view/?all_attempts=1&export=json").await;
+    let names: Vec<&str> = json["most_failed_packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for text in texts {
+        assert!(names.contains(&text), "{names:?}");
+    }
+    let csv = fetch(&app, "/view/?all_attempts=1&export=csv").await.text;
+    let mut cells = Vec::new();
+    for record in csv::Reader::from_reader(csv.as_bytes()).records() {
+        cells.extend(record.unwrap().iter().map(str::to_owned));
+    }
+    for text in texts {
+        assert!(cells.iter().any(|c| c == text), "{text} in the CSV: {csv}");
+    }
+}
+
+/// The path segment of a workshop id in a host link.
+fn query_segment(workshop: &str) -> String {
+    percent_encoding::utf8_percent_encode(workshop, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Issue 20, item 2: `/?workshop=` printed the learners' commands for any id, one whose every
+/// report would be stored under another name included; such an id now gets a 400 page that
+/// says why and prints no command.
+#[tokio::test]
+async fn the_landing_page_prints_no_command_for_an_id_that_is_none() {
+    let app = app(None, "");
+    for (query, reason) in [
+        ("intro%E2%80%8F", "U+200F at position 6"),
+        ("a%0Ab", "U+000A at position 2"),
+        ("%1B%5B31mred", "U+001B at position 1"),
+    ] {
+        let page = fetch(&app, &format!("/?workshop={query}")).await;
+        assert_eq!(page.status, 400, "{query}");
+        assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
+        assert!(page.text.contains(reason), "{query}: {}", page.text);
+        assert!(!page.text.contains("check.py"), "{query}: no command");
+        assert!(!page.text.contains('\u{1b}') && !page.text.contains('\u{200f}'));
+    }
+    let page = fetch(&app, "/?workshop=intro+%3Cpython%3E").await;
+    assert_eq!(page.status, 200);
+    assert!(unescape(&page.text).contains("check.py?workshop=intro+%3Cpython%3E"));
 }

@@ -47,6 +47,7 @@ async fn record(app: &App, attempts: &[Attempt<'_>]) {
                         error_description: Some("version too old".into()),
                     })
                     .collect(),
+                checked_at: None,
             };
             (report, a.at.to_owned())
         })

@@ -338,3 +338,138 @@ async fn a_body_over_the_limit_is_drained_and_answered_413() {
     assert_eq!(refused.status, 413);
     assert_eq!(refused.json["error"], "body too large");
 }
+
+/// Posts a report from a documentation address.
+async fn posted(
+    app: &result_aggregation_server::app::App,
+    report: &serde_json::Value,
+) -> crate::support::Answer {
+    let request = post("/installation_data/", report.to_string());
+    answer(app.handle(request, peer("192.0.2.1")).await).await
+}
+
+/// One learner's two reports: a failing one of `check` with `checked_at` as given, and a
+/// passing one sent right after with none. Returns the failing attempt's day and the time to
+/// fix it, as the package's detail export counts them, and the seconds the two took.
+async fn failed_then_fixed(
+    app: &result_aggregation_server::app::App,
+    check: &str,
+    checked_at: serde_json::Value,
+) -> (String, i64, u64) {
+    let started = std::time::SystemTime::now();
+    let mut failing = sample(None, None, None);
+    failing["failed_installs"] = json!([{"name": check, "version": "1.0"}]);
+    failing["checked_at"] = checked_at;
+    let first = posted(app, &failing).await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    let mut passing = sample(first.json["key"].as_str(), None, None);
+    passing["successful_installs"] = json!([{"name": check, "version": "2.0"}]);
+    passing["failed_installs"] = json!([]);
+    let second = posted(app, &passing).await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    let took = started.elapsed().unwrap().as_secs() + 1;
+    let name: String = form_urlencoded::byte_serialize(check.as_bytes()).collect();
+    let path = format!("/view/detail/?package_one_name={name}&all_attempts=1&export=json");
+    let detail = answer(app.handle(get(&path), peer("192.0.2.1")).await).await;
+    let package = &detail.json["package_details"][0];
+    let days = package["create_time"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "{package}");
+    (
+        days[0][0].as_str().unwrap().to_owned(),
+        package["fixes"]["median_seconds_to_fix"].as_i64().unwrap(),
+        took,
+    )
+}
+
+/// The day of a time, as the statistics name it.
+fn day_of(time: std::time::SystemTime) -> String {
+    jiff::Timestamp::try_from(time).unwrap().to_string()[..10].to_owned()
+}
+
+/// The RFC 3339 form a script sends.
+fn rfc3339(time: std::time::SystemTime) -> serde_json::Value {
+    json!(jiff::Timestamp::try_from(time).unwrap().to_string())
+}
+
+/// Issue 22: a report kept by a script that could not send it counts at the time its checks
+/// ran (within the past 30 days and a minute ahead at most), not when it arrives; the day
+/// statistics and the time to fix both follow.
+#[tokio::test]
+async fn a_checked_time_within_30_days_is_the_attempts_time_and_any_other_is_ignored() {
+    use std::time::{Duration, SystemTime};
+    let app = app(None, "");
+    let day = Duration::from_secs(86_400);
+    let now = SystemTime::now();
+    // 29 days ago: kept, so the fix took 29 days.
+    let (failed_on, to_fix, took) =
+        failed_then_fixed(&app, "kept 29 days", rfc3339(now - day * 29)).await;
+    assert_eq!(failed_on, day_of(now - day * 29));
+    let (low, high) = (29 * 86_400, 29 * 86_400 + took as i64);
+    assert!((low - 1..=high + 1).contains(&to_fix), "{to_fix}");
+    // 30 seconds ahead (a clock a little fast): kept, so the fix came 30 s "before" it.
+    let now = SystemTime::now();
+    let (_, to_fix, took) = failed_then_fixed(
+        &app,
+        "kept 30 s ahead",
+        rfc3339(now + Duration::from_secs(30)),
+    )
+    .await;
+    assert!((-31..=took as i64 - 29).contains(&to_fix), "{to_fix}");
+    // 31 days ago, 2 minutes ahead, not a time: the arrival time, so the fix took moments.
+    for (check, checked_at) in [
+        ("ignored 31 days", rfc3339(SystemTime::now() - day * 31)),
+        (
+            "ignored 2 min ahead",
+            rfc3339(SystemTime::now() + Duration::from_secs(120)),
+        ),
+        ("ignored garbage", json!("the day before yesterday")),
+        ("ignored null", json!(null)),
+    ] {
+        let before = SystemTime::now();
+        let (failed_on, to_fix, took) = failed_then_fixed(&app, check, checked_at).await;
+        let after = SystemTime::now();
+        assert!(
+            [day_of(before), day_of(after)].contains(&failed_on),
+            "{check}: {failed_on}"
+        );
+        assert!((0..=took as i64).contains(&to_fix), "{check}: {to_fix}");
+    }
+    // Not a string: a wrong type, refused and named.
+    let mut report = sample(None, None, None);
+    report["checked_at"] = json!(1_796_290_867);
+    let refused = posted(&app, &report).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("checked_at:"),
+        "{}",
+        refused.json
+    );
+}
+
+/// Issue 20, item 2: a text a machine printed cost the whole report (422); now each field is
+/// stored cleaned, and an email typed in angle brackets is stored as the address.
+#[tokio::test]
+async fn a_report_is_stored_whatever_its_texts_hold() {
+    let app = app(None, "");
+    let mut report = sample(None, Some("<jane@uni.edu>"), Some("intro <python>"));
+    report["successful_installs"][1]["version"] =
+        json!("3.6.15 (default, May  9 2026, 07:30:54) \n[GCC 12.2.0]");
+    report["failed_installs"][0]["error_description"] =
+        json!("no version in output of 'git --version' (exit code 129): <command> [<args>]");
+    let stored = posted(&app, &report).await;
+    assert_eq!(stored.status, 200, "{}", stored.json);
+    let totals = app.store.totals().await.unwrap();
+    assert_eq!((totals.successful_installs, totals.failed_installs), (2, 1));
+    let page = answer(
+        app.handle(
+            get("/view/intro%20%3Cpython%3E/?export=json"),
+            peer("192.0.2.1"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page.json["workshop_id"], "intro <python>", "{}", page.json);
+}

@@ -229,7 +229,7 @@ async fn the_learner_table_exports_formula_safe() {
         &app,
         attempt(
             None,
-            Some("=HYPERLINK(\"http://evil.example\")"),
+            Some("=HYPERLINK@evil.example"),
             "+Linux",
             &[("Git (git)", "not found")],
         ),
@@ -237,7 +237,7 @@ async fn the_learner_table_exports_formula_safe() {
     .await;
     let csv = send(&app, &format!("{link}?export=csv")).await;
     let row = csv.text.lines().nth(1).unwrap();
-    assert!(row.starts_with("\"'=HYPERLINK("), "{row}");
+    assert!(row.starts_with("'=HYPERLINK@evil.example,"), "{row}");
     assert!(row.contains(",'+Linux,"), "{row}");
     app.store.close();
 }

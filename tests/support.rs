@@ -65,6 +65,7 @@ pub fn unchecked_report(value: &Value) -> Report {
                 error_description: text(&p["error_description"]),
             })
             .collect(),
+        checked_at: None,
     }
 }
 

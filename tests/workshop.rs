@@ -67,6 +67,18 @@ fn secret_of(link: &str) -> String {
         .to_owned()
 }
 
+/// What the learner's `check.py --yes` in `home` says, with the fake tools of `bin`.
+fn consented(python: &Path, home: &Path, bin: &Path) -> String {
+    let sent = Command::new(python)
+        .args(["check.py", "--yes"])
+        .env("PATH", bin)
+        .env("SWC_CHECK_CONFIG_DIR", home.join("config"))
+        .current_dir(home)
+        .output()
+        .unwrap();
+    stdout(&sent)
+}
+
 fn learners_in(db: &Path, workshop: &str) -> i64 {
     Connection::open(db)
         .unwrap()
@@ -151,20 +163,15 @@ fn a_hosts_workshop_from_creation_to_deletion() {
         "{said}"
     );
     // With consent given, the same script reports.
-    let sent = Command::new(&python)
-        .args(["check.py", "--yes"])
-        .env("PATH", &bin)
-        .env("SWC_CHECK_CONFIG_DIR", home.join("config"))
-        .current_dir(&home)
-        .output()
-        .unwrap();
-    let sent_text = stdout(&sent);
+    let sent_text = consented(&python, &home, &bin);
     assert!(sent_text.contains("Thank you"), "{sent_text}");
     let fix = line_starting(&sent_text, "Fix: ")
         .trim_start_matches("Fix: ")
         .to_owned();
     assert_eq!(
-        fix, "Install Git 2.30 or newer: https://git-scm.com/downloads",
+        fix,
+        "Install Git 2.30 or newer: \
+         https://carpentries.github.io/workshop-template/install_instructions/#git",
         "the script's fix"
     );
 
@@ -358,4 +365,74 @@ fn a_workshops_checks_are_what_its_script_runs_and_the_names_are_the_scripts() {
     assert_eq!(learners_in(&db, "typo"), 0);
     let registered = stdout(&run(&db, &["workshop", "list"]));
     assert!(!registered.contains("typo"), "{registered}");
+}
+
+/// Issue 20, item 2: `workshop create 'intro <python>'` printed the learners' commands, and
+/// then every report of the workshop was refused (markup); an id holding U+200F was
+/// registered too. One rule now decides at every door: the first is a workshop like any other
+/// (created, its script served, its reports stored under it, its page escaping it), the
+/// second is refused at each door with the same reason.
+#[test]
+fn an_id_with_markup_is_a_workshop_at_every_door_and_one_with_controls_at_none() {
+    const ID: &str = "intro <python>";
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let mut server = Server::start(&db, &["--rate-limit", "off"]);
+    let created = run(
+        &db,
+        &["workshop", "create", ID, "--public-url", &server.base],
+    );
+    let text = succeeded(&created);
+    let posix = line_starting(&text, "curl ");
+    let url = format!("{}/check.py?workshop=intro+%3Cpython%3E", server.base);
+    assert!(posix.starts_with(&format!("curl -fsSL '{url}'")), "{posix}");
+    let link = line_starting(&text, &format!("{}/host/", server.base)).to_owned();
+
+    // The learner's script as the command fetches it, run with consent: stored under the id.
+    let (status, script) = get(&url);
+    assert_eq!(status, 200);
+    assert!(script.contains("WORKSHOP_ID = \"intro <python>\"\n"));
+    let home = dir.path().join("learner");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("check.py"), script).unwrap();
+    let bin = fake_tools(&home, &python);
+    let sent = consented(&python, &home, &bin);
+    assert!(sent.contains("Thank you"), "{sent}");
+    assert_eq!(learners_in(&db, ID), 1);
+
+    // Its pages show it escaped, never as markup.
+    let (status, page) = get(&format!("{}/view/intro%20%3Cpython%3E/", server.base));
+    assert_eq!(status, 200);
+    assert!(page.contains("<h1>intro &#60;python&#62;</h1>"), "{page}");
+    assert!(!page.contains("<python>"), "{page}");
+    let (status, private) = get(&link);
+    assert_eq!(status, 200);
+    assert!(!private.contains("<python>"), "{private}");
+
+    // U+200F: refused at every door, naming the character, never echoing the id.
+    let bidi = "intro\u{200f}-python";
+    let reason = "control, line-break or direction characters (U+200F at position 6)";
+    let refused = run(&db, &["workshop", "create", bidi]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.contains(reason), "{said}");
+    assert!(!said.contains(bidi), "{said}");
+    assert!(stdout(&refused).is_empty());
+    let encoded: String = form_urlencoded::byte_serialize(bidi.as_bytes()).collect();
+    let (status, answer) = get(&format!("{}/check.py?workshop={encoded}", server.base));
+    assert_eq!(status, 400, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert!(
+        answer["detail"].as_str().unwrap().contains(reason),
+        "{answer}"
+    );
+    let (status, landing) = get(&format!("{}/?workshop={encoded}", server.base));
+    assert_eq!(status, 400);
+    assert!(landing.contains(reason), "{landing}");
+    assert!(!landing.contains("curl "), "no command for it: {landing}");
+    let listed = succeeded(&run(&db, &["workshop", "list"]));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(server.terminate().success());
 }

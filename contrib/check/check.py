@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check that the software a Software Carpentry workshop needs is installed.
+# -*- coding: utf-8 -*-
+"""Check that the software a Carpentries workshop (Software, Data or Library Carpentry) needs is installed.
 
 Run it with the Python you will use during the workshop:
 
@@ -17,20 +18,30 @@ so the instructors can help you before the workshop starts.
 It needs Python 3.6 or newer and nothing but the standard library.
 """
 
+# Python 2 cannot parse the line below and shows it as its SyntaxError, so this is what a
+# learner who typed "python" on an old Mac reads (Python 3.6 and newer just assign it):
+NEEDS_PYTHON_3 = f"check.py needs Python 3 (3.6 or newer): run it with python3 (on Windows: py)"
+
 import argparse
 import collections
 import glob
 import http.client
+import io
 import json
+import locale
 import os
 import platform
+import plistlib
 import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 # The server that serves this script rewrites the lines between the two
@@ -41,42 +52,69 @@ WORKSHOP_ID = None
 CHECKS = None
 # END SERVER SETTINGS
 
-# The checks, their default minimum versions and the fixes printed for a failure, as JSON
-# between the two marker lines below. The server that serves this script reads the same
-# block (src/catalog.rs), so its list of check names and the fix texts on a host's page are
-# this script's own. "{python}" stands for the interpreter running the script.
+# The checks, their default minimum versions, the fixes printed for a failure and the
+# workshop presets, as JSON between the two marker lines below. The server that serves this
+# script reads the same block (src/catalog.rs), so its list of check names, the fix texts on a
+# host's page and the presets of `workshop create --curriculum` are this script's own.
+# "{python}" stands for the interpreter running the script (in a fix: typed as the learner's
+# shell wants it); in "paths", "{prefix}" is that interpreter's sys.prefix, "~" the home
+# folder, %NAME% a Windows environment variable (%ProgramFiles% also tries the 64-bit and
+# the x86 folders) and "*" any name. Each "url" is the check's own section of the workshop
+# template's install instructions; the few tools without one link the lesson that uses them.
 # BEGIN CHECK CATALOG
 CATALOG = json.loads(r"""
 {
   "default_checks": ["shell", "editor", "git", "python", "package-manager", "jupyter",
                      "numpy", "pandas", "matplotlib", "sqlite3", "python-sqlite3", "make?"],
+  "install_instructions": "https://carpentries.github.io/workshop-template/install_instructions/",
   "fixes": {
     "install": {
       "command": "Install {human}: {url}",
       "module": "Install it: {python} -m pip install {distribution} (or, with conda: conda install {distribution}); see {url}",
-      "any": "Install one of them: {url}"
+      "any": "Install one of them: {url}",
+      "r-package": "Install it: in R or RStudio, run install.packages('{distribution}'); see {url}",
+      "conda-env": "Create it as the install instructions say: {url}"
     },
     "upgrade": {
       "command": "Install {human} {minimum} or newer: {url}",
       "module": "Upgrade it: {python} -m pip install --upgrade {distribution} (or, with conda: conda update {distribution}); see {url}",
-      "any": "Install {human} {minimum} or newer: {url}"
+      "any": "Install {human} {minimum} or newer: {url}",
+      "r-package": "Update it: in R or RStudio, run install.packages('{distribution}'); see {url}",
+      "conda-env": "Create it again as the install instructions say: {url}"
     },
     "timed_out": {
       "command": "Check that {human} starts, or reinstall it: {url}",
       "module": "Try 'import {module}' in Python yourself, or reinstall it; see {url}",
-      "any": "Install one of them: {url}"
+      "any": "Install one of them: {url}",
+      "r-package": "Try library({distribution}) in R yourself, or reinstall it with install.packages('{distribution}'); see {url}",
+      "conda-env": "Check that 'conda env list' works, or reinstall Miniforge: {url}"
     },
     "reinstall": {
       "command": "Reinstall {human}: {url}",
       "module": "Reinstall it; see {url}",
-      "any": "Install one of them: {url}"
+      "any": "Install one of them: {url}",
+      "r-package": "Reinstall it: in R or RStudio, run install.packages('{distribution}'); see {url}",
+      "conda-env": "Check that 'conda env list' works, or reinstall Miniforge: {url}"
     }
+  },
+  "notes": {
+    "conda_environment": {
+      "Windows": "Packages are checked for the Python running this script: with Miniforge, run it again from the Miniforge Prompt after typing conda activate carpentries.",
+      "other": "Packages are checked for the Python running this script: with Miniforge, run it again after typing conda activate carpentries in a terminal."
+    },
+    "developer_tools": "Install Apple's command line developer tools: run xcode-select --install (a window opens: choose Install, not Get Xcode), then run this check again; see {url}",
+    "not_git_bash": "{path} is WSL's bash, not Git Bash"
   },
   "checks": [
     {"name": "shell", "human": "Shell", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
-     "alternatives": ["bash", "zsh", "powershell"]},
+     "alternatives": ["bash", "zsh", "powershell"], "alternatives_on": {"Windows": ["bash"]},
+     "install_on": {"Windows": "Install Git for Windows, which brings Git Bash, and use Git Bash for the workshop (PowerShell and WSL's bash do not count): {url}"}},
     {"name": "bash", "human": "Bash", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
-     "commands": ["bash"], "paths": ["%ProgramFiles%\\Git\\bin\\bash.exe"]},
+     "commands": ["bash"],
+     "paths": ["%ProgramFiles%\\Git\\bin\\bash.exe", "%ProgramFiles%\\Git\\usr\\bin\\bash.exe",
+               "%LOCALAPPDATA%\\Programs\\Git\\bin\\bash.exe", "%LOCALAPPDATA%\\Programs\\Git\\usr\\bin\\bash.exe"],
+     "not_under": ["%SystemRoot%", "%LOCALAPPDATA%\\Microsoft\\WindowsApps"], "not_under_note": "not_git_bash",
+     "install_on": {"Windows": "Install Git for Windows, which brings Git Bash: {url}"}},
     {"name": "zsh", "human": "Zsh", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell", "commands": ["zsh"]},
     {"name": "powershell", "human": "PowerShell", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#shell",
      "commands": ["pwsh", "powershell"],
@@ -84,35 +122,51 @@ CATALOG = json.loads(r"""
     {"name": "editor", "human": "Editor", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
      "alternatives": ["nano", "vim", "emacs", "vscode", "notepad-plus-plus"]},
     {"name": "nano", "human": "GNU nano", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
-     "commands": ["nano"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\nano.exe"]},
+     "commands": ["nano"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\nano.exe", "%LOCALAPPDATA%\\Programs\\Git\\usr\\bin\\nano.exe"]},
     {"name": "vim", "human": "Vim", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor",
-     "commands": ["vim"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\vim.exe"]},
+     "commands": ["vim"], "paths": ["%ProgramFiles%\\Git\\usr\\bin\\vim.exe", "%LOCALAPPDATA%\\Programs\\Git\\usr\\bin\\vim.exe"]},
     {"name": "emacs", "human": "GNU Emacs", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor", "commands": ["emacs"]},
     {"name": "vscode", "human": "Visual Studio Code", "kind": "command",
-     "url": "https://code.visualstudio.com/download", "commands": ["code"],
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor", "commands": ["code"],
      "paths": ["%LOCALAPPDATA%\\Programs\\Microsoft VS Code\\bin\\code.cmd",
                "%ProgramFiles%\\Microsoft VS Code\\bin\\code.cmd",
                "/Applications/Visual Studio Code.app/Contents/Resources/app/bin/code"]},
     {"name": "notepad-plus-plus", "human": "Notepad++", "kind": "command",
-     "url": "https://notepad-plus-plus.org/downloads/", "commands": ["notepad++"],
-     "paths": ["%ProgramFiles%\\Notepad++\\notepad++.exe", "%ProgramFiles(x86)%\\Notepad++\\notepad++.exe"],
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#editor", "commands": ["notepad++"],
+     "paths": ["%ProgramFiles%\\Notepad++\\notepad++.exe"],
      "args": null},
-    {"name": "git", "human": "Git", "kind": "command", "url": "https://git-scm.com/downloads",
-     "minimum": "2.0", "commands": ["git"], "paths": ["%ProgramFiles%\\Git\\cmd\\git.exe"],
+    {"name": "git", "human": "Git", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#git",
+     "minimum": "2.28", "minimum_source": "the Git lesson uses init.defaultBranch (Git 2.28) and git restore (2.23)",
+     "commands": ["git"], "paths": ["%ProgramFiles%\\Git\\cmd\\git.exe", "%LOCALAPPDATA%\\Programs\\Git\\cmd\\git.exe"],
      "pattern": "git version (\\d\\S*)",
-     "install_on": {"Darwin": "Install Git with Apple's command line tools (run: xcode-select --install), or see {url}"}},
-    {"name": "make", "human": "GNU Make", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/", "commands": ["make"],
+     "install_on": {"Darwin": "Install Git with Apple's command line tools (run: xcode-select --install), or see {url}",
+                    "Linux": "Install Git with your distribution's package manager (e.g. sudo apt install git); see {url}"}},
+    {"name": "make", "human": "GNU Make", "kind": "command", "url": "https://swcarpentry.github.io/make-novice/#setup", "commands": ["make"],
      "install_on": {"Darwin": "Install GNU Make with Apple's command line tools (run: xcode-select --install); see {url}",
                     "Linux": "Install GNU Make with your distribution's package manager (e.g. sudo apt install make); see {url}"}},
-    {"name": "python", "human": "Python", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "minimum": "3.8",
+    {"name": "python", "human": "Python", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
+     "minimum": "3.11", "minimum_until": "2027-10-31",
+     "minimum_source": "https://devguide.python.org/versions/ : the oldest Python still maintained upstream; 3.10 reached its end of life in October 2026, 3.11 is maintained until October 2027",
      "paths": ["{python}"], "pattern": "Python (\\d\\S*)"},
     {"name": "package-manager", "human": "pip or conda", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
-     "alternatives": ["pip", "conda"]},
-    {"name": "pip", "human": "pip", "kind": "module", "url": "https://pip.pypa.io/en/stable/installation/",
-     "module": "pip"},
+     "alternatives": ["pip", "conda"],
+     "install": "Install pip ({python} -m ensurepip --upgrade) or Miniforge: {url}"},
+    {"name": "pip", "human": "pip", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
+     "module": "pip",
+     "install": "Install pip: {python} -m ensurepip --upgrade; see {url}",
+     "install_on": {"Linux": "Install pip: {python} -m ensurepip --upgrade (for your distribution's own Python: sudo apt install python3-pip); see {url}"}},
     {"name": "conda", "human": "conda", "kind": "command",
-     "url": "https://docs.conda.io/projects/conda/en/latest/user-guide/install/", "commands": ["conda"],
-     "paths": ["%USERPROFILE%\\anaconda3\\condabin\\conda.bat", "%USERPROFILE%\\miniconda3\\condabin\\conda.bat"]},
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "commands": ["conda"],
+     "paths": ["$CONDA_EXE",
+               "%USERPROFILE%\\miniforge3\\condabin\\conda.bat", "%USERPROFILE%\\mambaforge\\condabin\\conda.bat",
+               "%USERPROFILE%\\anaconda3\\condabin\\conda.bat", "%USERPROFILE%\\miniconda3\\condabin\\conda.bat",
+               "%LOCALAPPDATA%\\miniforge3\\condabin\\conda.bat", "%ProgramData%\\miniforge3\\condabin\\conda.bat",
+               "%ProgramData%\\anaconda3\\condabin\\conda.bat",
+               "~/miniforge3/bin/conda", "~/mambaforge/bin/conda", "~/anaconda3/bin/conda", "~/miniconda3/bin/conda",
+               "/opt/miniforge3/bin/conda", "/opt/anaconda3/bin/conda", "/opt/homebrew/Caskroom/miniforge/base/bin/conda"],
+     "install": "Install Miniforge as the install instructions say: {url}"},
+    {"name": "carpentries-env", "human": "carpentries environment", "kind": "conda-env",
+     "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "environment": "carpentries"},
     {"name": "jupyter", "human": "Jupyter", "kind": "any", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
      "alternatives": ["notebook", "jupyterlab"]},
     {"name": "notebook", "human": "Jupyter Notebook", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "notebook"},
@@ -124,19 +178,102 @@ CATALOG = json.loads(r"""
     {"name": "seaborn", "human": "seaborn", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "seaborn"},
     {"name": "scikit-learn", "human": "scikit-learn", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python",
      "module": "sklearn", "distribution": "scikit-learn"},
-    {"name": "sqlite3", "human": "SQLite", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql", "commands": ["sqlite3"]},
+    {"name": "plotnine", "human": "plotnine", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#python", "module": "plotnine"},
+    {"name": "sqlite3", "human": "SQLite", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql", "commands": ["sqlite3"],
+     "paths": ["%USERPROFILE%\\bin\\sqlite3.exe", "{prefix}\\Library\\bin\\sqlite3.exe",
+               "%USERPROFILE%\\miniforge3\\Library\\bin\\sqlite3.exe", "%USERPROFILE%\\anaconda3\\Library\\bin\\sqlite3.exe",
+               "%USERPROFILE%\\miniconda3\\Library\\bin\\sqlite3.exe", "%ProgramData%\\anaconda3\\Library\\bin\\sqlite3.exe",
+               "~/bin/sqlite3"]},
     {"name": "python-sqlite3", "human": "Python sqlite3 module", "kind": "module", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql",
      "module": "sqlite3", "attribute": "sqlite_version"},
-    {"name": "r", "human": "R", "kind": "command", "url": "https://cran.r-project.org/", "minimum": "4.0",
+    {"name": "dbbrowser", "human": "DB Browser for SQLite", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#sql",
+     "commands": ["sqlitebrowser"],
+     "paths": ["%ProgramFiles%\\DB Browser for SQLite\\DB Browser for SQLite.exe",
+               "/Applications/DB Browser for SQLite.app", "~/Applications/DB Browser for SQLite.app",
+               "/var/lib/flatpak/exports/bin/org.sqlitebrowser.sqlitebrowser",
+               "~/.local/share/flatpak/exports/bin/org.sqlitebrowser.sqlitebrowser", "/snap/bin/sqlitebrowser"],
+     "args": null},
+    {"name": "r", "human": "R", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "minimum": "4.0",
      "commands": ["R", "Rscript"],
-     "paths": ["%ProgramFiles%\\R\\R-*\\bin\\R.exe", "/Library/Frameworks/R.framework/Resources/bin/R"],
+     "paths": ["%ProgramFiles%\\R\\R-*\\bin\\R.exe", "%LOCALAPPDATA%\\Programs\\R\\R-*\\bin\\R.exe",
+               "/Library/Frameworks/R.framework/Resources/bin/R", "/opt/homebrew/bin/R", "/usr/local/bin/R"],
      "pattern": "version (\\d\\S*)"},
-    {"name": "rstudio", "human": "RStudio", "kind": "command", "url": "https://posit.co/download/rstudio-desktop/",
+    {"name": "rstudio", "human": "RStudio", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r",
      "commands": ["rstudio"],
      "paths": ["%ProgramFiles%\\RStudio\\rstudio.exe", "%ProgramFiles%\\RStudio\\bin\\rstudio.exe",
-               "/Applications/RStudio.app/Contents/MacOS/RStudio",
+               "%LOCALAPPDATA%\\Programs\\RStudio\\rstudio.exe",
+               "/Applications/RStudio.app", "~/Applications/RStudio.app",
                "/usr/lib/rstudio/bin/rstudio", "/usr/lib/rstudio/rstudio"],
-     "args": null}
+     "args": null},
+    {"name": "r-ggplot2", "human": "R package ggplot2", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "ggplot2"},
+    {"name": "r-dplyr", "human": "R package dplyr", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "dplyr"},
+    {"name": "r-tidyr", "human": "R package tidyr", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "tidyr"},
+    {"name": "r-gapminder", "human": "R package gapminder", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "gapminder"},
+    {"name": "r-tidyverse", "human": "R package tidyverse", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "tidyverse"},
+    {"name": "r-lubridate", "human": "R package lubridate", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "lubridate"},
+    {"name": "r-ratdat", "human": "R package ratdat", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "ratdat"},
+    {"name": "r-rsqlite", "human": "R package RSQLite", "kind": "r-package", "url": "https://carpentries.github.io/workshop-template/install_instructions/#r", "distribution": "RSQLite"},
+    {"name": "openrefine", "human": "OpenRefine", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#openrefine",
+     "minimum": "3.7", "minimum_source": "the Data and Library Carpentry OpenRefine lessons",
+     "commands": ["openrefine", "refine"],
+     "paths": ["%USERPROFILE%\\OpenRefine\\openrefine-*\\openrefine.exe", "%USERPROFILE%\\*\\OpenRefine\\openrefine-*\\openrefine.exe",
+               "%USERPROFILE%\\*\\openrefine-*\\openrefine.exe", "%USERPROFILE%\\*\\openrefine-*\\openrefine-*\\openrefine.exe",
+               "%USERPROFILE%\\OneDrive\\*\\OpenRefine\\openrefine-*\\openrefine.exe",
+               "%USERPROFILE%\\OneDrive\\*\\openrefine-*\\openrefine.exe",
+               "%ProgramFiles%\\OpenRefine\\openrefine.exe", "%LOCALAPPDATA%\\Programs\\OpenRefine\\openrefine.exe",
+               "/Applications/OpenRefine.app", "~/Applications/OpenRefine.app",
+               "~/OpenRefine/openrefine-*/refine", "~/*/OpenRefine/openrefine-*/refine", "~/openrefine-*/refine",
+               "~/*/openrefine-*/refine", "~/*/openrefine-*/openrefine-*/refine",
+               "/opt/openrefine-*/refine", "/opt/openrefine/refine"],
+     "args": null, "version_in_path": "openrefine-(\\d+(?:\\.\\d+)+)",
+     "requires_on": {"Linux": ["java"]}},
+    {"name": "java", "human": "Java", "kind": "command", "url": "https://carpentries.github.io/workshop-template/install_instructions/#openrefine",
+     "minimum": "11", "minimum_source": "OpenRefine 3.7 needs Java 11 or newer where it does not bring its own",
+     "commands": ["java"], "args": ["-version"], "pattern": "version \"(\\d[^\"]*)\"",
+     "install_on": {"Linux": "Install Java 11 or newer with your distribution's package manager (e.g. sudo apt install default-jre); see {url}"}},
+    {"name": "spreadsheet", "human": "Spreadsheet program", "kind": "any", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "alternatives": ["libreoffice", "excel", "numbers"]},
+    {"name": "libreoffice", "human": "LibreOffice", "kind": "command", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "commands": ["libreoffice", "soffice", "localc"],
+     "paths": ["%ProgramFiles%\\LibreOffice\\program\\soffice.exe", "/Applications/LibreOffice.app",
+               "/var/lib/flatpak/exports/bin/org.libreoffice.LibreOffice", "/snap/bin/libreoffice"],
+     "args": null},
+    {"name": "excel", "human": "Microsoft Excel", "kind": "command", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "paths": ["%ProgramFiles%\\Microsoft Office\\root\\Office16\\EXCEL.EXE", "%ProgramFiles%\\Microsoft Office\\Office16\\EXCEL.EXE",
+               "/Applications/Microsoft Excel.app"],
+     "args": null},
+    {"name": "numbers", "human": "Apple Numbers", "kind": "command", "url": "https://datacarpentry.org/spreadsheet-ecology-lesson/#setup",
+     "paths": ["/Applications/Numbers.app"], "args": null}
+  ],
+  "presets": [
+    {"curriculum": "swc-inflammation", "flavor": "python",
+     "checks": ["shell", "editor", "git", "python", "conda", "carpentries-env", "jupyter", "numpy", "matplotlib"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/python-novice-inflammation/#setup"]},
+    {"curriculum": "swc-inflammation", "flavor": "r",
+     "checks": ["shell", "editor", "git", "r", "rstudio"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/r-novice-inflammation/#setup"]},
+    {"curriculum": "swc-gapminder", "flavor": "python",
+     "checks": ["shell", "editor", "git", "python", "conda", "carpentries-env", "jupyter", "pandas", "matplotlib"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/python-novice-gapminder/#setup"]},
+    {"curriculum": "swc-gapminder", "flavor": "r",
+     "checks": ["shell", "editor", "git", "r", "rstudio", "r-ggplot2", "r-dplyr", "r-tidyr", "r-gapminder"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/swc/setup.html",
+                 "https://swcarpentry.github.io/r-novice-gapminder/#setup"]},
+    {"curriculum": "dc-ecology", "flavor": "python",
+     "checks": ["spreadsheet?", "openrefine", "python", "conda", "carpentries-env", "jupyter", "pandas", "matplotlib",
+                "plotnine", "dbbrowser"],
+     "sources": ["https://datacarpentry.org/ecology-workshop/setup-python-workshop.html"]},
+    {"curriculum": "dc-ecology", "flavor": "r",
+     "checks": ["spreadsheet?", "openrefine", "r", "rstudio", "r-tidyverse", "r-lubridate", "r-ratdat", "r-rsqlite",
+                "dbbrowser"],
+     "sources": ["https://datacarpentry.org/ecology-workshop/setup-r-workshop.html"]},
+    {"curriculum": "lc", "flavor": null,
+     "checks": ["shell", "git", "openrefine", "spreadsheet?"],
+     "sources": ["https://github.com/carpentries/workshop-template/blob/gh-pages/_includes/lc/setup.html",
+                 "https://librarycarpentry.org/lc-spreadsheets/"]}
   ]
 }
 """)
@@ -150,6 +287,10 @@ VERBOSE_LINES = 20  # lines of a command's output shown by --verbose
 CONFIG_DIR_ENV = "SWC_CHECK_CONFIG_DIR"
 CONFIG_SUBDIR = "swc-installation-test"
 KEY_FILE = "key"
+# Reports the learner agreed to send that could not be delivered wait here, in the config
+# folder, one JSON file each, and are sent first thing on the next run.
+PENDING_FOLDER = "pending"
+MAX_PENDING = 10  # the latest ones kept; older ones are dropped
 
 # What runs when the server sets no CHECKS: a Python + shell + git workshop.
 DEFAULT_CHECKS = CATALOG["default_checks"]
@@ -158,7 +299,6 @@ FIXES = CATALOG["fixes"]
 PYTHON_PLACEHOLDER = "{python}"
 
 SPEC_PATTERN = re.compile(r"([a-z0-9][a-z0-9_.-]*)(?:>=([0-9][0-9A-Za-z.+-]*))?(\?)?")
-EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+")
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 DOTTED_VERSION = r"(\d+(?:\.\d+)+)"
 VERSION_MARKER = "SWC-CHECK-VERSION:"
@@ -185,12 +325,48 @@ print("%s%s" % (sys.argv[4], version))
 """
 
 
+# Run as "Rscript -e" (one line, no double quotes: Windows passes it through cmd-style
+# quoting): print the version of the R package named by the first argument after the marker
+# (empty when it is not installed), and why loading it failed, if it did.
+R_PACKAGE_CODE = (
+    "a <- commandArgs(TRUE); "
+    "v <- tryCatch(as.character(packageVersion(a[1])), error = function(e) ''); "
+    "p <- if (nzchar(v)) tryCatch({loadNamespace(a[1]); ''}, error = function(e) conditionMessage(e)) else ''; "
+    "cat(a[2], v, '\\n', sep = ''); "
+    "if (nzchar(p)) cat(a[3], gsub('[[:space:]]+', ' ', p), '\\n', sep = '')")
+R_PROBLEM_MARKER = "SWC-CHECK-PROBLEM:"
+
+# What Apple's stand-ins for /usr/bin/git, make, ... print until the command line developer
+# tools are installed (never installed; or lost in a macOS upgrade).
+APPLE_STUB_OUTPUT = re.compile(r"xcode-select: (?:note|error): no developer tools were found"
+                               r"|xcrun: error: invalid active developer path")
+# Process creation flags (Windows): no console window for each check when the script runs
+# under pythonw, and a group of its own so that a timed-out tool can be stopped as a tree.
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+# How this Python's subprocess reads pipes: in this thread on POSIX, by threads on Windows.
+# Fixed at import, so a test that simulates another system does not change it.
+POSIX_PIPES = os.name == "posix"
+# Output that is not text: NUL and the other C0 controls but tab and line feed, and DEL.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+NOTES = CATALOG["notes"]
+# A check's stand-in for "the sys.prefix of the interpreter running the script" in its paths.
+PREFIX_PLACEHOLDER = "{prefix}"
+# A Windows environment variable in a catalog path, e.g. %LOCALAPPDATA%.
+WINDOWS_VARIABLE = re.compile(r"%([^%]+)%")
+# Where a Python from python.org lives on macOS (it brings its own OpenSSL without certificates).
+PYTHON_ORG_FRAMEWORK = "/Library/Frameworks/Python.framework/"
+
+
 class Check(object):
     """One row of the check table: what to look for and how to tell its version."""
 
     def __init__(self, name, human, kind, url, minimum=None, commands=(), paths=(),
                  args=("--version",), pattern=DOTTED_VERSION, module=None,
-                 attribute="__version__", distribution=None, alternatives=(), install_on=None):
+                 attribute="__version__", distribution=None, alternatives=(), install_on=None,
+                 install=None, alternatives_on=None, not_under=(), not_under_note=None,
+                 requires_on=None, version_in_path=None, environment=None,
+                 minimum_source=None, minimum_until=None):
         self.name = name
         self.human = human
         self.kind = kind
@@ -205,6 +381,22 @@ class Check(object):
         self.distribution = distribution or module
         self.alternatives = tuple(alternatives)
         self.install_on = dict(install_on or {})
+        # The install fix on every system without one of its own in install_on.
+        self.install = install
+        # Other alternatives on some systems: on Windows only Git Bash is a shell.
+        self.alternatives_on = dict(alternatives_on or {})
+        # Folders whose executables do not count (WSL's bash.exe in System32), and the
+        # catalog note that says why.
+        self.not_under = tuple(not_under)
+        self.not_under_note = not_under_note
+        # Checks that must pass too on some systems (OpenRefine needs Java on Linux).
+        self.requires_on = dict(requires_on or {})
+        # For a tool that is found but not run: where its version shows in its path.
+        self.version_in_path = version_in_path
+        self.environment = environment
+        # Why the minimum is what it is, and the day it has to be looked at again.
+        self.minimum_source = minimum_source
+        self.minimum_until = minimum_until
 
     @property
     def label(self):
@@ -217,7 +409,12 @@ class Check(object):
             return "any of: " + ", ".join(self.alternatives)
         if self.kind == "module":
             return f"Python module {self.module}"
-        runs = " or ".join(self.commands) or os.path.basename(self.paths[0])
+        if self.kind == "r-package":
+            return f"R package {self.distribution}, through Rscript"
+        if self.kind == "conda-env":
+            return f"conda environment {self.environment}"
+        first = self.paths[0] if self.paths else ""
+        runs = " or ".join(self.commands) or location_name(interpreter() if first == PYTHON_PLACEHOLDER else first)
         return f"runs {runs} {' '.join(self.args)}" if self.args is not None else f"finds {runs}"
 
 
@@ -237,17 +434,15 @@ def any_of(name, human, alternatives, url):
 
 
 def catalog_check(entry):
-    """Build a Check from one entry of the catalog ("{python}" in paths is this interpreter)."""
-    options = dict(entry)
-    if "paths" in options:
-        options["paths"] = [sys.executable if path == PYTHON_PLACEHOLDER else path
-                            for path in options["paths"]]
-    return Check(**options)
+    """Build a Check from one entry of the catalog."""
+    return Check(**entry)
 
 
 CATALOG_BY_NAME = {entry["name"]: entry for entry in CATALOG["checks"]}
 CHECK_TABLE = collections.OrderedDict((entry["name"], catalog_check(entry))
                                       for entry in CATALOG["checks"])
+# The conda environment the install instructions create, where Python packages are checked.
+WORKSHOP_ENVIRONMENT = CATALOG_BY_NAME["carpentries-env"]["environment"]
 
 Planned = collections.namedtuple("Planned", "check minimum optional")
 
@@ -290,6 +485,124 @@ def warn(text):
     say("warning: " + text, sys.stderr)
 
 
+# ---------------------------------------------------------------- this computer
+
+def on_windows():
+    """True on Windows (read at each call, so that tests can simulate it)."""
+    return sys.platform.startswith("win")
+
+
+def protect_console():
+    """Make standard output and error replace what their encoding cannot show, instead of
+    raising UnicodeEncodeError: a cp1252 pipe, Git Bash or a redirect meet a learner's name
+    in a path in --help, argparse's messages and every line printed after this."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or getattr(stream, "errors", None) != "strict":
+            continue
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+        elif hasattr(stream, "buffer"):  # Python 3.6: a new wrapper around the same bytes
+            stream.flush()
+            line_buffering = stream.line_buffering
+            setattr(sys, name, io.TextIOWrapper(stream.detach(), encoding=stream.encoding,
+                                                errors="replace", line_buffering=line_buffering))
+
+
+def interactive(stream=None):
+    """Tell whether a learner can be asked on stream (standard input): a terminal, or Git
+    Bash's mintty on Windows, which a Windows Python sees as a pipe (isatty() is False there,
+    yet input() reaches the learner). A file or nothing at all is not a learner."""
+    stream = sys.stdin if stream is None else stream
+    if stream is None:
+        return False
+    try:
+        if stream.isatty():
+            return True
+        if not (on_windows() and os.environ.get("MSYSTEM")):
+            return False
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def windows_shell():
+    """Which shell the learner typed "python check.py" in on Windows, from what each leaves in
+    the environment: "bash" (Git Bash sets MSYSTEM), "powershell" (it puts a module folder in
+    the learner's profile at the head of PSModulePath; the system-wide value has none),
+    "cmd" (it sets PROMPT), or None when unsure (both traces, or neither: started by
+    double-click, or one shell inside the other)."""
+    if os.environ.get("MSYSTEM"):
+        return "bash"
+    profile = windows_key(os.environ.get("USERPROFILE", ""))
+    modules = os.environ.get("PSModulePath", "").split(";")
+    powershell = bool(profile) and any(windows_key(folder).startswith(profile + "\\")
+                                       for folder in modules)
+    cmd = "PROMPT" in os.environ
+    if powershell != cmd:
+        return "powershell" if powershell else "cmd"
+    return None
+
+
+def interpreter():
+    """The interpreter that runs the checks: this one, but python.exe for pythonw.exe (which
+    prints nothing, having no console)."""
+    folder, name = os.path.split(sys.executable)
+    if name.lower() == "pythonw.exe":
+        console = os.path.join(folder, "python.exe")
+        if os.path.isfile(console):
+            return console
+    return sys.executable
+
+
+def python_forms():
+    """How to type this interpreter at the start of a command: [(shell, text)], one form when
+    the shell is known; on Windows PowerShell needs its call operator (& "C:\\...\\python.exe"),
+    which Git Bash and the Command Prompt refuse, so both forms when it is not known."""
+    executable = interpreter()
+    if not on_windows():
+        return [(None, shlex.quote(executable))]
+    plain = f'"{executable}"'
+    powershell = f"& {plain}"
+    if "$" in executable or "`" in executable:  # PowerShell expands these inside "..."
+        powershell = "& '" + executable.replace("'", "''") + "'"
+    shell = windows_shell()
+    if shell == "powershell":
+        return [(None, powershell)]
+    if shell in ("bash", "cmd"):
+        return [(None, plain)]
+    return [("In PowerShell", powershell), ("In Git Bash or the Command Prompt", plain)]
+
+
+def windows_release(release, build, edition=""):
+    """Windows 11 as Python 3.11 and older describe it: release "10" with a build of 22000 or
+    more ("10.0.22631"). Windows Server editions keep the release Python gives."""
+    parts = (build or "").split(".")
+    if release == "10" and len(parts) >= 3 and parts[2].isdigit() and int(parts[2]) >= 22000 \
+            and "server" not in (edition or "").lower():
+        return "11"
+    return release
+
+
+def explain_certificate_error(error):
+    """What to tell the learner when sending failed because this Python could not verify the
+    server's certificate (urllib's URLError, or the SSL error itself); None for other errors.
+    A Python from python.org on macOS has no certificates until the "Install Certificates
+    command" in its Applications folder has run."""
+    reason = getattr(error, "reason", None) or error
+    if "CERTIFICATE_VERIFY_FAILED" not in f"{reason} {error}":
+        return None
+    if platform.system() == "Darwin" and (sys.prefix.startswith(PYTHON_ORG_FRAMEWORK) or
+                                          sys.executable.startswith(PYTHON_ORG_FRAMEWORK)):
+        folder = "Python %d.%d" % sys.version_info[:2]
+        return (f"This Python (from python.org) cannot check the server's certificate until its "
+                f"certificates are installed: in the Finder, open Applications, then {folder}, "
+                f"and double-click \"Install Certificates.command\"; then run this script again.")
+    return (f"The server's certificate could not be verified ({reason}). On a network that "
+            "inspects encrypted traffic (at work, at a university) try another network, or "
+            "ask the workshop's organisers.")
+
+
 # ---------------------------------------------------------------- versions
 
 def version_tuple(text):
@@ -320,18 +633,43 @@ def parse_check_spec(spec):
 
 # ---------------------------------------------------------------- running checks
 
+def process_options():
+    """Popen's options for a check's command: on POSIX a session of its own (to stop it with
+    its children); on Windows a process group of its own and no console window."""
+    if on_windows():
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
+    return {"start_new_session": True}
+
+
+def decode_output(raw):
+    """A command's output as text: UTF-16 where a program wrote it so (WSL's bash.exe and
+    wsl.exe do, without a byte order mark), else UTF-8, else this system's encoding; line
+    endings made \\n, and no NUL or other control character left in it."""
+    odd = raw[1::2]
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = raw.decode("utf-16", "replace")
+    elif len(raw) >= 4 and odd.count(0) * 2 > len(odd) and raw[::2].count(0) * 2 < len(odd):
+        text = raw.decode("utf-16-le", "replace")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode(locale.getpreferredencoding(False) or "latin-1", "replace")
+    return CONTROL_CHARACTERS.sub("", re.sub(r"\r*\n|\r", "\n", text))
+
+
 def run_command(argv, timeout, verbose, shown=None):
     """Run argv without a shell and return (exit code, stdout+stderr); never waits past timeout."""
     if verbose:
         say("    $ " + (shown or " ".join(argv)))
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, universal_newlines=True,
-                               errors="replace", start_new_session=True)
+                               stderr=subprocess.STDOUT, **process_options())
     try:
-        output, _ = process.communicate(timeout=timeout)
+        raw, _ = process.communicate(timeout=timeout)
     except BaseException:
         stop_process(process)
         raise
+    output = decode_output(raw)
     if verbose:
         lines = output.splitlines()
         for line in lines[:VERBOSE_LINES]:
@@ -342,41 +680,191 @@ def run_command(argv, timeout, verbose, shown=None):
 
 
 def stop_process(process):
-    """Kill a command (with its children on POSIX) without waiting for pipes its children hold."""
+    """Kill a command with its children (a timed-out code.cmd or conda.bat is cmd.exe running
+    another program) without waiting for pipes its children hold."""
     try:
-        if os.name == "posix":
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
+        if on_windows():
+            stop_windows_tree(process.pid)
             process.kill()
-    except OSError:
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+    except (OSError, subprocess.SubprocessError):  # gone already, or taskkill itself hung
         pass
-    if os.name == "posix":
+    if POSIX_PIPES:
         process.stdout.close()  # on POSIX communicate() read it in this thread; nothing else uses it
     process.wait()
 
 
-def locate(check):
-    """List the existing executables for a command check: PATH matches first, then usual places."""
-    found = [shutil.which(command) for command in check.commands]
-    for pattern in check.paths:
-        path = os.path.expandvars(pattern)
+def stop_windows_tree(pid):
+    """Stop process pid and every process it started, with Windows' own taskkill."""
+    system_root = os.environ.get("SystemRoot") or os.environ.get("SYSTEMROOT") or r"C:\Windows"
+    taskkill = os.path.join(system_root, "System32", "taskkill.exe")
+    subprocess.run([taskkill if os.path.isfile(taskkill) else "taskkill", "/T", "/F", "/PID", str(pid)],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=COMMAND_TIMEOUT, **process_options())
+
+
+def windows_key(path):
+    """A Windows path as Windows compares it: either slash, any case, no trailing separator."""
+    return path.replace("/", "\\").rstrip("\\").lower()
+
+
+def environment_value(name):
+    """An environment variable, by its name in any case (as Windows looks them up)."""
+    if name in os.environ:
+        return os.environ[name]
+    matches = [value for key, value in os.environ.items() if key.upper() == name.upper()]
+    return matches[0] if matches else None
+
+
+def expand_component(component):
+    """The texts one component of a catalog path stands for: a %VARIABLE% or $VARIABLE is
+    replaced by its value (no value, no text); %ProgramFiles% also by %ProgramW6432%, the
+    64-bit folder that a 32-bit Python's %ProgramFiles% (the x86 folder) hides, and by
+    %ProgramFiles(x86)%."""
+    if component.startswith("$"):
+        value = environment_value(component[1:])
+        return [value] if value else []
+    names = WINDOWS_VARIABLE.findall(component)
+    texts = [component]
+    for name in names:
+        choices = [name]
+        if name.lower() == "programfiles":
+            choices += ["ProgramW6432", "ProgramFiles(x86)"]
+        values = [environment_value(choice) for choice in choices]
+        texts = [text.replace(f"%{name}%", value) for text in texts for value in values if value]
+    return unique_texts(texts)
+
+
+def unique_texts(texts):
+    """texts without repetitions, in their order."""
+    seen = []
+    for text in texts:
+        if text not in seen:
+            seen.append(text)
+    return seen
+
+
+def expand_location(pattern):
+    """The paths a catalog path stands for on this computer (for a pattern with "*", those that
+    exist). Windows paths (written with backslashes) count only on Windows, and are joined with
+    this system's separator."""
+    if pattern == PYTHON_PLACEHOLDER:
+        return [interpreter()]
+    if "\\" in pattern and not on_windows():
+        return []
+    parts = pattern.split("\\") if "\\" in pattern else [pattern]
+    if parts[0] == PREFIX_PLACEHOLDER:
+        parts[0] = sys.prefix
+    elif parts[0].startswith("~"):
+        parts[0] = os.path.expanduser(parts[0])
+    paths = [""]
+    for part in parts:
+        paths = [os.path.join(path, text) if path else text
+                 for path in paths for text in expand_component(part)]
+    found = []
+    for path in paths:
         if os.path.isabs(path):
             found.extend(sorted(glob.glob(path), reverse=True) if "*" in path else [path])
-    unique = []
+    return found
+
+
+def location_name(pattern):
+    """The file or app a catalog path names, e.g. "bash.exe" or "RStudio.app"."""
+    return re.split(r"[\\/]", pattern)[-1]
+
+
+def find_on_path(command):
+    """The executable a shell would run for command. On Windows, the first PATH folder holding
+    command with one of PATHEXT's extensions (tried in lower case); unlike cmd.exe, the current
+    folder does not count (a stray git.exe beside the downloaded check.py is not Git)."""
+    if not on_windows():
+        return shutil.which(command)
+    if os.path.splitext(command)[1]:
+        extensions = [""]
+    else:
+        pathext = os.environ.get("PATHEXT") or ".COM;.EXE;.BAT;.CMD"
+        extensions = [ext.lower() for ext in pathext.split(";") if ext]
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        folder = folder.strip().strip('"')
+        for extension in extensions if folder else ():
+            candidate = os.path.join(folder, command + extension)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def file_identity(path):
+    """What tells two paths to one file apart from two files: device and file number where the
+    system gives them (git.EXE and git.exe, C:\\PROGRA~1 and C:\\Program Files are one file on
+    Windows), else the path as this system compares paths."""
+    try:
+        status = os.stat(path)
+        if status.st_ino:
+            return (status.st_dev, status.st_ino)
+    except OSError:
+        pass
+    return windows_key(path) if on_windows() else os.path.normpath(path)
+
+
+def is_app_bundle(path):
+    """True for a macOS application folder (Name.app), which is found but not run."""
+    return path.endswith(".app") and os.path.isdir(os.path.join(path, "Contents"))
+
+
+def excluded_folders(check):
+    """The folders whose executables do not count for check, as Windows keys."""
+    return [windows_key(folder) for pattern in check.not_under for folder in expand_location(pattern)]
+
+
+def locate(check, ignored=None):
+    """List the existing executables for a command check: PATH matches first, then usual places.
+    Those in the check's not_under folders are left out (and appended to ignored, if given)."""
+    found = [find_on_path(command) for command in check.commands]
+    for pattern in check.paths:
+        found.extend(expand_location(pattern))
+    excluded = excluded_folders(check) if on_windows() else []
+    unique, identities = [], set()
     for path in found:
-        if path and path not in unique and os.path.isfile(path) and os.access(path, os.X_OK):
-            unique.append(path)
+        if not path or not (is_app_bundle(path) or (os.path.isfile(path) and os.access(path, os.X_OK))):
+            continue
+        identity = file_identity(path)
+        if identity in identities:
+            continue
+        identities.add(identity)
+        if any(windows_key(path).startswith(folder + "\\") for folder in excluded):
+            if ignored is not None:
+                ignored.append(path)
+            continue
+        unique.append(path)
     return unique
 
 
 def fix_text(check, situation, minimum=None):
-    """The catalog's fix for a failed check: situation is install, upgrade, timed_out or reinstall."""
+    """The catalog's fix for a failed check: situation is install, upgrade, timed_out or reinstall.
+    A fix that types the interpreter is written for the learner's shell (both ways when the
+    shell is not known); a Python package's install or upgrade says where packages are checked."""
     template = FIXES[situation][check.kind]
     if situation == "install":
-        template = check.install_on.get(platform.system(), template)
-    return template.format(human=check.human, url=check.url, minimum=minimum,
-                           module=check.module, distribution=check.distribution,
-                           python=f'"{sys.executable}"')
+        template = check.install_on.get(platform.system(), check.install or template)
+    forms = python_forms() if PYTHON_PLACEHOLDER in template else [(None, None)]
+    texts = []
+    for shell, python in forms:
+        text = template.format(human=check.human, url=check.url, minimum=minimum,
+                               module=check.module, distribution=check.distribution,
+                               python=python)
+        texts.append(f"{shell}: {text}" if shell else text)
+    if check.kind == "module" and situation in ("install", "upgrade") \
+            and not in_conda_environment(WORKSHOP_ENVIRONMENT):
+        notes = NOTES["conda_environment"]
+        texts.append(notes.get(platform.system(), notes["other"]))
+    return "\n".join(texts)
+
+
+def in_conda_environment(name):
+    """True when this script runs with the Python of the conda environment called name."""
+    folder = re.split(r"[\\/]", os.path.normpath(sys.prefix))[-1]
+    return os.environ.get("CONDA_DEFAULT_ENV") == name or folder == name
 
 
 def install_hint(check):
@@ -389,14 +877,47 @@ def upgrade_hint(check, minimum):
     return fix_text(check, "upgrade", minimum)
 
 
+def apple_developer_tools_hint(check):
+    """The fix for Apple's stand-in of a developer tool (/usr/bin/git, /usr/bin/make)."""
+    return NOTES["developer_tools"].format(url=check.url)
+
+
+def version_of_location(check, path):
+    """The version of a tool that is found but not run: from its path (openrefine-3.8.2), or
+    from a macOS app's Info.plist; None when neither tells."""
+    for where in (path, os.path.realpath(path)) if check.version_in_path else ():
+        match = re.search(check.version_in_path, where)  # ~/bin/refine may link to the folder
+        if match:
+            return match.group(1)
+    if is_app_bundle(path):
+        try:
+            with open(os.path.join(path, "Contents", "Info.plist"), "rb") as stream:
+                version = plistlib.load(stream).get("CFBundleShortVersionString")
+        except (OSError, ValueError, AttributeError, plistlib.InvalidFileException):
+            return None
+        return str(version) if version else None
+    return None
+
+
+def not_found(check, ignored=()):
+    """The failure of a command check whose tool was found nowhere (or only where it does not count)."""
+    where = "on PATH" if not check.paths else "on PATH or in the usual install locations"
+    problem = f"not found {where}"
+    if ignored and check.not_under_note:
+        problem += " (" + "; ".join(NOTES[check.not_under_note].format(path=path) for path in ignored) + ")"
+    return Result(check).fail("not found", problem, install_hint(check))
+
+
 def find_command(check, verbose):
     """Run the first located executable of a command check that reports a version."""
-    executables = locate(check)
+    ignored = []
+    executables = locate(check, ignored)
     if not executables:
-        where = "on PATH" if not check.paths else "on PATH or in the usual install locations"
-        return Result(check).fail("not found", f"not found {where}", install_hint(check))
-    if check.args is None:
-        return Result(check, found=executables[0])
+        return not_found(check, ignored)
+    if check.args is None:  # found, not run: the newest copy counts (an old download may linger)
+        found = [(version_of_location(check, path), path) for path in executables]
+        version, path = max(found, key=lambda item: version_tuple(item[0]) or ())
+        return Result(check, version, found=path)
     first_failure = None
     for executable in executables:
         result = Result(check, found=executable)
@@ -414,44 +935,138 @@ def find_command(check, verbose):
             if match:
                 result.version = match.group(1).strip()
                 return result
-            last_line = (output.strip().splitlines() or ["no output"])[-1].strip()
-            result.fail(f"no version in output of '{shown}' (exit code {code}): {last_line}",
-                        f"'{shown}' did not report a version (exit code {code}): {last_line}",
-                        fix_text(check, "reinstall"))
+            last = last_line(output, "no output")
+            if platform.system() == "Darwin" and APPLE_STUB_OUTPUT.search(output):
+                result.fail("not found: Apple's command line developer tools are not installed",
+                            f"{executable} is only Apple's stand-in until the command line "
+                            f"developer tools are installed ({last})",
+                            apple_developer_tools_hint(check))
+            else:
+                result.fail(f"no version in output of '{shown}' (exit code {code}): {last}",
+                            f"'{shown}' did not report a version (exit code {code}): {last}",
+                            fix_text(check, "reinstall"))
         first_failure = first_failure or result
     return first_failure
 
 
+def ask_helper(result, argv, timeout, verbose, shown, slow, program):
+    """Run a helper (Python, Rscript, conda) that answers for result's check; return (exit
+    code, output), or None when it failed the check by timing out (slow says what took too
+    long) or not starting (program names it)."""
+    try:
+        return run_command(argv, timeout, verbose, shown)
+    except subprocess.TimeoutExpired:
+        result.fail("timed out", f"{slow} took more than {timeout} s", fix_text(result.check, "timed_out"))
+    except OSError as error:
+        result.fail(f"could not run {program}: {error}", f"could not run {argv[0]} ({error})",
+                    fix_text(result.check, "reinstall"))
+    return None
+
+
+def last_line(output, empty):
+    """The last line of a command's output, or empty when it printed nothing."""
+    return (output.strip().splitlines() or [empty])[-1].strip()
+
+
+def marked(output, marker):
+    """The values on the lines of output that start with marker, in order."""
+    return [line[len(marker):].strip() for line in output.splitlines() if line.startswith(marker)]
+
+
 def find_module(check, verbose):
     """Import a check's module in a child of this Python and read its version."""
-    argv = [sys.executable, "-c", MODULE_VERSION_CODE, check.module, check.attribute,
+    python = interpreter()
+    argv = [python, "-c", MODULE_VERSION_CODE, check.module, check.attribute,
             check.distribution, VERSION_MARKER]
-    shown = f'{sys.executable} -c "import {check.module}; print({check.module}.{check.attribute})"'
-    result = Result(check, found=sys.executable)
-    try:
-        code, output = run_command(argv, IMPORT_TIMEOUT, verbose, shown)
-    except subprocess.TimeoutExpired:
-        return result.fail("timed out", f"importing {check.module} took more than {IMPORT_TIMEOUT} s",
-                           fix_text(check, "timed_out"))
-    except OSError as error:
-        return result.fail(f"could not run Python: {error}", f"could not run {sys.executable} ({error})",
-                           fix_text(check, "reinstall"))
-    for line in output.splitlines():
-        if line.startswith(VERSION_MARKER):
-            result.version = line[len(VERSION_MARKER):].strip() or None
-            return result
-    last_line = (output.strip().splitlines() or [f"exit code {code}"])[-1].strip()
+    shown = f'{python} -c "import {check.module}; print({check.module}.{check.attribute})"'
+    result = Result(check, found=python)
+    answer = ask_helper(result, argv, IMPORT_TIMEOUT, verbose, shown, f"importing {check.module}", "Python")
+    if answer is None:
+        return result
+    code, output = answer
+    versions = marked(output, VERSION_MARKER)
+    if versions:
+        result.version = versions[0] or None
+        return result
+    last = last_line(output, f"exit code {code}")
     if f"No module named '{check.module.split('.')[0]}'" in output:
-        return result.fail("not found", f"not installed for {sys.executable} ({last_line})",
-                           install_hint(check))
-    return result.fail(f"import failed: {last_line}", f"'import {check.module}' failed: {last_line}",
+        return result.fail("not found", f"not installed for {python} ({last})", install_hint(check))
+    return result.fail(f"import failed: {last}", f"'import {check.module}' failed: {last}",
                        fix_text(check, "reinstall"))
+
+
+def rscript_locations():
+    """The Rscript programs beside the R installations the r check finds."""
+    found = []
+    for path in locate(CHECK_TABLE["r"]):
+        folder, name = os.path.split(path)
+        rscript = os.path.join(folder, "Rscript" + os.path.splitext(name)[1])
+        if os.path.isfile(rscript) and rscript not in found:
+            found.append(rscript)
+    return found
+
+
+def find_r_package(check, verbose):
+    """Ask R (through Rscript) for an R package's version, loading it to see that it works."""
+    rscripts = rscript_locations()
+    if not rscripts:
+        return Result(check).fail("R not found", f"R is not installed (no Rscript found), so "
+                                  f"{check.distribution} cannot be checked",
+                                  install_hint(CHECK_TABLE["r"]))
+    argv = [rscripts[0], "-e", R_PACKAGE_CODE, check.distribution, VERSION_MARKER, R_PROBLEM_MARKER]
+    shown = f"{os.path.basename(rscripts[0])} -e \"packageVersion('{check.distribution}')\""
+    result = Result(check, found=rscripts[0])
+    answer = ask_helper(result, argv, IMPORT_TIMEOUT, verbose, shown, f"loading {check.distribution}", "Rscript")
+    if answer is None:
+        return result
+    code, output = answer
+    versions, problems = marked(output, VERSION_MARKER), marked(output, R_PROBLEM_MARKER)
+    if not versions:
+        last = last_line(output, f"exit code {code}")
+        return result.fail(f"Rscript failed: {last}", f"Rscript did not answer (exit code {code}): {last}",
+                           fix_text(check, "reinstall"))
+    if not versions[0]:
+        return result.fail("not found", f"not installed for R ({rscripts[0]})", install_hint(check))
+    result.version = versions[0]
+    if problems:
+        return result.fail(f"load failed: {problems[0]}", f"library({check.distribution}) failed: {problems[0]}",
+                           fix_text(check, "reinstall"))
+    return result
+
+
+def find_conda_env(check, verbose):
+    """Find the conda environment a check names among those conda lists."""
+    condas = locate(CHECK_TABLE["conda"])
+    if not condas:
+        return Result(check).fail("conda not found", "conda (Miniforge) is not installed, so it has "
+                                  f"no {check.environment} environment", install_hint(CHECK_TABLE["conda"]))
+    result = Result(check, found=condas[0])
+    shown = f"{os.path.basename(condas[0])} env list --json"
+    answer = ask_helper(result, [condas[0], "env", "list", "--json"], COMMAND_TIMEOUT, verbose, shown,
+                        f"'{shown}'", "conda")
+    if answer is None:
+        return result
+    code, output = answer
+    try:
+        listed = json.loads(output[output.index("{"):output.rindex("}") + 1])["envs"]
+        names = [re.split(r"[\\/]", str(path).rstrip("\\/"))[-1] for path in listed]
+    except (ValueError, KeyError, TypeError):
+        last = last_line(output, f"exit code {code}")
+        return result.fail(f"no environment list from '{shown}' (exit code {code}): {last}",
+                           f"'{shown}' did not list the environments (exit code {code}): {last}",
+                           fix_text(check, "reinstall"))
+    if check.environment in names:
+        result.found = listed[names.index(check.environment)]
+        return result
+    others = ", ".join(names[1:]) or "none"
+    return result.fail("not found", f"conda has no environment called {check.environment} "
+                       f"(its other environments: {others})", install_hint(check))
 
 
 def find_any(check, verbose):
     """Pass with the first alternative that passes; fail listing why each one failed."""
     reasons = []
-    for name in check.alternatives:
+    for name in check.alternatives_on.get(platform.system(), check.alternatives):
         alternative = CHECK_TABLE[name]
         found = run_check(alternative, alternative.minimum, verbose)
         if found.passed:
@@ -477,16 +1092,30 @@ def judge(result, minimum):
     return result
 
 
+def require(result, verbose):
+    """Fail a found tool when a check it needs on this system fails (OpenRefine without Java)."""
+    for name in result.check.requires_on.get(platform.system(), ()) if result.passed else ():
+        needed = run_check(CHECK_TABLE[name], CHECK_TABLE[name].minimum, verbose)
+        if not needed.passed:
+            return result.fail(f"needs {name}: {needed.error}",
+                               f"{result.check.human} needs {needed.check.human}: {needed.problem}",
+                               needed.hint)
+    return result
+
+
 def run_check(check, minimum, verbose=False):
     """Run one check of any kind and judge what it found against minimum."""
-    finders = {"command": find_command, "module": find_module, "any": find_any}
-    return judge(finders[check.kind](check, verbose), minimum)
+    finders = {"command": find_command, "module": find_module, "any": find_any,
+               "r-package": find_r_package, "conda-env": find_conda_env}
+    return require(judge(finders[check.kind](check, verbose), minimum), verbose)
 
 
 def describe_pass(result):
     """Say what a passing check found, e.g. "2.39.2" or "GNU nano 7.2"."""
     text = result.version or "found (version not checked)"
-    if result.check.kind == "any":
+    if result.check.kind == "conda-env":
+        text = f"found at {result.found}"
+    elif result.check.kind == "any":
         text = f"{result.found} {result.version or ''}".strip()
     return text
 
@@ -500,7 +1129,7 @@ def show_result(result, verbose):
         return
     tag, note = ("WARN", " (optional)") if result.optional else ("FAIL", "")
     say(f"[{tag}] {result.check.label}: {result.problem}{note}")
-    say(f"       Fix: {result.hint}")
+    say("       Fix: " + result.hint.replace("\n", "\n" + " " * 12))
 
 
 def run_checks(planned, verbose):
@@ -524,12 +1153,210 @@ def summarize(results):
     say()
     say(f"{passed} passed, {len(failed)} failed, {len(warned)} warning(s).")
     if failed:
-        names = " ".join(r.check.name for r in failed)
         say(f"Please fix the failed checks using the hints above, then re-test them with: "
-            f"python {os.path.basename(sys.argv[0] or 'check.py')} {names}")
+            f"{rerun_command(r.check.name for r in failed)}")
         return 1
     say("All required checks passed." if results else "No checks were run.")
     return 0
+
+
+def rerun_command(arguments, windows=None):
+    """The command that runs this script again with arguments, as the learner ran it: the
+    interpreter they typed (when it surely is this one), the script's path as they typed it,
+    quoted for their shell (POSIX shells; on Windows PowerShell or the Command Prompt)."""
+    windows = os.name == "nt" if windows is None else windows
+    ancestors = windows_ancestors() if windows else []
+    script = sys.argv[0] if sys.argv and os.path.isfile(sys.argv[0]) else "check.py"
+    words = interpreter_words(windows, ancestors) + [script] + list(arguments)
+    shell = "posix" if not windows else learner_shell(ancestors)
+    if shell is not None:
+        return command_line(words, shell)
+    powershell, prompt = command_line(words, "powershell"), command_line(words, "cmd")
+    if powershell == prompt:
+        return prompt
+    return f"{powershell} (in PowerShell), or {prompt} (in the Command Prompt)"
+
+
+def interpreter_words(windows, ancestors):
+    """How to start this Python again, as words of a command: "py -3.12" when the py launcher
+    started it; the name the learner typed ("python3", "python") when it leads to this very
+    interpreter on PATH, else python3 or python when one does; else its full path."""
+    if ancestors and ancestors[0] == "py.exe":
+        # "py" alone may pick another Python next time (py -3.11 was maybe typed): name it.
+        bits = "-32" if sys.maxsize < 2 ** 32 else ""
+        return ["py", f"-{sys.version_info[0]}.{sys.version_info[1]}{bits}"]
+    typed = typed_interpreter()
+    names = [typed] if typed and os.path.basename(typed) == typed else []
+    names += ["python"] if windows else ["python3", "python"]
+    for name in names:
+        found = shutil.which(name)
+        if found and is_this_interpreter(found):
+            return [name]
+    return [sys.executable]
+
+
+def typed_interpreter():
+    """The interpreter as the command line named it (Python 3.10's sys.orig_argv, else Linux's
+    /proc), or None. Only a hint: a shebang or a launcher may have put a full path there."""
+    original = getattr(sys, "orig_argv", None)
+    if original:
+        return original[0]
+    try:
+        with open("/proc/self/cmdline", "rb") as stream:
+            return stream.read().split(b"\0")[0].decode(sys.getfilesystemencoding()) or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_this_interpreter(path):
+    """Whether running path runs this interpreter (a venv's or pyenv's link included; the
+    Microsoft Store's python.exe is an alias that cannot be compared, so both being its are)."""
+    try:
+        if os.path.samefile(path, sys.executable):
+            return True
+    except OSError:
+        pass
+    store = os.path.join("microsoft", "windowsapps") + os.sep
+    return all(store in os.path.normcase(p) for p in (path, sys.executable))
+
+
+def learner_shell(ancestors):
+    """On Windows, the shell the learner typed in, from the processes above this one: "cmd",
+    "powershell", "posix" (Git Bash, MSYS2, Cygwin), or None when unknown."""
+    shells = {"cmd.exe": "cmd", "powershell.exe": "powershell", "pwsh.exe": "powershell",
+              "bash.exe": "posix", "sh.exe": "posix", "zsh.exe": "posix", "mintty.exe": "posix"}
+    for name in ancestors:
+        if name in shells:
+            return shells[name]
+    return None
+
+
+def windows_ancestors(limit=8):
+    """The executable names (lower case) of the processes that started this one, parent
+    first, from a Windows process snapshot; [] when it cannot be taken."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        class ProcessEntry(ctypes.Structure):
+            """PROCESSENTRY32W."""
+            _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
+                        ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
+                        ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
+                        ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
+                        ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
+        kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
+        kernel32.Process32FirstW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.Process32NextW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+        snapshot = kernel32.CreateToolhelp32Snapshot(2, 0)  # TH32CS_SNAPPROCESS
+        if not snapshot or snapshot == wintypes.HANDLE(-1).value:
+            return []
+        processes = {}
+        try:
+            entry = ProcessEntry()
+            entry.dwSize = ctypes.sizeof(ProcessEntry)
+            more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
+            while more:
+                processes[entry.th32ProcessID] = (entry.th32ParentProcessID, entry.szExeFile.lower())
+                more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
+        finally:
+            kernel32.CloseHandle(snapshot)
+        names, pid = [], os.getpid()
+        while len(names) < limit and pid in processes and processes[pid][0] in processes:
+            pid = processes[pid][0]
+            names.append(processes[pid][1])
+        return names
+    except Exception:  # any failure only costs the nicer re-test line
+        return []
+
+
+# Words that need no quoting: in POSIX shells (shlex's own rule), PowerShell and cmd.
+UNQUOTED = {"powershell": re.compile(r"[\w@%+=:,./\\-]+"), "cmd": re.compile(r"[\w@+=:,./\\-]+")}
+
+
+def command_line(words, shell):
+    """words as one command for shell ("posix", "powershell" or "cmd"), each quoted as needed:
+    PowerShell's '...' (with '' for '), and & before a quoted command; cmd's "..."."""
+    if shell == "posix":
+        return " ".join(shlex.quote(word) for word in words)
+    quoted = []
+    for word in words:
+        if UNQUOTED[shell].fullmatch(word):
+            quoted.append(word)
+        elif shell == "powershell":
+            quoted.append("'" + word.replace("'", "''") + "'")
+        else:
+            quoted.append(f'"{word}"')
+    line = " ".join(quoted)
+    return "& " + line if shell == "powershell" and quoted[0] != words[0] else line
+
+
+def show_advice(answer, results):
+    """Under each failed check's fix, what learners on the same system who failed it did, as
+    the server's answer tells (nothing when it says nothing). Its texts come from other
+    learners' machines: they are cleaned before they reach this terminal."""
+    entries = answer.get("advice") if isinstance(answer, dict) else None
+    failed = {r.check.label: r for r in results if not r.passed}
+    shown = []
+    for entry in entries if isinstance(entries, list) else []:
+        result = failed.get(entry.get("name")) if isinstance(entry, dict) else None
+        line = advice_line(entry, result.check.human) if result else None
+        if line:
+            shown.append((result, line))
+    if shown:
+        say()
+        say("What learners on your system who had the same problem did:")
+    for result, line in shown:
+        show_result(result, verbose=False)
+        say(f"       {line}")
+
+
+def advice_line(entry, human):
+    """ "38 of 45 learners on Windows fixed this, half of them within 2 hours; most ended with
+    Git 2.43." from one entry of the answer's advice; None when the entry is not one."""
+    failed, fixed = entry.get("failed_learners"), entry.get("fixed_learners")
+    median, fixed_with = entry.get("median_seconds_to_fix"), entry.get("fixed_with")
+    if not (is_count(failed) and is_count(fixed) and failed > 0):
+        return None
+    system = clean_text(str(entry.get("system") or "your system"))
+    if not fixed:
+        return f"None of {failed} learners on {system} has fixed this yet."
+    line = f"{fixed} of {failed} learners on {system} fixed this"
+    if is_count(median):
+        line += f", half of them within {duration(median)}"
+    # Versions count by major.minor (2.43.0 and 2.43.1 are both "Git 2.43"), most learners first.
+    counts = collections.OrderedDict()
+    for item in fixed_with if isinstance(fixed_with, list) else []:
+        if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and is_count(item[1]):
+            version = short_version(clean_text(item[0]))
+            if version:
+                counts[version] = counts.get(version, 0) + item[1]
+    if counts:
+        line += f"; most ended with {human} {max(counts, key=counts.get)}"
+    return line + "."
+
+
+def is_count(value):
+    """Whether value is a whole number of learners or seconds (JSON's true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def short_version(version):
+    """A dotted version shortened to major.minor ("2.43.0.windows.1" is "2.43"); others as they are."""
+    match = re.match(r"(\d+\.\d+)(?:\.|$)", version)
+    return match.group(1) if match else version
+
+
+def duration(seconds):
+    """A time to fix in words: "1 minute", "25 minutes", "2 hours", "3 days"."""
+    for unit, size, up_to in (("minute", 60, 60), ("hour", 3600, 48), ("day", 86400, None)):
+        count = max(1, round(seconds / size))
+        if up_to is None or count < up_to:
+            return plural(count, unit)
 
 
 # ---------------------------------------------------------------- choosing checks
@@ -592,7 +1419,7 @@ def print_list():
             role = "optional" if item.optional else "required"
             if item.minimum != check.minimum:
                 role += f" (>={item.minimum})"
-        say(f"  {check.name:<18} {check.human:<22} {minimum:<8} {role:<10} {check.describe()}")
+        say(f"  {check.name:<18} {check.human:<23} {minimum:<8} {role:<10} {check.describe()}")
 
 
 # ---------------------------------------------------------------- the stored key
@@ -657,6 +1484,128 @@ def forget_key():
         warn(f"could not delete {key_path()} ({error})")
 
 
+# ---------------------------------------------------------------- reports kept for later
+
+Kept = collections.namedtuple("Kept", "path server checked_at report")
+
+
+def pending_folder():
+    """Return the folder where reports that could not be delivered wait."""
+    return os.path.join(config_dir(), PENDING_FOLDER)
+
+
+def kept_reports():
+    """The reports waiting to be sent, oldest check first; a file that is not one is dropped."""
+    folder = pending_folder()
+    try:
+        names = sorted(name for name in os.listdir(folder) if name.endswith(".json"))
+    except OSError:
+        return []
+    kept = []
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                entry = json.load(stream, object_pairs_hook=collections.OrderedDict)
+            report = collections.OrderedDict(entry["report"])
+            kept.append(Kept(path, str(entry["server"]), str(report["checked_at"]), report))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            warn(f"dropped {path}: not a report this script kept ({error})")
+            drop_file(path)
+    return kept
+
+
+def drop_file(path):
+    """Delete a file this script wrote, warning when that fails."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        warn(f"could not delete {path} ({error})")
+
+
+def keep_report(server, report):
+    """Keep a report for a later run (readable by this user only, as the key), under the time
+    it was checked; drop the oldest beyond MAX_PENDING; return whether it was kept."""
+    folder = pending_folder()
+    if not os.path.isabs(folder) and CONFIG_DIR_ENV not in os.environ:
+        warn("could not find your home folder, so these results were not kept for later")
+        return False
+    stamp = str(report["checked_at"]).replace("-", "").replace(":", "")
+    path = os.path.join(folder, f"{stamp}-{int(time.time() * 1000000)}-{os.getpid()}.json")
+    entry = collections.OrderedDict([("server", server), ("report", report)])
+    try:
+        os.makedirs(folder, exist_ok=True)
+        descriptor = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(descriptor, "w", encoding="utf-8") as stream:
+            json.dump(entry, stream, indent=2)
+        os.replace(path + ".tmp", path)
+    except OSError as error:
+        warn(f"could not keep these results in {folder} ({error})")
+        return False
+    for old in kept_reports()[:-MAX_PENDING]:
+        drop_file(old.path)
+        say(f"Dropped the report checked at {old.checked_at}: at most {MAX_PENDING} are kept.")
+    return True
+
+
+def same_server(base, other):
+    """Whether two server URLs name the same host (http and https, any port, as a redirect may)."""
+    return urllib.parse.urlsplit(base).hostname == urllib.parse.urlsplit(other).hostname
+
+
+def send_kept(server, no_report=False):
+    """Send the reports kept for this server, oldest first, before anything else; stop at the
+    first that cannot be delivered (the server's order of attempts stays the order of checks).
+    Return True when none for this server is left waiting."""
+    kept = kept_reports()
+    mine = [entry for entry in kept if same_server(entry.server, server.base)]
+    others = collections.Counter(entry.server for entry in kept
+                                 if not same_server(entry.server, server.base))
+    for base, count in sorted(others.items()):
+        say(f"{plural(count, 'report')} kept for {base} {'waits' if count == 1 else 'wait'} for "
+            f"a run with --host {base} (--forget drops {'it' if count == 1 else 'them'}).")
+    if not mine:
+        return True
+    say(f"Sending {plural(len(mine), 'report')} you agreed to send earlier, which could not be "
+        f"delivered then, to {server.url(REPORT_PATH)} ...")
+    if no_report:
+        say("(--no-report keeps this run's results to yourself; these you agreed to send before.)")
+    for done, entry in enumerate(mine):
+        outcome, _ = deliver(server, entry.report, f"Sent the report checked at {entry.checked_at}")
+        if outcome == UNDELIVERED:
+            left = len(mine) - done
+            say(f"{plural(left, 'report')} {'stays' if left == 1 else 'stay'} kept in "
+                f"{pending_folder()} for your next run (or: {send_pending_command(server)}).")
+            return False
+        drop_file(entry.path)
+        if outcome == REFUSED:
+            say(f"Dropped the report checked at {entry.checked_at}: the server refused it, and "
+                "sending it again would not change that.")
+    return True
+
+
+def drop_kept():
+    """Delete every report waiting to be sent (--forget); say how many."""
+    kept = kept_reports()
+    for entry in kept:
+        drop_file(entry.path)
+    if kept:
+        say(f"Dropped {plural(len(kept), 'report')} that waited to be sent.")
+
+
+def send_pending_command(server):
+    """The command that sends the kept reports to server now."""
+    host = [] if server.base == SERVER_URL.rstrip("/") else ["--host", server.base]
+    return rerun_command(["--send-pending"] + host)
+
+
+def plural(count, noun):
+    """ "1 report", "2 reports"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 # ---------------------------------------------------------------- what is sent
 
 def read_os_release(paths=("/etc/os-release", "/usr/lib/os-release")):
@@ -686,7 +1635,9 @@ def distribution():
     if system == "Darwin":
         return "macOS", platform.mac_ver()[0] or None
     if system == "Windows":
-        return "Windows", platform.win32_ver()[0] or platform.version() or None
+        release, build = platform.win32_ver()[:2]
+        edition = getattr(platform, "win32_edition", lambda: "")()  # Python 3.8+
+        return "Windows", windows_release(release, build, edition) or platform.version() or None
     name, version = read_os_release()
     if name is None:
         return system or None, platform.release() or None
@@ -709,34 +1660,245 @@ def system_info(workshop, email):
     ])
 
 
-def build_payload(results, workshop, email, key):
-    """Build the JSON document for POST /installation_data/ from the check results."""
-    successes = [collections.OrderedDict([("name", r.check.label), ("version", r.version)])
+# Text a machine printed is sent cleaned as the server cleans it at ingestion (RULES: terminal
+# escapes, controls and direction marks removed; one-line fields on one line), so what the
+# learner is shown is what the server stores. Unicode's White_Space, which the server's trim
+# strips (str.strip() alone would also strip U+001C-U+001F):
+WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006" \
+              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# A terminal's escape sequences: CSI (ESC [ parameters final), OSC (ESC ] ... BEL or ESC \, or
+# the line's end), nF (ESC intermediates final) and other two-byte ones; a sequence cut short
+# ends where its grammar stops, so a stray ESC never swallows the text after it.
+TERMINAL_ESCAPE = re.compile("\x1b(?:\\[[\x20-\x3f]*[\x40-\x7e]?|\\][^\x07\x1b\n\r]*(?:\x07|\x1b\\\\?)?"
+                             "|[\x20-\x2f]+[\x30-\x7e]?|[\x30-\x7e])?")
+# Controls but TAB, LF and CR (C0, DEL, C1), direction controls, the byte-order mark.
+REMOVED_CHARACTERS = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                                "\u202a-\u202e\u2066-\u2069\ufeff]")
+LINE_BREAKS = re.compile("[\n\u2028\u2029]")
+# What cleaning would remove or change in a one-line field: a workshop id may not hold it.
+UNCLEAN_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                               "\ufeff\u2028\u2029]")
+MAX_WORKSHOP_ID_CHARS = 500  # the server's limit for every user_system_info field
+MAX_EMAIL_CHARS = 254
+MAX_EMAIL_LOCAL_CHARS = 64
+EMAIL_FORBIDDEN = re.compile('[\\s<>()\\[\\]\\\\,;:"\x00-\x1f\x7f-\x9f]')
+
+
+def clean_text(text, one_line=True):
+    """text as the server stores it (RULES.md): terminal escapes and controls removed, CR LF
+    and CR read as LF; a one-line field's line breaks and tabs become spaces, its ends trimmed."""
+    text = REMOVED_CHARACTERS.sub("", TERMINAL_ESCAPE.sub("", text).replace("\r\n", "\n").replace("\r", "\n"))
+    if not one_line:
+        return text
+    lines = (line.strip(" \t") for line in LINE_BREAKS.split(text))
+    return " ".join(line for line in lines if line).replace("\t", " ").strip(WHITE_SPACE)
+
+
+def home_stand_ins(windows=None, environ=None):
+    """[(pattern, stand-in)] for the learner's home folder as a text may show it, longest
+    first: ~ for it, on Windows %USERPROFILE% (there in any case and either slash style)."""
+    windows = os.name == "nt" if windows is None else windows
+    environ = os.environ if environ is None else environ
+    if windows:
+        folders = [environ.get("USERPROFILE", ""), environ.get("HOMEDRIVE", "") + environ.get("HOMEPATH", "")]
+        absolute, separator, stand_in, flags = r"[A-Za-z]:[\\/]|[\\/]{2}", r"[\\/]+", "%USERPROFILE%", re.IGNORECASE
+    else:
+        folders = [environ.get("HOME", "")]
+        try:
+            import pwd
+            folders.append(pwd.getpwuid(os.getuid()).pw_dir)
+        except (ImportError, KeyError, AttributeError):
+            pass
+        folders += [os.path.realpath(folder) for folder in folders if folder]
+        absolute, separator, stand_in, flags = "/", "/+", "~", 0
+    patterns = set()
+    for folder in folders:
+        parts = [re.escape(part) for part in re.split(separator, folder) if part]
+        # A root ("/", "C:\\") or a relative folder names nobody.
+        if re.match(absolute, folder) and len(parts) >= (2 if windows else 1):
+            patterns.add(("" if windows else separator) + separator.join(parts))
+    # Not the start of a longer name: /home/jo is not in /home/joan or /home/jo.old.
+    return [(re.compile(pattern + r"(?![\w-]|\.\w)", flags), stand_in)
+            for pattern in sorted(patterns, key=len, reverse=True)]
+
+
+def report_text(text, stand_ins, one_line=True):
+    """A text of the report as sent: cleaned, with the learner's home folder replaced (so
+    the names in paths never leave the computer); None stays None."""
+    if text is None:
+        return None
+    text = clean_text(str(text), one_line)
+    for pattern, stand_in in stand_ins:
+        text = pattern.sub(lambda match: stand_in, text)
+    return text if one_line else text.strip(WHITE_SPACE)
+
+
+def utc_now():
+    """This moment in RFC 3339, UTC, to the second: 2026-12-03T09:41:07Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def normalize_email(text):
+    """The address in text, normalised as the server does (RULES.md), or None when it is not
+    one: surrounding whitespace and a leading mailto: dropped; from "Jane <jane@uni.edu>" the
+    part inside the last angle brackets; then at most 254 characters, exactly one @ with 1 to
+    64 characters before it, a domain with a dot neither first nor last, and no whitespace,
+    control or any of <>()[]\\,;:" anywhere."""
+    address = text.strip(WHITE_SPACE)
+    if address[:7].lower() == "mailto:":
+        address = address[7:]
+    opening = address.rfind("<")
+    closing = address.find(">", opening + 1)
+    if opening >= 0 and closing >= 0:
+        address = address[opening + 1:closing].strip(WHITE_SPACE)
+    local, _, domain = address.partition("@")
+    valid = (len(address) <= MAX_EMAIL_CHARS and 1 <= len(local) <= MAX_EMAIL_LOCAL_CHARS
+             and address.count("@") == 1 and "." in domain[1:-1]
+             and not EMAIL_FORBIDDEN.search(address))
+    return address if valid else None
+
+
+def parse_workshop_id(text):
+    """The workshop id in text, by the server's one rule (RULES.md): trimmed, not empty, at
+    most 500 characters, nothing in it that cleaning would remove or change; ValueError saying
+    why otherwise (never echoing the text, which may hold terminal escapes)."""
+    workshop = text.strip(WHITE_SPACE)
+    if not workshop:
+        raise ValueError("a workshop id may not be empty")
+    if len(workshop) > MAX_WORKSHOP_ID_CHARS:
+        raise ValueError(f"a workshop id may hold at most {MAX_WORKSHOP_ID_CHARS} characters, "
+                         f"not {len(workshop)}")
+    unclean = UNCLEAN_CHARACTER.search(workshop)
+    if unclean:
+        raise ValueError("a workshop id may not hold control, line-break or direction characters "
+                         f"(U+{ord(unclean.group()):04X} at position {unclean.start() + 1})")
+    return workshop
+
+
+def build_payload(results, workshop, email, key, checked_at=None):
+    """Build the JSON document for POST /installation_data/ from the check results, every text
+    cleaned and without the home folder (workshop and email were checked when given), and the
+    time the checks ran (RFC 3339 UTC: the server takes it as the attempt's time, so a report
+    delivered a day late still counts when it was checked)."""
+    homes = home_stand_ins()
+    successes = [collections.OrderedDict([("name", report_text(r.check.label, homes)),
+                                          ("version", report_text(r.version, homes))])
                  for r in results if r.passed]
-    failures = [collections.OrderedDict([("name", r.check.label), ("version", r.version),
-                                         ("error_description", r.error)])
+    failures = [collections.OrderedDict([("name", report_text(r.check.label, homes)),
+                                         ("version", report_text(r.version, homes)),
+                                         ("error_description", report_text(r.error, homes, False))])
                 for r in results if not r.passed]
+    info = system_info(workshop, email)
+    for field, value in info.items():
+        if field not in ("workshop_id", "email_id"):
+            info[field] = report_text(value, homes)
     return collections.OrderedDict([
-        ("user_system_info", system_info(workshop, email)),
+        ("user_system_info", info),
         ("successful_installs", successes),
         ("failed_installs", failures),
         ("unique_user_id", key),
+        ("checked_at", checked_at or utc_now()),
     ])
 
 
 # ---------------------------------------------------------------- sending
 
-def endpoint(host):
-    """Return the URL results are posted to on the server at host."""
-    return host.rstrip("/") + "/installation_data/"
+# Where reports are posted, under the server's base URL (and deleted, followed by the key and /).
+REPORT_PATH = "/installation_data/"
+# Redirects a POST or DELETE is repeated for: urllib itself would repeat a redirected POST as a
+# GET (301, 302), which the server answers with 405, and refuses to follow a DELETE at all.
+REDIRECT_CODES = (301, 302, 307, 308)
 
 
-def post_json(url, body):
-    """POST the JSON text body to url and return the answer's text (urllib errors propagate)."""
-    request = urllib.request.Request(url, data=body.encode("utf-8"), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
-        return response.read().decode("utf-8", "replace")
+class RedirectRefused(Exception):
+    """A redirect this script does not follow: to another host, from https to http, a second
+    one in a row, or one without a Location."""
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hand every redirect back as an HTTPError, so that Server decides what to repeat."""
+
+    def redirect_request(self, *args, **kwargs):
+        """Follow nothing."""
+        return None
+
+
+def same_host_target(url, location):
+    """Return the absolute URL a redirect from url to location points to, or raise
+    RedirectRefused when a report sent there could leave the host the learner chose or lose
+    its encryption (http to https of the same host is fine; any port)."""
+    if not location:
+        raise RedirectRefused(f"the server at {url} answered with a redirect without a Location")
+    target = urllib.parse.urljoin(url, location.strip())
+    old, new = urllib.parse.urlsplit(url), urllib.parse.urlsplit(target)
+    if new.scheme not in ("http", "https") or (new.hostname or "") != (old.hostname or ""):
+        raise RedirectRefused(f"the server at {url} redirected to {target}, another host; "
+                              "nothing was sent there")
+    if old.scheme == "https" and new.scheme == "http":
+        raise RedirectRefused(f"the server at {url} redirected to {target}, which is not "
+                              "encrypted; nothing was sent there")
+    return target
+
+
+class Server(object):
+    """The server this run talks to. A POST or DELETE answered with a redirect to the same
+    host is repeated once, with the same method and body, and later requests of this run go
+    straight to the new place (so an http URL costs one clear-text request, not one each)."""
+
+    def __init__(self, host):
+        self.base = host.rstrip("/")
+
+    def post(self, path, body):
+        """POST the JSON text body to path; return the answer's text. HTTPError when the server
+        refuses, RedirectRefused, other urllib/OSError when it cannot be reached."""
+        return self.request("POST", path, body.encode("utf-8"))
+
+    def delete(self, path):
+        """Send DELETE to path; errors as for post."""
+        return self.request("DELETE", path)
+
+    def url(self, path):
+        """The full URL of path on this server."""
+        return self.base + path
+
+    def request(self, method, path, data=None):
+        """Send one request, repeating it once where a redirect to the same host points."""
+        url, redirected = self.url(path), False
+        while True:
+            try:
+                return self.send(method, url, data)
+            except urllib.error.HTTPError as error:
+                if error.code not in REDIRECT_CODES:
+                    raise
+                error.close()
+                location = error.headers.get("Location")
+            if redirected:
+                raise RedirectRefused(f"the server at {url} redirected again, to {location}; "
+                                      "nothing more was sent")
+            target = same_host_target(url, location)
+            self.moved(url, target, path)
+            url, redirected = target, True
+
+    @staticmethod
+    def send(method, url, data):
+        """One HTTP request without following redirects; return the answer's text."""
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        # A new opener each time: it reads the proxy and certificate settings of the moment.
+        with urllib.request.build_opener(NoRedirects).open(request, timeout=NETWORK_TIMEOUT) as response:
+            return response.read().decode("utf-8", "replace")
+
+    def moved(self, url, target, path):
+        """Remember where the server went and tell the learner which URL to use next time."""
+        if not target.endswith(path):
+            say(f"The server sent {url} on to {target}.")
+            return
+        new_base = target[:len(target) - len(path)]
+        if new_base == self.base:
+            return
+        self.base = new_base
+        say(f"The server moved to {new_base}; next time use --host {new_base} "
+            f"(or download check.py again from {new_base}/check.py).")
 
 
 def explain_refusal(error, url, refused="accept the results"):
@@ -757,34 +1919,74 @@ def explain_refusal(error, url, refused="accept the results"):
     say(f"The server at {url} did not {refused} (HTTP {error.code}, {reason}{detail}).")
 
 
-def send_results(url, body, sent_key):
-    """Send the report and store the key the server returns; network trouble only prints a message."""
-    say(f"Sending to {url} ...")
+# What became of a report: delivered, refused as invalid (4xx but 429: sending it again would
+# not help, so it is not kept), or not delivered now (network, timeout, 5xx, 429, a redirect not
+# followed, an answer that is not the server's, as a venue's captive portal gives: kept).
+SENT, REFUSED, UNDELIVERED = "sent", "refused", "undelivered"
+
+
+def deliver(server, report, sent_line):
+    """POST report with the key stored now (a report kept from a run before the first key
+    gets the one a later send brought), store the key the server answers with, print what
+    happened (sent_line on success); return (outcome, the server's answer or None)."""
+    sent_key = load_key()
+    report["unique_user_id"] = sent_key
     try:
-        text = post_json(url, body)
+        text = server.post(REPORT_PATH, json.dumps(report, indent=2))
     except urllib.error.HTTPError as error:
-        explain_refusal(error, url)
-        return False
+        explain_refusal(error, server.url(REPORT_PATH))
+        refused = 400 <= error.code < 500 and error.code != 429
+        return (REFUSED if refused else UNDELIVERED), None
+    except RedirectRefused as error:
+        say(f"Not sent: {error}. If the workshop's server has moved, run again with --host and "
+            "its new URL.")
+        return UNDELIVERED, None
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {url} ({reason}); your results above are still valid.")
-        return False
+        say(f"Could not reach the server at {server.url(REPORT_PATH)} ({reason}).")
+        return UNDELIVERED, None
+    url = server.url(REPORT_PATH)  # where a redirect took it
     try:
         answer = json.loads(text)
         key = answer.get("key")
         message = (answer.get("summary") or {}).get("message")
     except (ValueError, AttributeError):
-        key, message = None, None
+        answer, key, message = None, None, None
     if not isinstance(key, str) or not UUID_PATTERN.fullmatch(key):
-        say(f"The server at {url} sent an unexpected answer; your results above are still valid.")
-        return False
-    say(f"Thank you, your results were sent ({message or 'ok'}).")
+        say(f"The server at {url} sent an unexpected answer.")
+        return UNDELIVERED, None
+    say(f"{sent_line} ({message or 'ok'}).")
     if key != sent_key and save_key(key):
         if sent_key:
             say(f"The server did not know your previous key; stored the new one in {key_path()}.")
         else:
             say(f"Stored your key in {key_path()} so later reports update this one.")
-    return True
+    return SENT, answer
+
+
+def send_results(server, report, waiting):
+    """Send this run's report (after the kept ones; behind them when they are still waiting),
+    keeping it for the next run when it cannot be delivered now; return the server's answer
+    (None when not delivered)."""
+    answer = None
+    if waiting:
+        say("Not sent now: the reports before it could not be delivered a moment ago, and "
+            "reports go in order.")
+        outcome = UNDELIVERED
+    else:
+        say(f"Sending to {server.url(REPORT_PATH)} ...")
+        outcome, answer = deliver(server, report, "Thank you, your results were sent")
+    if outcome == REFUSED:
+        say("These results are not kept: the server refused them, and sending them again would "
+            "not change that. Your results above are still valid.")
+    elif outcome == UNDELIVERED:
+        report["unique_user_id"] = None  # the key it gets is the one the learner has when it goes
+        if keep_report(server.base, report):
+            say(f"Your results above are still valid, and kept in {pending_folder()}: they are "
+                f"sent first thing on your next run (or now: {send_pending_command(server)}).")
+        else:
+            say("Your results above are still valid.")
+    return answer
 
 
 def ask(prompt):
@@ -796,84 +1998,110 @@ def ask(prompt):
         return ""
 
 
-def is_email(text):
-    """Tell whether text looks like an email address: something, an @, something."""
-    return bool(EMAIL_PATTERN.fullmatch(text))
-
-
 def ask_email():
-    """Ask for an optional email until the answer is empty or has an @ (a stray "y" is no address)."""
+    """Ask for an optional email until the answer is empty or an address (a stray "y" is none)."""
     while True:
         answer = ask("Your email, so the instructors can contact you (optional, Enter to skip): ")
-        if not answer or is_email(answer):
-            return answer
-        say("That is not an email address (it needs an @); type it again, or press Enter to skip.")
+        if not answer:
+            return None
+        address = normalize_email(answer)
+        if address:
+            return address
+        say("That is not an email address (like jane@uni.edu); type it again, or press Enter to skip.")
 
 
-def offer_report(results, args):
-    """Get consent, show exactly what would be sent, and send it."""
+def ask_workshop():
+    """Ask for an optional workshop id until the answer is empty or a valid one."""
+    while True:
+        answer = ask("Workshop name, e.g. 2016-08-13-place (optional, Enter to skip): ")
+        if not answer:
+            return None
+        try:
+            return parse_workshop_id(answer)
+        except ValueError as error:
+            say(f"That cannot be a workshop name: {error}; type it again, or press Enter to skip.")
+
+
+def served_workshop():
+    """The workshop id the server wrote into this script, if it is one (else None, with a warning)."""
+    if WORKSHOP_ID is None:
+        return None
+    try:
+        return parse_workshop_id(str(WORKSHOP_ID))
+    except ValueError as error:
+        warn(f"the workshop id this script was served with is not used: {error}")
+        return None
+
+
+def offer_report(results, args, server, checked_at, waiting):
+    """Get consent, show exactly what would be sent, and send it (or keep it for later)."""
     interactive = sys.stdin is not None and sys.stdin.isatty()
     if not args.yes and not interactive:
         say("Results not sent: no terminal to ask for your consent. To send them, run again "
             "with --yes (and optionally --workshop ID --email ADDR).")
         return
-    workshop = args.workshop if args.workshop is not None else WORKSHOP_ID
+    workshop = args.workshop if args.workshop is not None else served_workshop()
     email = args.email
     if not args.yes:
         say()
         if workshop is None:
-            workshop = ask("Workshop name, e.g. 2016-08-13-place (optional, Enter to skip): ")
+            workshop = ask_workshop()
         if email is None:
             email = ask_email()
-    key = load_key()
-    payload = build_payload(results, workshop or None, email or None, key)
-    body = json.dumps(payload, indent=2)
-    url = endpoint(args.host)
+    payload = build_payload(results, workshop or None, email or None, load_key(), checked_at)
     say()
-    say(f"This is exactly what would be sent to {url}:")
-    say(body)
+    say(f"This is exactly what would be sent to {server.url(REPORT_PATH)}:")
+    say(json.dumps(payload, indent=2))
     say("You can delete what you sent at any time with --forget.")
     if not args.yes and ask("Send these results? [y/N] ").lower() not in ("y", "yes"):
         say("Not sent.")
         return
-    send_results(url, body, key)
-
-
-def delete_request(url):
-    """Send DELETE to url (urllib errors propagate)."""
-    request = urllib.request.Request(url, method="DELETE")
-    with urllib.request.urlopen(request, timeout=NETWORK_TIMEOUT) as response:
-        response.read()
+    show_advice(send_results(server, payload, waiting), results)
 
 
 def forget_everything(args):
-    """Delete what this computer sent (by its key) from the server, then the key; return the exit code."""
+    """Delete what this computer sent (by its key) from the server, then the key, and the
+    reports waiting to be sent; return the exit code."""
     key = load_key()
-    if key is None:
+    waiting = kept_reports()
+    if key is None and not waiting:
         say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
             "by it, so there is nothing to delete.")
         return 0
-    host = args.host.rstrip("/")
-    url = f"{host}/installation_data/{key}/"
+    server = Server(args.host)
+    path = f"{REPORT_PATH}{key}/"
     if not args.yes:
         if sys.stdin is None or not sys.stdin.isatty():
             say("Nothing deleted: no terminal to confirm. To delete, run again with --forget --yes.")
             return 1
-        answer = ask(f"Delete everything sent from this computer (key {key}) from {host}, "
-                     "and the key itself? [y/N] ")
-        if answer.lower() not in ("y", "yes"):
+        what = (f"everything sent from this computer (key {key}) from {server.base}, and the key "
+                "itself" if key else "")
+        if waiting:
+            what += (" and " if what else "") + f"the {plural(len(waiting), 'report')} waiting to be sent"
+        if ask(f"Delete {what}? [y/N] ").lower() not in ("y", "yes"):
             say("Nothing deleted.")
             return 0
+    drop_kept()
+    if key is None:
+        say(f"No key is stored in {key_path()}: nothing sent from here is known to the server "
+            "by it, so there is nothing more to delete.")
+        return 0
     try:
-        delete_request(url)
+        server.delete(path)
     except urllib.error.HTTPError as error:
-        explain_refusal(error, url, refused="delete your data")
+        explain_refusal(error, server.url(path), refused="delete your data")
         say(f"Your key is kept in {key_path()}; try again later.")
+        return 1
+    except RedirectRefused as error:
+        say(f"Nothing deleted: {error}. Your key is kept in {key_path()}; if the workshop's "
+            "server has moved, run again with --host and its new URL.")
         return 1
     except (OSError, http.client.HTTPException, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {url} ({reason}); nothing was deleted and your key is kept.")
+        say(f"Could not reach the server at {server.url(path)} ({reason}); nothing was deleted "
+            "and your key is kept.")
         return 1
+    host = server.base
     try:
         os.remove(key_path())
     except OSError as error:
@@ -893,10 +2121,19 @@ def host_url(text):
 
 
 def email_address(text):
-    """Accept an email address, something with an @ (argparse type)."""
-    if not is_email(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an email address (it needs an @)")
-    return text
+    """Accept an email address, normalised as the server does (argparse type)."""
+    address = normalize_email(text)
+    if address is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an email address (like jane@uni.edu)")
+    return address
+
+
+def workshop_id(text):
+    """Accept a workshop id by the server's rule (argparse type)."""
+    try:
+        return parse_workshop_id(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
 
 
 def help_text(value):
@@ -941,7 +2178,7 @@ exit codes:
                         help="agree to send the results without asking (no questions asked)")
     parser.add_argument("-n", "--no-report", action="store_true",
                         help="only check, never send anything")
-    parser.add_argument("--workshop", metavar="ID",
+    parser.add_argument("--workshop", metavar="ID", type=workshop_id,
                         help="workshop name, e.g. 2016-08-13-place" +
                              (f" (default: {help_text(WORKSHOP_ID)})" if WORKSHOP_ID else ""))
     parser.add_argument("--email", metavar="ADDR", type=email_address,
@@ -952,6 +2189,9 @@ exit codes:
                         help="show the commands run and their output")
     parser.add_argument("--reset-key", action="store_true",
                         help="forget the stored key and start a new identity")
+    parser.add_argument("--send-pending", action="store_true",
+                        help="send the reports kept because they could not be delivered, and "
+                             "exit; runs no checks")
     parser.add_argument("--forget", action="store_true",
                         help="delete everything you sent from the server, and the stored key "
                              "(asks first; --yes does not ask); runs no checks")
@@ -960,25 +2200,35 @@ exit codes:
 
 def main(argv=None):
     """Run the checks, print the results, offer to send them; return the exit code."""
+    protect_console()
     args = parse_args(argv)
     if args.list:
         print_list()
         return 0
     if args.forget:
         return forget_everything(args)
+    server = Server(args.host)
+    if args.send_pending:
+        if not kept_reports():
+            say("No reports are waiting to be sent.")
+        return 0 if send_kept(server) else 1
     try:
         planned = select_checks(args.checks)
     except ValueError as error:
         say(f"error: {error}", sys.stderr)
         return 2
+    # Before anything else: reports agreed to earlier go first, so the server's latest attempt
+    # stays the latest check, and with the key the learner has (one learner, never two).
+    waiting = not send_kept(server, args.no_report)
     if args.reset_key:
         forget_key()
+    checked_at = utc_now()
     say(f"Checking {len(planned)} item(s) for the workshop (Python {platform.python_version()} "
         f"at {sys.executable}):")
     results = run_checks(planned, args.verbose)
     code = summarize(results)
     if not args.no_report:
-        offer_report(results, args)
+        offer_report(results, args, server, checked_at, waiting)
     return code
 
 

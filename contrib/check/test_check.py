@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import sys
 import tempfile
 import textwrap
@@ -27,6 +28,30 @@ import check
 POSIX_ONLY = unittest.skipIf(os.name == "nt", "fake executables are shell scripts")
 KEY_1 = "0b2f9a9e-6a39-4c43-9a3e-1d3c2f0e6a11"
 KEY_2 = "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+# A throwaway self-signed certificate for 127.0.0.1 (valid until 2126) and its key, for a fake
+# server behind https: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1
+#   -nodes -days 36500 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1
+#   -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,digitalSignature
+#   -addext extendedKeyUsage=serverAuth   (Python 3.13's strict verification wants the usages)
+LOOPBACK_CERTIFICATE = """\
+-----BEGIN CERTIFICATE-----
+MIIBtzCCAV2gAwIBAgIUQbaAUqx5hcgE8qeRLDIWgmuaUYMwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwMzE5MTQzOFoYDzIxMjYxMTA5
+MTkxNDM4WjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAATu9OmmtlkRtxtDEcFDTUuMkSs6VnOxpU4EoXPLkEU5pfUyQ4u84HVS
+eWo0W/Mt96eb0xLB9Z55WHN3qfj0JouJo4GKMIGHMB0GA1UdDgQWBBTXk7fp3Fkz
+DfgaHmnlmDpOfn8XHjAfBgNVHSMEGDAWgBTXk7fp3FkzDfgaHmnlmDpOfn8XHjAP
+BgNVHREECDAGhwR/AAABMA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgKE
+MBMGA1UdJQQMMAoGCCsGAQUFBwMBMAoGCCqGSM49BAMCA0gAMEUCIQCUe3VjdgBG
+gpsfH+b4I7YwSxC1OiWTz+es2Xjlk+qSQgIgeYUYVMOtCax9ZIajJPNfVB668URF
+8+XykFh8C2Fx6ZI=
+-----END CERTIFICATE-----
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg7nV1V6yPeEMjoC9B
+o0q3oTRdVtl8Og6IBXNuLkRlgaKhRANCAATu9OmmtlkRtxtDEcFDTUuMkSs6VnOx
+pU4EoXPLkEU5pfUyQ4u84HVSeWo0W/Mt96eb0xLB9Z55WHN3qfj0JouJ
+-----END PRIVATE KEY-----
+"""
 
 
 class FakeTerminal(io.StringIO):
@@ -40,10 +65,12 @@ class FakeTerminal(io.StringIO):
 class FakeServer(object):
     """A result-aggregation-server stand-in on 127.0.0.1 that records what it receives."""
 
-    def __init__(self, status=200, answer=None, headers=None):
+    def __init__(self, status=200, answer=None, headers=None, redirect=None, certificate=None,
+                 port=0):
         self.status = status
         self.answer = answer
         self.headers = headers or {}
+        self.redirect = redirect
         self.requests = []
         server = self
 
@@ -54,6 +81,8 @@ class FakeServer(object):
                 """Store path, content type and body; answer like the real server."""
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("utf-8")
                 server.requests.append((self.path, self.headers.get("Content-Type"), body))
+                if server.redirect_to(self):
+                    return
                 reply = json.dumps(server.reply_for(body)).encode("utf-8")
                 self.send_response(server.status)
                 for name, value in server.headers.items():
@@ -66,6 +95,8 @@ class FakeServer(object):
             def do_DELETE(self):
                 """Record each DELETE and answer with the configured status, no body."""
                 server.requests.append((self.path, "DELETE", ""))
+                if server.redirect_to(self):
+                    return
                 status = server.status if server.status != 200 else 204
                 self.send_response(status)
                 for name, value in server.headers.items():
@@ -73,13 +104,37 @@ class FakeServer(object):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self):
+                """What urllib turns a redirected POST into; the real server answers 405."""
+                server.requests.append((self.path, "GET", ""))
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *args):
                 """Keep the test output quiet."""
 
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.httpd = http.server.HTTPServer(("127.0.0.1", port), Handler)
+        scheme = "http"
+        if certificate is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certificate)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def redirect_to(self, handler):
+        """Answer with the configured redirect (status, base URL) to the same path; True if so."""
+        if self.redirect is None:
+            return False
+        status, base = self.redirect
+        handler.send_response(status)
+        handler.send_header("Location", base + handler.path)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return True
 
     def reply_for(self, body):
         """Return the configured answer, or the real server's: same key if sent, else a new one."""
@@ -277,7 +332,7 @@ class CommandCheckTests(SandboxTestCase):
         self.assertEqual(result.version, "1.8.3")
         self.assertEqual(result.error, "version 1.8.3 < required 2.0")
         self.assertEqual(result.problem, "Git 1.8.3 found, 2.0 or newer needed")
-        self.assertIn("https://git-scm.com/downloads", result.hint)
+        self.assertIn("https://carpentries.github.io/workshop-template/install_instructions/#git", result.hint)
 
     def test_new_enough_version_passes_with_full_version(self):
         """A vendor suffix is kept in the reported version but ignored in comparisons."""
@@ -347,11 +402,11 @@ class CommandCheckTests(SandboxTestCase):
 
     def test_each_result_reports_its_own_version(self):
         """A failed check after a passing one reports no version (the original client's bug)."""
-        self.make_tool("git", 'echo "git version 2.7.4"\n')
+        self.make_tool("git", 'echo "git version 2.39.2"\n')
         plan = check.plan_checks(["git", "make", "r"])
         with contextlib.redirect_stdout(io.StringIO()):
             results = check.run_checks(plan, verbose=False)
-        self.assertEqual([r.version for r in results], ["2.7.4", None, None])
+        self.assertEqual([r.version for r in results], ["2.39.2", None, None])
         self.assertEqual([r.passed for r in results], [True, False, False])
 
 
@@ -435,7 +490,7 @@ class VirtualCheckTests(SandboxTestCase):
         self.add_check(check.any_of("vcs", "Version control", ["git"], "https://example.org"))
         result = check.run_check(check.CHECK_TABLE["vcs"], None)
         self.assertFalse(result.passed)
-        self.assertIn("git: version 1.8.3 < required 2.0", result.error)
+        self.assertIn("git: version 1.8.3 < required 2.28", result.error)
 
 
 class MainTests(SandboxTestCase):
@@ -490,7 +545,7 @@ class MainTests(SandboxTestCase):
         """--list shows names with default minimums and exits 0."""
         code, out, _ = run_main(["--list"])
         self.assertEqual(code, 0)
-        self.assertRegex(out, r"\n  git +Git +>=2\.0 +required")
+        self.assertRegex(out, r"\n  git +Git +>=2\.28 +required")
         self.assertRegex(out, r"\n  make +GNU Make +- +optional")
         self.assertRegex(out, r"\n  rstudio +RStudio +- +- ")
 
@@ -533,7 +588,7 @@ class PayloadTests(SandboxTestCase):
         """All wire fields are present, with nulls for what is missing."""
         payload = check.build_payload(self.results(), None, None, None)
         self.assertEqual(list(payload), ["user_system_info", "successful_installs",
-                                         "failed_installs", "unique_user_id"])
+                                         "failed_installs", "unique_user_id", "checked_at"])
         info = payload["user_system_info"]
         self.assertEqual(set(info), {"distribution_name", "distribution_version", "system",
                                      "system_version", "machine", "system_platform",
@@ -691,6 +746,14 @@ class ReportTests(ServerTestCase):
         self.assertTrue(check.UUID_PATTERN.fullmatch(key))
         self.assertIn("Thank you", out)
 
+    def test_every_report_says_when_it_was_checked(self):
+        """checked_at: RFC 3339, UTC, to the second, taken when the checks ran."""
+        server = self.server()
+        with mock.patch("time.gmtime", return_value=time.gmtime(1796290867)):
+            _, out, _ = run_main(["--yes", "-H", server.url, "fake-new"])
+        self.assertEqual(json.loads(server.requests[0][2])["checked_at"], "2026-12-03T09:41:07Z")
+        self.assertIn('"checked_at": "2026-12-03T09:41:07Z"', out, "shown as sent")
+
     def test_key_is_reused(self):
         """A stored key is sent as unique_user_id and kept when the server confirms it."""
         server = self.server()
@@ -753,8 +816,9 @@ class ReportTests(ServerTestCase):
             self.assertLess(time.monotonic() - started, 15)
             self.assertEqual(code, expected)
             self.assertIn(f"Could not reach the server at {url}/installation_data/", out)
-            self.assertIn("your results above are still valid", out)
+            self.assertIn("Your results above are still valid", out)
         self.assertIsNone(self.stored_key())
+        self.assertEqual(len(check.kept_reports()), 2, "both kept for the next run")
 
     def test_silent_server_times_out(self):
         """A server that accepts but never answers cannot make the script hang."""
@@ -926,6 +990,572 @@ class ForgetTests(ServerTestCase):
         self.assertEqual(exited.exception.code, 0)
         self.assertIn("(default: 100%)", out.getvalue())
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
+
+
+class RetestLineTests(SandboxTestCase):
+    """Issue 22: the re-test line names the command the learner ran, quoted for their shell."""
+
+    def setUp(self):
+        """A script path with a space and a quote, as typed."""
+        super().setUp()
+        folder = os.path.join(self.tmp, "jo's dir")
+        os.makedirs(folder)
+        self.script = os.path.join(folder, "check.py")
+        open(self.script, "w").close()
+        patcher = mock.patch.object(sys, "argv", [self.script, "git"])
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def line(self, typed, on_path=(), ancestors=(), windows=False):
+        """The re-test line for check names git numpy when typed started this Python and the
+        names in on_path lead to it."""
+        def which(name):
+            """Only the given names are on PATH, each leading to this interpreter."""
+            return sys.executable if name in on_path else None
+        with mock.patch.object(check, "typed_interpreter", return_value=typed), \
+                mock.patch.object(check.shutil, "which", side_effect=which), \
+                mock.patch.object(check, "windows_ancestors", return_value=list(ancestors)):
+            return check.rerun_command(["git", "numpy"], windows=windows)
+
+    def test_posix_the_name_typed_when_it_leads_here(self):
+        """python3 typed and on PATH: python3; python typed: python; the path quoted for sh."""
+        quoted = "'" + self.script.replace("'", "'\"'\"'") + "'"
+        self.assertEqual(self.line("python3", ("python3", "python")), f"python3 {quoted} git numpy")
+        self.assertEqual(self.line("python", ("python3", "python")), f"python {quoted} git numpy")
+        self.assertEqual(self.line("/usr/bin/python3", ("python3",)), f"python3 {quoted} git numpy")
+        self.assertEqual(self.line(None, ("python",)), f"python {quoted} git numpy")
+
+    def test_posix_the_full_path_when_no_name_leads_here(self):
+        """A pyenv or venv Python not on PATH: its full path, which surely runs it again."""
+        self.assertEqual(self.line("python3"), f"{check.shlex.quote(sys.executable)} "
+                                               f"{check.shlex.quote(self.script)} git numpy")
+
+    def test_windows_py_launcher_in_powershell(self):
+        """py started it (in PowerShell): py with this version; the path in PowerShell quotes."""
+        version = "-%d.%d" % sys.version_info[:2] + ("-32" if sys.maxsize < 2 ** 32 else "")
+        quoted = "'" + self.script.replace("'", "''") + "'"
+        self.assertEqual(self.line("C:\\Python312\\python.exe", ("python",),
+                                   ["py.exe", "powershell.exe", "explorer.exe"], windows=True),
+                         f"py {version} {quoted} git numpy")
+
+    def test_windows_python_in_cmd_and_in_git_bash(self):
+        """python typed in the Command Prompt: "..."; in Git Bash: POSIX quotes."""
+        self.assertEqual(self.line("python", ("python",), ["cmd.exe"], windows=True),
+                         f'python "{self.script}" git numpy')
+        self.assertEqual(self.line("python", ("python",), ["bash.exe", "mintty.exe"], windows=True),
+                         f"python {check.shlex.quote(self.script)} git numpy")
+
+    def test_windows_unknown_shell_and_a_full_path_gives_both_forms(self):
+        """PowerShell needs & before a quoted command, which cmd refuses: both, named."""
+        with mock.patch.object(sys, "executable", "C:\\Program Files\\Python312\\python.exe"):
+            line = self.line(None, (), [], windows=True)
+        self.assertEqual(line, "& 'C:\\Program Files\\Python312\\python.exe' '%s' git numpy (in "
+                               "PowerShell), or \"C:\\Program Files\\Python312\\python.exe\" \"%s\" git numpy "
+                               "(in the Command Prompt)" % (self.script.replace("'", "''"), self.script))
+
+    def test_a_script_read_from_standard_input_is_called_check_py(self):
+        """python3 - (piped) has no file to name: the name the landing page downloads to."""
+        with mock.patch.object(sys, "argv", ["-"]):
+            self.assertEqual(self.line("python3", ("python3",)), "python3 check.py git numpy")
+
+    def test_quoting_per_shell(self):
+        """Safe words stay bare; others are quoted the way each shell reads them back."""
+        words = ["py", "-3.12", "C:\\Users\\Jo\\check.py", "it's here", "100%", "a&b"]
+        self.assertEqual(check.command_line(words, "powershell"),
+                         "py -3.12 C:\\Users\\Jo\\check.py 'it''s here' 100% 'a&b'")
+        self.assertEqual(check.command_line(words, "cmd"),
+                         'py -3.12 C:\\Users\\Jo\\check.py "it\'s here" "100%" "a&b"')
+        self.assertEqual(check.command_line(words, "posix"),
+                         "py -3.12 'C:\\Users\\Jo\\check.py' 'it'\"'\"'s here' 100% 'a&b'")
+
+    def test_the_summary_and_the_kept_report_use_it(self):
+        """The failed checks' line, and the --send-pending hint, are this command."""
+        self.make_module("swc_fake_old", '__version__ = "0.9"\n')
+        self.add_check(check.module_check("fake-old", "Fake Old", "swc_fake_old", minimum="2.0"))
+        with mock.patch.object(check, "rerun_command", side_effect=lambda words: "RUN " + " ".join(words)):
+            _, out, _ = run_main(["--yes", "-H", "http://127.0.0.1:9", "fake-old"])
+        self.assertIn("then re-test them with: RUN fake-old\n", out)
+        self.assertIn("(or now: RUN --send-pending --host http://127.0.0.1:9)", out)
+
+
+class AdviceTests(ServerTestCase):
+    """Issue 22: the answer's advice is printed under the failed check's fix."""
+
+    GIT = {"name": "Fake Old (fake-old)", "system": "Windows", "failed_learners": 45,
+           "fixed_learners": 38, "median_seconds_to_fix": 7200,
+           "fixed_with": [["2.43.0", 20], ["2.42.0", 9], ["2.43.1.windows.1", 1]]}
+
+    def answer(self, advice):
+        """The real server's answer shape with this advice."""
+        return {"key": KEY_1, "summary": {"status": "Successful", "message": "new id generated"},
+                "advice": advice}
+
+    def test_advice_is_printed_under_the_fix(self):
+        """The issue's own line, after the failed check and its fix, repeated after sending."""
+        server = self.server(answer=self.answer([self.GIT]))
+        code, out, _ = run_main(["--yes", "-H", server.url, "fake-new", "fake-old"])
+        self.assertEqual(code, 1)
+        tail = out[out.index("Thank you"):].splitlines()
+        self.assertEqual(tail[1:], [
+            "Stored your key in %s so later reports update this one." % check.key_path(),
+            "",
+            "What learners on your system who had the same problem did:",
+            "[FAIL] Fake Old (fake-old): Fake Old 0.9 found, 2.0 or newer needed",
+            "       Fix: " + check.upgrade_hint(check.CHECK_TABLE["fake-old"], "2.0"),
+            "       38 of 45 learners on Windows fixed this, half of them within 2 hours; most "
+            "ended with Fake Old 2.43.",
+        ])
+
+    def test_nothing_is_printed_without_advice(self):
+        """Absent, empty, or not advice at all: no line, no crash."""
+        for advice in (None, [], [{"name": "Fake New (fake-new)", "system": "Linux",
+                                   "failed_learners": 5, "fixed_learners": 1}],
+                       "oops", [1, None, {"name": "Fake Old (fake-old)", "failed_learners": "45"}],
+                       [{"name": "Fake Old (fake-old)", "failed_learners": True, "fixed_learners": 0}]):
+            with self.subTest(advice=advice):
+                answer = self.answer(advice)
+                if advice is None:
+                    del answer["advice"]
+                server = self.server(answer=answer)
+                _, out, _ = run_main(["--yes", "-H", server.url, "fake-old"])
+                self.assertIn("Thank you", out)
+                self.assertNotIn("learners on", out)
+                self.assertNotIn("What learners", out)
+
+    def test_advice_lines(self):
+        """No median, nobody fixed it, versions that are not dotted, texts from other machines."""
+        line = check.advice_line
+        self.assertEqual(line(dict(self.GIT, median_seconds_to_fix=None, fixed_with=[]), "Git"),
+                         "38 of 45 learners on Windows fixed this.")
+        self.assertEqual(line(dict(self.GIT, fixed_learners=0), "Git"),
+                         "None of 45 learners on Windows has fixed this yet.")
+        self.assertEqual(line(dict(self.GIT, median_seconds_to_fix=300,
+                                   fixed_with=[["7.2", 3], ["nightly", 9], [None, 30]]), "nano"),
+                         "38 of 45 learners on Windows fixed this, half of them within 5 minutes; "
+                         "most ended with nano nightly.")
+        self.assertEqual(line(dict(self.GIT, system="Linux\x1b]0;pwned\x07",
+                                   fixed_with=[["2023.06.1+524", 4]]), "RStudio"),
+                         "38 of 45 learners on Linux fixed this, half of them within 2 hours; "
+                         "most ended with RStudio 2023.06.")
+        for seconds, said in ((20, "1 minute"), (1500, "25 minutes"), (5400, "2 hours"),
+                              (86400, "24 hours"), (3 * 86400, "3 days")):
+            self.assertEqual(check.duration(seconds), said)
+
+
+class PendingTests(ServerTestCase):
+    """Issue 22: a report the learner agreed to send is not lost when it cannot be delivered."""
+
+    def down(self):
+        """A server that was there and is gone (its port free again): (URL, restart)."""
+        first = FakeServer()
+        port = first.httpd.server_address[1]
+        first.close()
+
+        def restart(**options):
+            """Serve again on the same port."""
+            return self.server(port=port, **options)
+        return first.url, restart
+
+    def requests_sent(self, server):
+        """The JSON bodies the server received, in order."""
+        return [json.loads(body) for _, _, body in server.requests]
+
+    def test_kept_when_the_server_is_down_and_sent_first_on_the_next_run(self):
+        """Down: kept with its time; the next run (even -n) sends it first, then deletes it."""
+        url, restart = self.down()
+        with mock.patch("time.gmtime", return_value=time.gmtime(1796290867)):
+            code, out, _ = run_main(["--yes", "-H", url, "fake-old"])
+        self.assertEqual(code, 1)
+        self.assertIn(f"Could not reach the server at {url}/installation_data/ (", out)
+        self.assertIn(f"Your results above are still valid, and kept in "
+                      f"{os.path.join(self.config, 'pending')}: they are sent first thing on "
+                      "your next run (or now: ", out)
+        self.assertIn(f"--send-pending --host {url})", out)
+        [kept] = check.kept_reports()
+        self.assertEqual(kept.checked_at, "2026-12-03T09:41:07Z")
+        if os.name == "posix":
+            self.assertEqual(os.stat(kept.path).st_mode & 0o777, 0o600, "it may hold the email")
+        self.assertEqual(kept.report["failed_installs"][0]["name"], "Fake Old (fake-old)")
+        self.assertIsNone(self.stored_key())
+
+        server = restart()
+        code, out, _ = run_main(["-n", "-H", url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertIn(f"Sending 1 report you agreed to send earlier, which could not be delivered "
+                      f"then, to {url}/installation_data/ ...", out)
+        self.assertIn("(--no-report keeps this run's results to yourself; these you agreed to "
+                      "send before.)", out)
+        self.assertIn(f"Sent the report checked at {kept.checked_at} (new id generated).", out)
+        self.assertLess(out.index("Sent the report"), out.index("Checking 1 item(s)"))
+        [sent] = self.requests_sent(server)
+        self.assertEqual(sent["failed_installs"], kept.report["failed_installs"])
+        self.assertEqual(sent["checked_at"], "2026-12-03T09:41:07Z", "the time it was checked")
+        self.assertEqual(check.kept_reports(), [])
+        self.assertEqual(sent["unique_user_id"], None)
+        self.assertIsNotNone(self.stored_key())
+
+    def test_kept_reports_go_with_the_key_a_later_send_brought_one_learner(self):
+        """Two runs without a key fail; the next sends both and its own under one key."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        run_main(["--yes", "-H", url, "fake-old"])
+        self.assertEqual(len(check.kept_reports()), 2)
+        server = restart()
+        code, out, _ = run_main(["--yes", "-H", url, "fake-new"])
+        self.assertEqual(code, 0)
+        first, second, third = self.requests_sent(server)
+        key = self.stored_key()
+        self.assertEqual([first["unique_user_id"], second["unique_user_id"], third["unique_user_id"]],
+                         [None, key, key])
+        self.assertEqual(third["successful_installs"][0]["name"], "Fake New (fake-new)")
+        self.assertEqual(out.count("Stored your key"), 1)
+        self.assertIn("Thank you, your results were sent (pushed data with same id).", out)
+
+    def test_reports_stay_in_order_when_the_kept_ones_still_fail(self):
+        """503 to the kept report: this run's report waits behind it instead of overtaking it."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        server = restart(status=503, answer={"error": "unavailable", "detail": "database busy"})
+        _, out, _ = run_main(["--yes", "-H", url, "fake-new"])
+        self.assertEqual(len(server.requests), 1, "only the kept one was tried")
+        self.assertIn("did not accept the results (HTTP 503, unavailable: database busy)", out)
+        self.assertIn("1 report stays kept in", out)
+        self.assertIn("Not sent now: the reports before it could not be delivered a moment ago, "
+                      "and reports go in order.", out)
+        self.assertEqual([k.report["successful_installs"] != [] for k in check.kept_reports()],
+                         [False, True], "the older one first")
+        server.status, server.answer = 200, None
+        code, out, _ = run_main(["--send-pending", "-H", url])
+        self.assertEqual(code, 0)
+        self.assertNotIn("Checking", out)
+        self.assertEqual(check.kept_reports(), [])
+        self.assertEqual(len(server.requests), 3)
+        code, out, _ = run_main(["--send-pending", "-H", url])
+        self.assertEqual((code, out), (0, "No reports are waiting to be sent.\n"))
+
+    def test_what_is_kept_and_what_is_not(self):
+        """429, 5xx, a captive portal's page and a redirect elsewhere keep it; 4xx does not."""
+        cases = [({"status": 429, "answer": {}, "headers": {"Retry-After": "30"}}, 1),
+                 ({"status": 500, "answer": {"error": "internal"}}, 1),
+                 ({"answer": {"html": "<h1>Log in to the venue's Wi-Fi</h1>"}}, 1),
+                 ({"redirect": (302, "http://portal.invalid")}, 1),
+                 ({"status": 422, "answer": {"error": "invalid report", "detail": "too long"}}, 0),
+                 ({"status": 413, "answer": {"error": "body too large"}}, 0)]
+        for options, kept in cases:
+            with self.subTest(options=options):
+                server = self.server(**options)
+                code, out, _ = run_main(["--yes", "-H", server.url, "fake-new"])
+                self.assertEqual(code, 0)
+                self.assertEqual(len(check.kept_reports()), kept, out)
+                if not kept:
+                    self.assertIn("These results are not kept: the server refused them, and "
+                                  "sending them again would not change that.", out)
+                for entry in check.kept_reports():
+                    os.remove(entry.path)
+
+    def test_a_kept_report_the_server_refuses_is_dropped(self):
+        """A kept report answered with 422 is dropped, saying why, and the next one goes on."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        server = restart(status=422, answer={"error": "invalid report", "detail": "x"})
+        _, out, _ = run_main(["-n", "-H", url, "fake-new"])
+        self.assertIn("Dropped the report checked at ", out)
+        self.assertIn(": the server refused it, and sending it again would not change that.", out)
+        self.assertEqual(check.kept_reports(), [])
+
+    def test_at_most_ten_are_kept_the_latest(self):
+        """The eleventh and twelfth push out the two oldest."""
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            for day in range(1, 13):
+                self.assertTrue(check.keep_report("http://h", {"checked_at": f"2026-12-{day:02}T09:41:07Z",
+                                                               "n": day}))
+        self.assertEqual([k.report["n"] for k in check.kept_reports()], list(range(3, 13)))
+        self.assertIn("Dropped the report checked at 2026-12-01T09:41:07Z: at most 10 are kept.",
+                      out.getvalue())
+
+    def test_forget_drops_them_too(self):
+        """--forget drops the kept reports, with or without a key."""
+        url, restart = self.down()
+        run_main(["--yes", "-H", url, "fake-old"])
+        run_main(["--yes", "-H", url, "fake-old"])
+        code, out, _ = run_main(["--forget", "--yes", "-H", url])
+        self.assertEqual(code, 0)
+        self.assertIn("Dropped 2 reports that waited to be sent.", out)
+        self.assertEqual(check.kept_reports(), [])
+        server = restart()
+        run_main(["--yes", "-H", "http://localhost:9", "fake-old"])
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "-H", url], stdin=FakeTerminal("y\n"))
+        self.assertIn(f"Delete everything sent from this computer (key {KEY_1}) from {url}, and "
+                      "the key itself and the 1 report waiting to be sent? [y/N]", out)
+        self.assertEqual((code, check.kept_reports(), self.stored_key()), (0, [], None))
+        self.assertEqual(server.requests, [(f"/installation_data/{KEY_1}/", "DELETE", "")])
+
+    def test_reports_kept_for_another_server_wait_for_it(self):
+        """A report kept for one server is never sent to another."""
+        check.keep_report("http://other.invalid:8080", {"checked_at": "2026-12-03T09:41:07Z"})
+        server = self.server()
+        _, out, _ = run_main(["-n", "-H", server.url, "fake-new"])
+        self.assertEqual(server.requests, [])
+        self.assertIn("1 report kept for http://other.invalid:8080 waits for a run with --host "
+                      "http://other.invalid:8080 (--forget drops it).", out)
+        self.assertEqual(len(check.kept_reports()), 1)
+
+
+class NormalisationTests(ServerTestCase):
+    """Issue 20 item 2 and issue 22: what the script sends is what the server stores (the same
+    cleaning, the same email and workshop-id rules), and no home folder leaves the computer."""
+
+    def test_cleaning_is_the_servers(self):
+        """The cases of src/report/text.rs, cleaned the same way."""
+        one_line = {
+            "\x1b[31mred\x1b[0m": "red",
+            "\x1b[1;31mTraceback\x1b[m:": "Traceback:",
+            "\x1b[2J\x1b[H2.0": "2.0",
+            "\x1b[38;5;196mx\x1b[39m": "x",
+            "\x1b]0;title\x07text": "text",
+            "\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\": "link",
+            "\x1b(Bplain": "plain",
+            "\x1bcafter reset": "after reset",
+            "cut \x1b[": "cut",
+            "cut \x1b": "cut",
+            "\x1b[\u00e9t\u00e9": "\u00e9t\u00e9",
+            "\x1b]unterminated\nnext line": "next line",
+            "a\x00b\x07c\x7fd\x85e": "abcde",
+            "evil\u202egnp.exe": "evilgnp.exe",
+            "\ufeffGit \u2066(git)\u2069": "Git (git)",
+            "\u200f\u200e\u061cx": "x",
+            "3.6.15 (default, May  9 2026, 07:30:54) \n[GCC 12.2.0]":
+                "3.6.15 (default, May  9 2026, 07:30:54) [GCC 12.2.0]",
+            "a\n\nb \t\r\n c\t\td": "a b c  d",
+            "2.7.4\r\n": "2.7.4",
+            "a\tb\rc\u2028d": "a b c d",
+            "  \n\t ": "",
+            "<command> [<args>] & \"quotes\" \\ '": "<command> [<args>] & \"quotes\" \\ '",
+        }
+        for sent, kept in one_line.items():
+            with self.subTest(sent=sent):
+                self.assertEqual(check.clean_text(sent), kept)
+        self.assertEqual(check.clean_text("line 1\r\n\tline 2\rline 3\u2028\n", one_line=False),
+                         "line 1\n\tline 2\nline 3\u2028\n")
+        self.assertEqual(check.clean_text("\x1b[31mError\x1b[0m: <b>&\"'", one_line=False),
+                         "Error: <b>&\"'")
+
+    def test_email_rule_is_the_servers(self):
+        """The cases of src/report/email.rs: what people type, and what is no address."""
+        typed = {
+            "jane@uni.edu": "jane@uni.edu",
+            "  jane@uni.edu\n": "jane@uni.edu",
+            "<jane@uni.edu>": "jane@uni.edu",
+            "Jane Doe <jane@uni.edu>": "jane@uni.edu",
+            "\"Doe, Jane\" < jane@uni.edu >": "jane@uni.edu",
+            "MAILTO:jane@uni.edu": "jane@uni.edu",
+            "mailto:Jane <j.doe+ws@mail.uni.edu>": "j.doe+ws@mail.uni.edu",
+            "o'brien@example.org": "o'brien@example.org",
+        }
+        for text, address in typed.items():
+            with self.subTest(text=text):
+                self.assertEqual(check.normalize_email(text), address)
+        for text in ["", "y", "jane", "jane@", "@uni.edu", "jane@uni", "jane@.edu", "jane@uni.",
+                     "jane@@uni.edu", "ja ne@uni.edu", "jane@uni.edu\x07", "jane@uni.edu;",
+                     "<script>alert(1)</script>", "o'brien@example.org; --", "jane@uni.edu>",
+                     "a" * 65 + "@uni.edu", "a@" + "d" * 254 + ".edu"]:
+            with self.subTest(text=text):
+                self.assertIsNone(check.normalize_email(text))
+
+    def test_workshop_id_rule_is_the_servers(self):
+        """Trimmed; empty, over 500 characters or holding what cleaning changes is refused."""
+        for text, kept in {"2016-08-13-place": "2016-08-13-place", "  intro <python> ": "intro <python>",
+                           "o'place & \"co\"": "o'place & \"co\"", "x" * 500: "x" * 500}.items():
+            self.assertEqual(check.parse_workshop_id(text), kept)
+        for text, said in {"": "may not be empty", " \t": "may not be empty",
+                           "x" * 501: "at most 500 characters, not 501",
+                           "ws\u200f": "(U+200F at position 3)", "a\tb": "(U+0009 at position 2)",
+                           "\x1b[31mws": "(U+001B at position 1)", "a\u2028b": "U+2028",
+                           "a\ufeffb": "U+FEFF", "a\x85b": "U+0085"}.items():
+            with self.subTest(text=text):
+                with self.assertRaises(ValueError) as refused:
+                    check.parse_workshop_id(text)
+                self.assertIn(said, str(refused.exception))
+
+    def test_workshop_flag_is_checked_and_trimmed(self):
+        """--workshop with a direction mark exits 2; one with spaces around is sent trimmed."""
+        for bad in ("ws\u200f", "", "a\nb"):
+            with self.assertRaises(SystemExit) as exited:
+                with contextlib.redirect_stderr(io.StringIO()) as err:
+                    check.parse_args(["--workshop", bad])
+            self.assertEqual(exited.exception.code, 2)
+            self.assertIn("a workshop id may", err.getvalue())
+        server = self.server()
+        run_main(["--yes", "--workshop", " intro <python> ", "-H", server.url, "fake-new"])
+        self.assertEqual(json.loads(server.requests[0][2])["user_system_info"]["workshop_id"],
+                         "intro <python>")
+
+    def test_an_email_in_angle_brackets_is_sent_as_the_address(self):
+        """<jane@uni.edu> passed the old check and then cost the whole report (422)."""
+        server = self.server()
+        run_main(["-H", server.url, "fake-new"],
+                 stdin=FakeTerminal("ws\nmailto:jane\n<jane@uni.edu>\ny\n"))
+        run_main(["--yes", "--email", "Jane Doe <jane@uni.edu>", "-H", server.url, "fake-new"])
+        for _, _, body in server.requests:
+            self.assertEqual(json.loads(body)["user_system_info"]["email_id"], "jane@uni.edu")
+        _, out, _ = run_main(["-H", server.url, "fake-new"],
+                             stdin=FakeTerminal("ws\njane@uni\n\ny\n"))
+        self.assertIn("That is not an email address (like jane@uni.edu)", out)
+
+    def test_an_invalid_workshop_answer_is_asked_again(self):
+        """The workshop question refuses what the server would refuse."""
+        server = self.server()
+        _, out, _ = run_main(["-H", server.url, "fake-new"],
+                             stdin=FakeTerminal("ws\u200f\n  my ws \n\ny\n"))
+        self.assertIn("That cannot be a workshop name: a workshop id may not hold control", out)
+        self.assertEqual(json.loads(server.requests[0][2])["user_system_info"]["workshop_id"], "my ws")
+        with mock.patch.object(check, "WORKSHOP_ID", "bad\u202e"):
+            _, _, err = run_main(["--yes", "-H", server.url, "fake-new"])
+        self.assertIn("the workshop id this script was served with is not used", err)
+        self.assertIsNone(json.loads(server.requests[1][2])["user_system_info"]["workshop_id"])
+
+    def test_texts_are_sent_cleaned_and_without_the_home_folder(self):
+        """An ANSI-coloured traceback with the learner's home in it arrives clean, with ~."""
+        home = os.path.join(self.tmp, "home", "jane")
+        os.environ["HOME"] = home
+        self.make_module("swc_fake_coloured", (
+            "import sys\n"
+            f"sys.stdout.write('\\x1b[31mTraceback\\x1b[0m in {home}/lib/x.py\\r\\n')\n"
+            "raise SystemExit(1)\n"))
+        self.add_check(check.module_check("fake-coloured", "Fake\u202e Coloured", "swc_fake_coloured"))
+        server = self.server()
+        with mock.patch("platform.version", return_value=f"#1 SMP \x1b[1m{home}\x1b[0m\n"):
+            _, out, _ = run_main(["--yes", "-H", server.url, "fake-coloured"])
+        body = server.requests[0][2]
+        self.assertEqual(body, shown_json(out), "shown as sent")
+        sent = json.loads(body)
+        self.assertEqual(sent["failed_installs"][0]["name"], "Fake Coloured (fake-coloured)")
+        self.assertEqual(sent["failed_installs"][0]["error_description"],
+                         "import failed: Traceback in ~/lib/x.py")
+        self.assertEqual(sent["user_system_info"]["system_version"], "#1 SMP ~")
+        self.assertNotIn("jane", body)
+        self.assertNotIn("\\u001b", body)
+
+    def test_the_home_folder_is_replaced_only_where_it_stands_whole(self):
+        """/home/jo in /home/jo/x and /home/jo, never /home/joan; symlinked homes too."""
+        stand_ins = check.home_stand_ins(windows=False, environ={"HOME": "/home/jo/"})
+        replaced = {
+            "/home/jo/bin/git: not found": "~/bin/git: not found",
+            "'/home/jo' is empty": "'~' is empty",
+            "/home/jo.": "~.",
+            "//home//jo/x": "~/x",
+            "/home/joan/x /home/jo.old /home/jo-2": "/home/joan/x /home/jo.old /home/jo-2",
+        }
+        for text, sent in replaced.items():
+            with self.subTest(text=text):
+                self.assertEqual(check.report_text(text, stand_ins), sent)
+        root = check.home_stand_ins(windows=False, environ={"HOME": "/"})
+        self.assertEqual(check.report_text("/usr/bin/git", root), "/usr/bin/git", "/ names nobody")
+
+    def test_the_windows_home_folder_is_userprofile_in_any_case_and_slash(self):
+        """C:\\Users\\Jane appears as c:/users/jane, doubled backslashes in a repr, and so on."""
+        stand_ins = check.home_stand_ins(windows=True, environ={
+            "USERPROFILE": "C:\\Users\\Jane Doe", "HOMEDRIVE": "C:", "HOMEPATH": "\\Users\\Jane Doe"})
+        replaced = {
+            "C:\\Users\\Jane Doe\\AppData\\git.exe": "%USERPROFILE%\\AppData\\git.exe",
+            "c:/users/jane doe/anaconda3": "%USERPROFILE%/anaconda3",
+            "[WinError 2] 'C:\\\\Users\\\\JANE DOE\\\\x'": "[WinError 2] '%USERPROFILE%\\\\x'",
+            "C:\\Users\\Jane Doer\\x": "C:\\Users\\Jane Doer\\x",
+        }
+        for text, sent in replaced.items():
+            with self.subTest(text=text):
+                self.assertEqual(check.report_text(text, stand_ins), sent)
+        self.assertEqual(check.home_stand_ins(windows=True, environ={"USERPROFILE": "C:\\"}), [])
+
+
+class RedirectTests(ServerTestCase):
+    """Issue 20: behind certbot's http-to-https redirect every report was lost (urllib repeated
+    the POST as a GET, answered 405) and --forget failed on the 301."""
+
+    def test_a_redirected_post_is_repeated_with_its_body_and_the_new_url_is_named(self):
+        """301, 302, 307 and 308 to the same host: the same POST again, then the key is kept."""
+        for status in (301, 302, 307, 308):
+            with self.subTest(status=status):
+                target = self.server()
+                moved = self.server(redirect=(status, target.url))
+                code, out, _ = run_main(["--yes", "--reset-key", "-H", moved.url, "fake-new"])
+                self.assertEqual(code, 0)
+                self.assertEqual(len(moved.requests), 1)
+                self.assertEqual(target.requests, [moved.requests[0]], "same method, path, body")
+                self.assertIn(f"The server moved to {target.url}; next time use --host "
+                              f"{target.url} (or download check.py again from "
+                              f"{target.url}/check.py).", out)
+                self.assertIn("Thank you", out)
+                self.assertIsNotNone(self.stored_key())
+
+    def test_http_to_https_of_the_same_host(self):
+        """certbot's redirect: the report goes to the https URL, trusted via SSL_CERT_FILE."""
+        certificate = os.path.join(self.tmp, "loopback.pem")
+        with open(certificate, "w") as stream:
+            stream.write(LOOPBACK_CERTIFICATE)
+        os.environ["SSL_CERT_FILE"] = certificate
+        secure = self.server(certificate=certificate)
+        plain = self.server(redirect=(301, secure.url))
+        code, out, _ = run_main(["--yes", "-H", plain.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertEqual(len(secure.requests), 1, out)
+        self.assertEqual(secure.requests[0][0], "/installation_data/")
+        self.assertIn(f"The server moved to {secure.url}; next time use --host {secure.url}", out)
+        self.assertIn("Thank you", out)
+
+    def test_a_redirected_delete_is_repeated(self):
+        """--forget follows the move too, and only then drops the key."""
+        target = self.server()
+        moved = self.server(redirect=(308, target.url))
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", moved.url])
+        self.assertEqual(code, 0, out)
+        self.assertEqual(target.requests, [(f"/installation_data/{KEY_1}/", "DELETE", "")])
+        self.assertIn(f"next time use --host {target.url}", out)
+        self.assertIsNone(self.stored_key())
+
+    def test_a_redirect_to_another_host_sends_nothing_there(self):
+        """localhost is another host name than 127.0.0.1: the body never goes there."""
+        target = self.server()
+        elsewhere = target.url.replace("127.0.0.1", "localhost")
+        moved = self.server(redirect=(301, elsewhere))
+        code, out, _ = run_main(["--yes", "-H", moved.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assertEqual(target.requests, [])
+        self.assertIn(f"redirected to {elsewhere}/installation_data/, another host; nothing "
+                      "was sent there", out)
+        self.assertIsNone(self.stored_key())
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", moved.url])
+        self.assertEqual((code, target.requests, self.stored_key()), (1, [], KEY_1))
+        self.assertIn("another host", out)
+
+    def test_a_second_redirect_is_not_followed(self):
+        """One repeat only: a loop or a chain ends with a message, not a hang."""
+        last = self.server()
+        second = self.server(redirect=(301, last.url))
+        first = self.server(redirect=(301, second.url))
+        _, out, _ = run_main(["--yes", "-H", first.url, "fake-new"])
+        self.assertEqual((len(first.requests), len(second.requests), last.requests), (1, 1, []))
+        self.assertIn(f"redirected again, to {last.url}/installation_data/", out)
+
+    def test_which_redirects_are_followed(self):
+        """Same host name, any port, http to https; never to another host or back to http."""
+        url = "http://ras.example.org/installation_data/"
+        follow = {
+            "https://ras.example.org/installation_data/": "https://ras.example.org/installation_data/",
+            "https://RAS.example.org:8443/installation_data/": "https://RAS.example.org:8443/installation_data/",
+            "/elsewhere/": "http://ras.example.org/elsewhere/",
+        }
+        for location, target in follow.items():
+            self.assertEqual(check.same_host_target(url, location), target)
+        for location in ("https://evil.example.org/installation_data/", "ftp://ras.example.org/",
+                         "https://ras.example.org.evil.example/", "//other.example/x", "", None):
+            with self.subTest(location=location), self.assertRaises(check.RedirectRefused):
+                check.same_host_target(url, location)
+        with self.assertRaises(check.RedirectRefused):
+            check.same_host_target("https://ras.example.org/x/", "http://ras.example.org/x/")
 
 
 class ServedSettingsTests(unittest.TestCase):

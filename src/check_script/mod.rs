@@ -5,7 +5,7 @@ use crate::catalog::SCRIPT;
 use crate::config::Checks;
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
-use crate::report::MAX_SYSTEM_FIELD_CHARS;
+use crate::report::WorkshopId;
 use crate::storage::Store;
 use hyper::header::{HeaderValue, CONTENT_DISPOSITION};
 use hyper::{Response, StatusCode};
@@ -39,7 +39,8 @@ pub(crate) fn render(server_url: &str, workshop: Option<&str>, checks: &Checks) 
 }
 
 /// `GET /check.py[?workshop=ID]`: with a registered workshop's own checks when it has them,
-/// else the server's.
+/// else the server's. An id that is no workshop id is refused (400), not served in a script
+/// whose every report would be stored under another name; an empty one means none.
 pub(crate) async fn serve(
     store: &Store,
     server_url: &str,
@@ -50,17 +51,12 @@ pub(crate) async fn serve(
         .into_iter()
         .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
         .find(|(name, _)| name == "workshop")
-        .map(|(_, value)| value.trim().to_owned())
-        .filter(|w| !w.is_empty());
-    if let Some(w) = &workshop {
-        if w.chars().count() > MAX_SYSTEM_FIELD_CHARS {
-            return Err(RequestError::BadQuery(format!(
-                "workshop: at most {MAX_SYSTEM_FIELD_CHARS} characters"
-            )));
-        }
-    }
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(_, value)| WorkshopId::parse(&value))
+        .transpose()
+        .map_err(|e| RequestError::BadQuery(format!("workshop: {e}")))?;
     let own = match &workshop {
-        Some(w) => store.workshop(w.clone()).await?.and_then(|w| w.checks),
+        Some(w) => store.workshop(w.to_string()).await?.and_then(|w| w.checks),
         None => None,
     };
     // Checked when the workshop was registered; a list edited by hand into nonsense falls
@@ -74,7 +70,7 @@ pub(crate) async fn serve(
     });
     let script = render(
         server_url,
-        workshop.as_deref(),
+        workshop.as_ref().map(WorkshopId::as_str),
         own.as_ref().unwrap_or(checks),
     );
     let mut response = response::with_type(StatusCode::OK, "text/x-python; charset=utf-8", script);

@@ -515,5 +515,6 @@ fn report(learner: &Learner, rng: &mut fastrand::Rng) -> Report {
         },
         successes,
         failures,
+        checked_at: None,
     }
 }

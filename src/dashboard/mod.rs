@@ -183,13 +183,13 @@ async fn landing(
     let (summaries, (learners, _)) = store
         .workshop_summaries(Rows::first(pages::MAX_TABLE_ROWS + 1))
         .await?;
-    let page = pages::LandingPage::new(
-        base_url,
-        query::landing_workshop(query),
-        &summaries,
-        learners,
-    );
-    Ok(html(page.render()))
+    let workshop = query::landing_workshop(query);
+    let page = pages::LandingPage::new(base_url, workshop.as_ref(), &summaries, learners);
+    let mut response = html(page.render());
+    if workshop.is_err() {
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    Ok(response)
 }
 
 async fn overview(

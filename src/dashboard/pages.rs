@@ -8,6 +8,7 @@ use super::fixes::FixSummary;
 use super::query::{
     detail_href, landing_href, script_url, view_href, DetailQuery, Export, ViewQuery,
 };
+use crate::report::{WorkshopId, WorkshopIdError};
 use crate::storage::{Comparison, Overview, PackageFilter, ValueCount, WorkshopSummary};
 use askama::Template;
 use std::collections::HashMap;
@@ -125,6 +126,9 @@ pub struct Counting {
 pub struct LandingPage {
     pub layout: Layout,
     pub workshop: Option<String>,
+    /// Why the workshop id asked for is none (then no command is shown: its reports would be
+    /// counted under another name).
+    pub invalid: Option<String>,
     pub script_url: String,
     /// The same script as a link on this page: a path, so the page links nowhere else.
     pub script_path: String,
@@ -137,10 +141,14 @@ pub struct LandingPage {
 impl LandingPage {
     pub fn new(
         base: &str,
-        workshop: Option<String>,
+        workshop: Result<&Option<WorkshopId>, &WorkshopIdError>,
         summaries: &[WorkshopSummary],
         learners: i64,
     ) -> Self {
+        let (workshop, invalid) = match workshop {
+            Ok(id) => (id.as_ref().map(WorkshopId::to_string), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         let commands = LearnerCommands::new(base, workshop.as_deref());
         LandingPage {
             layout: Layout::new("Installation results".into(), "home"),
@@ -149,6 +157,7 @@ impl LandingPage {
             script_url: commands.script_url,
             script_path: script_url("", workshop.as_deref()),
             workshop,
+            invalid,
             learners,
             summaries: summaries
                 .iter()

@@ -1,6 +1,7 @@
 //! The dashboard's URLs: query strings read leniently (a value we cannot use means the
 //! default, never an error page), and links written back with every value percent-encoded.
 
+use crate::report::{WorkshopId, WorkshopIdError};
 use crate::storage::{PackageFilter, Scope};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::collections::HashSet;
@@ -274,12 +275,14 @@ impl DetailQuery {
 }
 
 /// The workshop the landing page tailors its commands to (`/?workshop=`), if any: our own
-/// parameter, so "All workshops" is a workshop's name here like any other.
-pub fn landing_workshop(query: Option<&str>) -> Option<String> {
+/// parameter, so "All workshops" is a workshop's name here like any other. Unlike the other
+/// values read here, an id that is no workshop id is an error, never a default: the page must
+/// not print commands whose reports would be counted under another name.
+pub fn landing_workshop(query: Option<&str>) -> Result<Option<WorkshopId>, WorkshopIdError> {
     value(&pairs(query), "workshop")
-        .map(str::trim)
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
+        .filter(|w| !w.trim().is_empty())
+        .map(WorkshopId::parse)
+        .transpose()
 }
 
 /// The workshop a `/view/<segment>/` path names, decoded.
@@ -505,8 +508,11 @@ mod tests {
             "ordinary links keep the original's form"
         );
         assert_eq!(
-            landing_workshop(Some(&landing_href(Some(ALL_WORKSHOPS))[2..])).as_deref(),
-            Some(ALL_WORKSHOPS)
+            landing_workshop(Some(&landing_href(Some(ALL_WORKSHOPS))[2..]))
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            ALL_WORKSHOPS
         );
         let fixes = fixes_href(Some(ALL_WORKSHOPS), MIN_LEARNERS, Export::Html);
         let query = fixes.strip_prefix("/fixes/?").unwrap();

@@ -64,9 +64,7 @@ impl RequestError {
             RequestError::BodyTooLarge => Some(Refusal::TooLarge),
             RequestError::BadInput(rejection) => Some(match rejection.kind {
                 RejectionKind::TooLarge => Refusal::TooLarge,
-                RejectionKind::Malformed
-                | RejectionKind::WrongShape
-                | RejectionKind::BadCharacters => Refusal::BadInput,
+                RejectionKind::Malformed | RejectionKind::WrongShape => Refusal::BadInput,
             }),
             RequestError::BodyUnreadable(_) | RequestError::NotJson | RequestError::BodyTooSlow => {
                 Some(Refusal::BadInput)
@@ -129,11 +127,6 @@ impl RequestError {
                 RejectionKind::TooLarge => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "over a limit",
-                    rejection.detail.clone(),
-                ),
-                RejectionKind::BadCharacters => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "characters not allowed",
                     rejection.detail.clone(),
                 ),
             },

@@ -1,10 +1,19 @@
 //! A learner's report: what a check script sends (the 2016 wire format), the limits it must
-//! keep, and the parsing that turns a body into a [`Report`] every other part can trust.
-//! Depends on nothing else in the crate.
+//! keep, the parsing that turns a body into a [`Report`] every other part can trust, and the
+//! rules every door applies to a text a machine printed ([`clean`]), a workshop id
+//! ([`WorkshopId`]) and an email ([`normalize_email`]). Depends on nothing else in the crate.
 
+mod email;
+mod text;
 mod wire;
+mod workshop;
 
+pub use email::normalize_email;
+pub use text::{clean, Lines};
 pub use wire::{parse_report, Rejection, RejectionKind};
+pub use workshop::{WorkshopId, WorkshopIdError};
+
+use std::time::{Duration, SystemTime};
 
 /// Bodies larger than this are refused with 413 before they are parsed. A real report is a
 /// few KiB; this leaves room for a script that checks hundreds of tools with long errors.
@@ -17,8 +26,14 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest `error_description`, in characters.
 pub const MAX_ERROR_CHARS: usize = 2000;
-/// Longest field of `user_system_info` (a Windows or Linux platform string is under 200).
+/// Longest field of `user_system_info` (a Windows or Linux platform string is under 200),
+/// and longest workshop id at every door.
 pub const MAX_SYSTEM_FIELD_CHARS: usize = 500;
+/// How old a report's `checked_at` may be and still be its attempt's time: a report kept by a
+/// script that could not send it is sent within days, not months.
+pub const MAX_CHECKED_AGE: Duration = Duration::from_secs(30 * 86_400);
+/// How far ahead of the server's clock a `checked_at` may be: a learner's clock a little fast.
+pub const MAX_CHECKED_AHEAD: Duration = Duration::from_secs(60);
 
 /// A learner's key as any client may write it (upper or lower case, with or without hyphens,
 /// in braces, as `urn:uuid:`), or `None` when it is not a UUID. Every way a key comes in
@@ -28,7 +43,7 @@ pub fn parse_key(text: &str) -> Option<uuid::Uuid> {
     uuid::Uuid::parse_str(text.trim()).ok()
 }
 
-/// A validated submission: every limit checked, versions trimmed, the key parsed.
+/// A validated submission: every limit checked, every text cleaned, the key parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
     /// The key the script sent, when it is a well-formed UUID; unknown keys are the storage
@@ -40,6 +55,22 @@ pub struct Report {
     pub successes: Vec<Package>,
     /// What failed.
     pub failures: Vec<Failure>,
+    /// When the checks ran, as the script says (`checked_at`); see [`Report::attempt_time`].
+    pub checked_at: Option<SystemTime>,
+}
+
+impl Report {
+    /// The time the attempt counts at, for a report that arrived at `arrival`: when the checks
+    /// ran, if the script says so and it lies within the past [`MAX_CHECKED_AGE`] and at most
+    /// [`MAX_CHECKED_AHEAD`] in the future; the arrival otherwise (a wrong clock, or a 2016
+    /// client that sends no time).
+    pub fn attempt_time(&self, arrival: SystemTime) -> SystemTime {
+        let believable = |checked: &SystemTime| match arrival.duration_since(*checked) {
+            Ok(age) => age <= MAX_CHECKED_AGE,
+            Err(ahead) => ahead.duration() <= MAX_CHECKED_AHEAD,
+        };
+        self.checked_at.filter(believable).unwrap_or(arrival)
+    }
 }
 
 /// The learner's machine, as the script saw it. Every field may be missing.
@@ -76,4 +107,31 @@ pub struct Failure {
     pub version: Option<String>,
     /// The script's own words for the failure.
     pub error_description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checked_time_counts_only_within_the_past_30_days_and_a_minute_ahead() {
+        let arrival = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_290_867);
+        let day = Duration::from_secs(86_400);
+        let report = |checked_at| Report {
+            checked_at,
+            ..Report::default()
+        };
+        for (checked, kept) in [
+            (arrival - 29 * day, true),
+            (arrival - MAX_CHECKED_AGE, true),
+            (arrival - 31 * day, false),
+            (arrival + Duration::from_secs(30), true),
+            (arrival + MAX_CHECKED_AHEAD, true),
+            (arrival + Duration::from_secs(120), false),
+        ] {
+            let expected = if kept { checked } else { arrival };
+            assert_eq!(report(Some(checked)).attempt_time(arrival), expected);
+        }
+        assert_eq!(report(None).attempt_time(arrival), arrival);
+    }
 }

@@ -1,7 +1,11 @@
 //! The JSON the original clients send, parsed strictly (wrong types are refused, nulls are
-//! accepted wherever the original clients send them) and checked against the limits and for
-//! characters no client sends (controls, bidirectional overrides, markup).
+//! accepted wherever the original clients send them), checked against the limits, and each
+//! text field cleaned (see [`super::text`]): a report is refused only when it cannot be stored
+//! faithfully, never for the characters a machine printed.
 
+use super::email::normalize_email;
+use super::text::{clean, Lines};
+use super::workshop::WorkshopId;
 use super::{
     parse_key, Failure, Package, Report, SystemInfo, MAX_DEPTH, MAX_ERROR_CHARS, MAX_NAME_CHARS,
     MAX_PACKAGES_PER_LIST, MAX_SYSTEM_FIELD_CHARS,
@@ -10,6 +14,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::SystemTime;
 
 /// Why a body is not a report we store; `detail` names the field and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,9 +34,6 @@ pub enum RejectionKind {
     WrongShape,
     /// A list or a string over its limit.
     TooLarge,
-    /// A string with characters no check script sends: control characters, bidirectional
-    /// overrides, markup.
-    BadCharacters,
 }
 
 impl fmt::Display for Rejection {
@@ -72,6 +74,9 @@ struct Submission {
     failed_installs: Option<Vec<Object<WireFailure>>>,
     #[serde(default)]
     unique_user_id: Option<String>,
+    /// When the checks ran (RFC 3339), for a report sent later than it was made.
+    #[serde(default)]
+    checked_at: Option<String>,
 }
 
 /// Unknown fields are ignored here: later clients may report more about the machine.
@@ -141,11 +146,12 @@ pub fn parse_report(body: &[u8]) -> Result<Report, Rejection> {
 }
 
 /// Every field name a report has: only these are named in an error's path.
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 17] = [
     "user_system_info",
     "successful_installs",
     "failed_installs",
     "unique_user_id",
+    "checked_at",
     "distribution_name",
     "distribution_version",
     "system",
@@ -255,7 +261,7 @@ impl Submission {
                 let at = |field| format!("successful_installs[{i}].{field}");
                 Ok(Package {
                     name: package_name(&at("name"), p.name)?,
-                    version: version(&at("version"), p.version)?,
+                    version: one_line(&at("version"), p.version, MAX_NAME_CHARS)?,
                 })
             })
             .collect::<Result<_, Rejection>>()?;
@@ -266,12 +272,8 @@ impl Submission {
                 let at = |field| format!("failed_installs[{i}].{field}");
                 Ok(Failure {
                     name: package_name(&at("name"), p.name)?,
-                    version: version(&at("version"), p.version)?,
-                    error_description: optional_prose(
-                        &at("error_description"),
-                        p.error_description,
-                        MAX_ERROR_CHARS,
-                    )?,
+                    version: one_line(&at("version"), p.version, MAX_NAME_CHARS)?,
+                    error_description: prose(&at("error_description"), p.error_description)?,
                 })
             })
             .collect::<Result<_, Rejection>>()?;
@@ -285,19 +287,16 @@ impl Submission {
                 .into_system()?,
             successes,
             failures,
+            // A time that does not parse is as good as none: the arrival time counts.
+            checked_at: self.checked_at.as_deref().and_then(parse_time),
         })
     }
 }
 
 impl WireSystemInfo {
     fn into_system(self) -> Result<SystemInfo, Rejection> {
-        let field = |name: &str, value| {
-            optional_text(
-                &format!("user_system_info.{name}"),
-                value,
-                MAX_SYSTEM_FIELD_CHARS,
-            )
-        };
+        let at = |name: &str| format!("user_system_info.{name}");
+        let field = |name: &str, value| one_line(&at(name), value, MAX_SYSTEM_FIELD_CHARS);
         Ok(SystemInfo {
             distribution_name: field("distribution_name", self.distribution_name)?,
             distribution_version: field("distribution_version", self.distribution_version)?,
@@ -306,8 +305,12 @@ impl WireSystemInfo {
             machine: field("machine", self.machine)?,
             system_platform: field("system_platform", self.system_platform)?,
             python_version: field("python_version", self.python_version)?,
-            workshop_id: field("workshop_id", self.workshop_id)?,
-            email_id: field("email_id", self.email_id)?,
+            workshop_id: as_received(&at("workshop_id"), self.workshop_id.as_deref())?
+                .and_then(WorkshopId::from_report)
+                .map(WorkshopId::into_string),
+            // What is not an address is treated as absent (an earlier one is kept).
+            email_id: as_received(&at("email_id"), self.email_id.as_deref())?
+                .and_then(normalize_email),
         })
     }
 }
@@ -322,32 +325,8 @@ fn check_count(list: &str, count: usize) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Names, versions, machine fields, workshop and email: one line of plain text each.
-fn text(at: &str, value: String, limit: usize) -> Result<String, Rejection> {
-    checked(at, value, limit, Text::Label)
-}
-
-/// What a string field may hold. Labels end up in HTML attributes, chart labels, CSV cells
-/// and URLs; prose (an error description) only in text.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Text {
-    Label,
-    Prose,
-}
-
-/// A check's name: a label with something to read in it. A blank name (no script sends
-/// one) could be stored, but not shown or linked to as anything but a blank.
-fn package_name(at: &str, value: String) -> Result<String, Rejection> {
-    if value.trim().is_empty() {
-        return Err(Rejection {
-            kind: RejectionKind::WrongShape,
-            detail: format!("{at}: blank, a check needs a name"),
-        });
-    }
-    text(at, value, MAX_NAME_CHARS)
-}
-
-fn checked(at: &str, value: String, limit: usize, text: Text) -> Result<String, Rejection> {
+/// The text as received, refused only when it is over its limit.
+fn within_limit<'a>(at: &str, value: &'a str, limit: usize) -> Result<&'a str, Rejection> {
     let chars = value.chars().count();
     if chars > limit {
         return Err(Rejection {
@@ -355,72 +334,52 @@ fn checked(at: &str, value: String, limit: usize, text: Text) -> Result<String, 
             detail: format!("{at}: {chars} characters, at most {limit} allowed"),
         });
     }
-    if let Some(why) = forbidden_character(&value, text) {
-        return Err(Rejection {
-            kind: RejectionKind::BadCharacters,
-            detail: format!("{at}: {why}"),
-        });
-    }
     Ok(value)
 }
 
-/// Why a string holds a character no check script sends, if it does. Control characters
-/// (NUL included) and bidirectional overrides can make a stored name read as another one
-/// on a page or in a terminal; markup has no business in a tool's name or version. Prose may
-/// hold line breaks and tabs, and `<` as in "1.8 < 2.0", but no tag (`<a`, `</`, `<!`, `<?`, `<%`).
-fn forbidden_character(value: &str, text: Text) -> Option<String> {
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        let code = u32::from(c);
-        if c.is_control() && !(text == Text::Prose && matches!(c, '\n' | '\r' | '\t')) {
-            return Some(format!("control character U+{code:04X} not allowed"));
-        }
-        if matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        {
-            return Some(format!(
-                "bidirectional formatting character U+{code:04X} not allowed"
-            ));
-        }
-        let tag = c == '<'
-            && chars
-                .peek()
-                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?' | '%'));
-        if (text == Text::Label && matches!(c, '<' | '>')) || tag {
-            return Some("markup (< or >) not allowed".into());
-        }
-    }
-    None
+/// A workshop id or an email as received, within the limit of a system field; the caller
+/// applies its own rule to it.
+fn as_received<'a>(at: &str, value: Option<&'a str>) -> Result<Option<&'a str>, Rejection> {
+    value
+        .map(|text| within_limit(at, text, MAX_SYSTEM_FIELD_CHARS))
+        .transpose()
 }
 
-/// An empty string counts as absent, as the original clients send "" for "unknown".
-fn optional_text(
-    at: &str,
-    value: Option<String>,
-    limit: usize,
-) -> Result<Option<String>, Rejection> {
-    match value {
-        Some(v) if !v.is_empty() => text(at, v, limit).map(Some),
-        _ => Ok(None),
+/// A check's name: one line with something to read in it once cleaned. A blank name (no
+/// script sends one) could be stored, but not shown or linked to as anything but a blank.
+fn package_name(at: &str, value: String) -> Result<String, Rejection> {
+    let name = clean(within_limit(at, &value, MAX_NAME_CHARS)?, Lines::One);
+    if name.is_empty() {
+        return Err(Rejection {
+            kind: RejectionKind::WrongShape,
+            detail: format!("{at}: blank, a check needs a name"),
+        });
     }
+    Ok(name)
 }
 
-/// Like [`optional_text`], for free text that may span lines.
-fn optional_prose(
-    at: &str,
-    value: Option<String>,
-    limit: usize,
-) -> Result<Option<String>, Rejection> {
-    match value {
-        Some(v) if !v.is_empty() => checked(at, v, limit, Text::Prose).map(Some),
-        _ => Ok(None),
-    }
+/// A version or a machine field: one line, cleaned (a version's trailing newline goes with
+/// it); nothing left counts as absent, as the original clients send "" for "unknown".
+fn one_line(at: &str, value: Option<String>, limit: usize) -> Result<Option<String>, Rejection> {
+    let text = clean(
+        within_limit(at, value.as_deref().unwrap_or(""), limit)?,
+        Lines::One,
+    );
+    Ok((!text.is_empty()).then_some(text))
 }
 
-/// Versions come from a command's output and often end in a newline, which the original
-/// clients did not strip.
-fn version(at: &str, value: Option<String>) -> Result<Option<String>, Rejection> {
-    let trimmed = value.map(|v| v.trim_end_matches(['\n', '\r']).to_owned());
-    optional_text(at, trimmed, MAX_NAME_CHARS)
+/// An error description: prose that keeps its inner line breaks and tabs; its ends trimmed.
+fn prose(at: &str, value: Option<String>) -> Result<Option<String>, Rejection> {
+    let text = within_limit(at, value.as_deref().unwrap_or(""), MAX_ERROR_CHARS)?;
+    let cleaned = clean(text, Lines::Many);
+    let trimmed = cleaned.trim();
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+}
+
+/// An RFC 3339 time (`2026-12-03T09:41:07Z`, any offset), or `None`.
+fn parse_time(text: &str) -> Option<SystemTime> {
+    let time: jiff::Timestamp = text.trim().parse().ok()?;
+    SystemTime::try_from(time).ok()
 }
 
 #[cfg(test)]
@@ -535,34 +494,102 @@ mod tests {
         }
     }
 
+    /// Issue 20, item 2: a report was refused whole for one field holding a control
+    /// character, a bidirectional control or markup; each field is now cleaned instead.
     #[test]
-    fn controls_bidi_overrides_and_markup_are_refused_where_no_client_sends_them() {
-        for (field, value) in [
-            ("user_system_info.machine", r"x86\u000064"),
-            ("user_system_info.system", r"Linux\n"),
-            ("user_system_info.workshop_id", r"evil\u202Egnp.exe"),
-            ("user_system_info.email_id", "<script>alert(1)</script>"),
-            ("user_system_info.distribution_name", "a>b"),
-        ] {
-            let name = field.rsplit('.').next().unwrap();
-            let body = format!(r#"{{"user_system_info": {{"{name}": "{value}"}}}}"#);
-            let err = parse_report(body.as_bytes()).unwrap_err();
-            assert_eq!(err.kind, RejectionKind::BadCharacters, "{body}: {err}");
-            assert!(err.detail.starts_with(field), "{body}: {err}");
-        }
-        let prose = r#"{"failed_installs": [{"name": "Git (git)", "version": "1.8",
-            "error_description": "version 1.8 < required 2.0\n\tsee the hint"}]}"#;
-        assert!(parse_report(prose.as_bytes()).is_ok());
-        let tag = r#"{"failed_installs": [{"name": "x", "error_description": "<img src=x>"}]}"#;
-        let err = parse_report(tag.as_bytes()).unwrap_err();
-        assert!(err
-            .detail
-            .starts_with("failed_installs[0].error_description"));
-        let sql = r#"{"user_system_info": {"email_id": "o'brien@example.org; --"}}"#;
-        assert!(
-            parse_report(sql.as_bytes()).is_ok(),
-            "quotes are text, not SQL"
+    fn texts_a_machine_printed_are_stored_cleaned_never_refused() {
+        let body = r#"{
+          "user_system_info": {"machine": "x86\u000064", "system": "Linux\n",
+            "workshop_id": " evil\u202Egnp.exe ", "email_id": "<jane@uni.edu>",
+            "distribution_name": "a>b", "python_version": "3.6.15 (default) \n[GCC 12.2.0]"},
+          "successful_installs": [{"name": "\u001b[32mGit (git)\u001b[0m", "version": "2.7.4\r\n"}],
+          "failed_installs": [{"name": "Git \u2066(git)\u2069", "version": "1.8",
+            "error_description": "\u001b[31mversion 1.8 < required 2.0\u001b[0m\r\n\tsee <b>the hint</b>\n"}]
+        }"#;
+        let report = parse_report(body.as_bytes()).unwrap();
+        let s = &report.system;
+        assert_eq!(s.machine.as_deref(), Some("x8664"));
+        assert_eq!(s.system.as_deref(), Some("Linux"));
+        assert_eq!(s.workshop_id.as_deref(), Some("evilgnp.exe"));
+        assert_eq!(s.email_id.as_deref(), Some("jane@uni.edu"));
+        assert_eq!(s.distribution_name.as_deref(), Some("a>b"));
+        assert_eq!(
+            s.python_version.as_deref(),
+            Some("3.6.15 (default) [GCC 12.2.0]")
         );
+        assert_eq!(report.successes[0].name, "Git (git)");
+        assert_eq!(report.successes[0].version.as_deref(), Some("2.7.4"));
+        assert_eq!(report.failures[0].name, "Git (git)");
+        assert_eq!(
+            report.failures[0].error_description.as_deref(),
+            Some("version 1.8 < required 2.0\n\tsee <b>the hint</b>")
+        );
+    }
+
+    #[test]
+    fn what_cleaning_leaves_empty_is_absent_but_a_check_needs_a_name() {
+        let report = parse_report(
+            br#"{"user_system_info": {"workshop_id": "\u001b[0m", "email_id": "nobody",
+                 "system": " \u200f "},
+                 "failed_installs": [{"name": "x", "error_description": "\r\n"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(report.system.workshop_id, None);
+        assert_eq!(report.system.email_id, None);
+        assert_eq!(report.system.system, None);
+        assert_eq!(report.failures[0].error_description, None);
+        let err =
+            parse_report(br#"{"successful_installs": [{"name": "\u001b[0m\n"}]}"#).unwrap_err();
+        assert_eq!(err.kind, RejectionKind::WrongShape);
+        assert!(
+            err.detail.starts_with("successful_installs[0].name: blank"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn limits_count_the_text_as_received() {
+        // 200 characters of colour codes and a short version: over the limit as sent.
+        let version = format!("{}1.0", "\u{1b}[0m".repeat(50));
+        let body = serde_json::json!({"successful_installs": [{"name": "x", "version": version}]});
+        let err = parse_report(body.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.kind, RejectionKind::TooLarge, "{err}");
+        let id = "w".repeat(MAX_SYSTEM_FIELD_CHARS + 1);
+        let body = serde_json::json!({"user_system_info": {"workshop_id": id}});
+        let err = parse_report(body.to_string().as_bytes()).unwrap_err();
+        assert!(
+            err.detail.starts_with("user_system_info.workshop_id: 501"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn checked_at_is_read_when_it_is_a_time_ignored_when_not_refused_when_not_text() {
+        let at = |value: &str| parse_report(format!(r#"{{"checked_at": {value}}}"#).as_bytes());
+        let time = at(r#""2026-12-03T09:41:07Z""#).unwrap().checked_at.unwrap();
+        let seconds = time
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert_eq!(seconds, 1_796_290_867);
+        let offset = at(r#""2026-12-03T10:41:07.5+01:00""#)
+            .unwrap()
+            .checked_at
+            .unwrap();
+        assert_eq!(offset.duration_since(time).unwrap().as_millis(), 500);
+        for ignored in [
+            r#""yesterday""#,
+            r#""""#,
+            "null",
+            r#""2026-13-03T09:41:07Z""#,
+        ] {
+            assert_eq!(at(ignored).unwrap().checked_at, None, "{ignored}");
+        }
+        for wrong in ["1796290867", "true", r#"{"at": 1}"#] {
+            let err = at(wrong).unwrap_err();
+            assert_eq!(err.kind, RejectionKind::WrongShape, "{wrong}");
+            assert!(err.detail.starts_with("checked_at:"), "{wrong}: {err}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::writer::Work;
 use super::StorageError;
 use crate::report::{parse_key, Report};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::time::SystemTime;
 use uuid::Uuid;
 
 /// What the script is told after its report is stored.
@@ -59,9 +60,13 @@ struct Known {
 }
 
 /// Stores one report as a new attempt of its learner (creating the learner if the key is
-/// absent or unknown), received `at` (stored form; `None` for now). System fields a report
-/// leaves out keep their stored values, so a later attempt without an email or workshop does
-/// not erase them; the attempt keeps the machine and workshop as they are after it.
+/// absent or unknown), made `at` (stored form; `None`: the report's own [`Report::attempt_time`]
+/// for one arriving now). System fields a report leaves out keep their stored values, so a
+/// later attempt without an email or workshop does not erase them; the attempt keeps the
+/// machine and workshop as they are after it.
+///
+/// The learner's latest attempt is the one that arrived last, whatever its time: a script
+/// sends the reports it kept before its new one, so arrival follows the checks' order.
 pub(crate) fn record_attempt(
     work: Work<'_>,
     report: &Report,
@@ -105,7 +110,7 @@ pub(crate) fn record_attempt(
     let at = match at {
         Some(at) => at,
         None => {
-            now = timestamp::now();
+            now = timestamp::of(report.attempt_time(SystemTime::now()));
             &now
         }
     };
@@ -365,4 +370,89 @@ pub(crate) fn delete_learner(work: Work<'_>, user_id: i64) -> Result<Deleted, St
     conn.prepare_cached("DELETE FROM user_system_info WHERE id = ?1")?
         .execute([user_id])?;
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Location, Store};
+    use super::*;
+    use crate::report::{Failure, Package};
+    use std::time::Duration;
+
+    fn report(key: Option<Uuid>, failed: bool, checked_at: Option<SystemTime>) -> Report {
+        let name = String::from("Git (git)");
+        let (failures, successes) = if failed {
+            let version = Some("1.8".into());
+            let failure = Failure {
+                name,
+                version,
+                error_description: None,
+            };
+            (vec![failure], Vec::new())
+        } else {
+            let version = Some("2.43".into());
+            (Vec::new(), vec![Package { name, version }])
+        };
+        Report {
+            key,
+            failures,
+            successes,
+            checked_at,
+            ..Report::default()
+        }
+    }
+
+    /// Issue 22: the attempt's time is when its checks ran, when the report says so and it is
+    /// believable; every count that reads a time (days, time to fix) follows.
+    #[tokio::test]
+    async fn an_attempt_counts_at_its_checked_time_when_believable() {
+        let store = Store::open(&Location::Memory).unwrap();
+        let day = Duration::from_secs(86_400);
+        let before = SystemTime::now();
+        let checked = before - day * 3;
+        let first = store
+            .record(report(None, true, Some(checked)))
+            .await
+            .unwrap();
+        store
+            .record(report(Some(first.key), false, Some(before - day * 40)))
+            .await
+            .unwrap();
+        let after = SystemTime::now();
+        let (times, tally_day, to_fix): (Vec<String>, i64, i64) = store
+            .read(|conn| {
+                let times = conn
+                    .prepare("SELECT create_time FROM submissions ORDER BY id")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let tally_day = conn.query_row(
+                    "SELECT day FROM failure_day_tally WHERE workshop = -1",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let to_fix =
+                    conn.query_row("SELECT seconds_to_fix FROM learner_checks", [], |r| {
+                        r.get(0)
+                    })?;
+                Ok((times, tally_day, to_fix))
+            })
+            .await
+            .unwrap();
+        assert_eq!(times[0], timestamp::of(checked), "the checked time is kept");
+        // Forty days old is not believed: the second attempt counts when it arrived.
+        assert!(
+            timestamp::of(before) <= times[1] && times[1] <= timestamp::of(after),
+            "{times:?}"
+        );
+        assert_eq!(
+            tally_day,
+            timestamp::day_number(Some(&timestamp::of(checked)))
+        );
+        let seconds = |t: SystemTime| timestamp::seconds(Some(&timestamp::of(t))).unwrap();
+        assert!(
+            (seconds(before) - seconds(checked)..=seconds(after) - seconds(checked))
+                .contains(&to_fix),
+            "{to_fix}"
+        );
+    }
 }

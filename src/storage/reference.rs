@@ -682,6 +682,7 @@ mod tests {
                 version: None,
             }],
             failures,
+            checked_at: None,
         };
         let day = 1 + rng.u8(..4);
         (
@@ -746,6 +747,25 @@ mod tests {
                     keys.push(receipt.key);
                 }
                 "a batch with a failing job".into()
+            }
+            3..=5 => {
+                // As the server stores a report: at its `checked_at` when that is believable
+                // (within 30 days, a minute ahead at most), else when it arrives.
+                let key = known(rng, keys);
+                let (mut report, _) = random_report(rng, key);
+                let day = std::time::Duration::from_secs(86_400);
+                let now = std::time::SystemTime::now();
+                report.checked_at = [
+                    None,
+                    Some(now - day * rng.u32(..30)),
+                    Some(now - day * rng.u32(31..60)),
+                    Some(now + std::time::Duration::from_secs(rng.u64(..600))),
+                ][rng.usize(..4)];
+                let receipt = store.record(report).await.unwrap();
+                if !receipt.known {
+                    keys.push(receipt.key);
+                }
+                "a report sent with its checked time".into()
             }
             _ => {
                 let key = known(rng, keys);

@@ -6,9 +6,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Now, as stored.
 pub(crate) fn now() -> String {
-    at(SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default())
+    of(SystemTime::now())
+}
+
+/// A time as stored (a time before 1970 as 1970's first instant).
+pub(crate) fn of(time: SystemTime) -> String {
+    at(time.duration_since(UNIX_EPOCH).unwrap_or_default())
 }
 
 /// The stored form of a time since the Unix epoch.

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """Writes tests/corpus/generated/: hostile and broken bodies for POST /installation_data/,
 one file each, and generated/EXPECTED, one line per file: name, the status the server must
-answer, and the field its error detail must name ("-" where no field is at fault). Also
-tests/corpus/sql/: SQL payloads in every field, which are text like any other and must be
-stored verbatim (EXPECTED there says 200).
+answer, the field at fault or looked at ("-" where none), and for a stored payload (200) the
+text that field must hold once stored, as JSON (null: stored as absent).
+
+The one rule (README, "Limits on what a learner may send"): a body is refused only when it
+cannot be stored faithfully (not JSON or not UTF-8: 400; wrong types: 422; over a limit: 413
+or 422). Anything else is stored, each text cleaned (terminal escapes, controls and
+bidirectional controls removed; one-line fields on one line, trimmed), and escaped wherever
+it is shown. Also tests/corpus/sql/: SQL payloads in every field, which are text like any
+other and must be stored verbatim (EXPECTED there says 200).
 
     python3 tests/corpus/make_corpus.py
 
@@ -40,7 +46,7 @@ STRING_FIELDS = (
 LIMITS = {"error_description": 2000, "name": 200, "version": 200}
 MAX_BODY = 256 * 1024
 
-cases = []  # (file name, body bytes, status, field or "-")
+cases = []  # (file name, body bytes, status, field or "-", stored text as JSON or "-")
 
 
 def with_value(path, value):
@@ -53,12 +59,14 @@ def with_value(path, value):
     return report
 
 
-def add(name, body, status, field="-"):
+def add(name, body, status, field="-", stored="-"):
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
     if isinstance(body, str):
         body = body.encode("utf-8")
-    cases.append((name, body, status, field))
+    if stored != "-":
+        stored = json.dumps(stored, ensure_ascii=True)
+    cases.append((name, body, status, field, stored))
 
 
 def slug(text):
@@ -111,18 +119,46 @@ for path, field in STRING_FIELDS:
 for path, field in STRING_FIELDS[::6]:
     add(f"huge-{slug(field)}", with_value(path, "x" * (MAX_BODY + 1)), 413)
 
-# Characters no check script sends, JSON-escaped: NUL, a terminal escape, a bidi override,
-# markup; and the same as raw bytes: a NUL, invalid UTF-8, lone surrogates.
+# Texts a machine may print, JSON-escaped: a NUL, terminal escapes, bidirectional controls,
+# other controls, line breaks, markup. Each is stored, cleaned: (one-line field, error text).
+# An email field holding any of them is no address, so it is stored as absent.
+PRINTED = {
+    "nul-escaped": ("a\u0000b", "ab", "ab"),
+    "terminal-escape": ("\u001b[31mred\u001b[0m", "red", "red"),
+    "hyperlink-escape": ("\u001b]8;;http://evil.example\u001b\\click\u001b]8;;\u001b\\",
+                         "click", "click"),
+    "right-to-left-override": ("evil\u202egnp.exe", "evilgnp.exe", "evilgnp.exe"),
+    "c1-controls-and-bom": ("\ufeffa\u0085b\u009b1m", "ab1m", "ab1m"),
+    "crlf-and-tab": ("first\r\n\tsecond\r", "first second", "first\n\tsecond"),
+    "script": ("<script>alert(1)</script>",) * 3,
+    "img-onerror": ("\"><img src=x onerror=alert(1)>",) * 3,
+    "only-controls": ("\u001b[0m\u0007\r\n", None, None),
+}
 for path, field in STRING_FIELDS:
     s = slug(field)
-    add(f"nul-escaped-{s}", with_value(path, "a\u0000b"), 422, field)
-    add(f"terminal-escape-{s}", with_value(path, "\u001b[31mred\u001b[0m"), 422, field)
-    add(f"right-to-left-override-{s}", with_value(path, "evil\u202egnp.exe"), 422, field)
-    add(f"script-{s}", with_value(path, "<script>alert(1)</script>"), 422, field)
-    add(f"img-onerror-{s}", with_value(path, "\"><img src=x onerror=alert(1)>"), 422, field)
+    for kind, (sent, one_line, prose) in PRINTED.items():
+        stored = prose if field.endswith("error_description") else one_line
+        if field.endswith("email_id"):
+            stored = None
+        if stored is None and field.endswith(".name"):
+            # Nothing left of a check's name: a check needs a name (422), as a blank one.
+            add(f"{kind}-{s}", with_value(path, sent), 422, field)
+        else:
+            add(f"{kind}-{s}", with_value(path, sent), 200, field, stored)
+    # Raw bytes no JSON parser takes in a string: a NUL, invalid UTF-8, lone surrogates.
     add(f"nul-raw-{s}", raw_in_field(path, b"a\x00b"), 400, field)
     add(f"invalid-utf8-{s}", raw_in_field(path, b"caf\xe9"), 400, field)
     add(f"lone-surrogate-{s}", raw_in_field(path, b"\\ud800"), 400, field)
+# An email is stored normalised, or as absent when it is none: never refused.
+EMAIL = ("user_system_info", "email_id")
+for kind, typed, stored in [("angle-brackets", "<jane@uni.edu>", "jane@uni.edu"),
+                            ("display-name", "Jane Doe <jane@uni.edu>", "jane@uni.edu"),
+                            ("mailto", " MAILTO:jane@uni.edu\n", "jane@uni.edu"),
+                            ("two-ats", "jane@@uni.edu", None)]:
+    add(f"email-{kind}", with_value(EMAIL, typed), 200, "user_system_info.email_id", stored)
+# The time the checks ran is text; any other type is refused.
+for kind, value in WRONG.items():
+    add(f"wrong-type-checked_at-{kind}", with_value(("checked_at",), value), 422, "checked_at")
 for name, raw in {"overlong": b"\xc0\xaf", "truncated-sequence": b"\xe2\x82",
                   "surrogate-as-utf8": b"\xed\xa0\x80", "ff": b"\xff\xfe",
                   "lone-low-surrogate": b"\\udc00x", "reversed-surrogates": b"\\udc00\\ud800"}.items():
@@ -183,11 +219,11 @@ out = os.path.join(HERE, "generated")
 shutil.rmtree(out, ignore_errors=True)
 os.makedirs(out)
 with open(os.path.join(out, "EXPECTED"), "w") as expected:
-    for i, (name, body, status, field) in enumerate(cases):
+    for i, (name, body, status, field, stored) in enumerate(cases):
         file = f"{i:03d}-{name}.json"
         with open(os.path.join(out, file), "wb") as f:
             f.write(body)
-        expected.write(f"{file}\t{status}\t{field}\n")
+        expected.write(f"{file}\t{status}\t{field}\t{stored}\n")
 
 # SQL payloads are text: stored verbatim (parameters, never string-built SQL).
 SQL = ["'; DROP TABLE user_system_info; --", "' OR '1'='1", "1; DELETE FROM attempts",
@@ -204,6 +240,6 @@ with open(os.path.join(sql, "EXPECTED"), "w") as expected:
             file = f"{n:03d}-sql-{slug(field)}.json"
             with open(os.path.join(sql, file), "w") as f:
                 json.dump(with_value(path, payload), f)
-            expected.write(f"{file}\t200\t{field}\n")
+            expected.write(f"{file}\t200\t{field}\t{json.dumps(payload)}\n")
             n += 1
 print(f"{len(cases)} hostile payloads in {out}, {n} SQL payloads in {sql}")
