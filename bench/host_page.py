@@ -4,10 +4,16 @@ on one or more server binaries.
 
     python3 bench/host_page.py target/release/result-aggregation-server [OTHER_BINARY ...]
 
-For each binary: `generate` writes 30,000 realistic reports of 10,000 learners in one
-workshop (its own database, so each binary writes the schema it knows); `workshop create`
-registers it with the checks git, python, numpy, pandas and make (optional). Then, ROUNDS
-times, each on a freshly started server:
+For each binary, two workshops, each in a database of its own (so each binary writes the
+schema it knows), registered with `workshop create` and the checks git, python, numpy,
+pandas and make (optional):
+
+  realistic  `generate` writes 30,000 realistic reports of 10,000 learners in one workshop
+  hostile    the issue's case: 300 reports posted with the workshop's (public) id, each from
+             a new learner and with 500 failures of checks nobody knows (200-character names,
+             300-character error texts)
+
+Then, ROUNDS times, each on a freshly started server:
 
   page   the private page: size, and the time to answer it (median of SEQUENTIAL loads);
          then four loads at once: peak resident memory of the server (VmHWM) and the time
@@ -21,6 +27,7 @@ only, every loop is bounded in count.
 """
 
 import http.client
+import json
 import os
 import re
 import sqlite3
@@ -33,6 +40,8 @@ import time
 
 SUBMISSIONS = 30_000
 LEARNERS = 10_000
+HOSTILE_REPORTS = 300
+HOSTILE_FAILURES = 500
 CHECKS = "git,python,numpy,pandas,make?"
 ROUNDS = 5
 SEQUENTIAL = 5
@@ -90,17 +99,43 @@ class Server:
         self.process.wait(timeout=60)
 
 
-def prepare(binary, work):
-    db = os.path.join(work, "host.db")
+def register(binary, db, workshop):
+    """Registers the workshop; returns its private page's path."""
+    created = subprocess.run([binary, "workshop", "create", workshop, "--db", db, "--checks", CHECKS,
+                              "--public-url", "http://127.0.0.1:1"],
+                             check=True, capture_output=True, text=True).stdout
+    return re.search(r"http://127.0.0.1:1(/host/\S+/)", created).group(1)
+
+
+def realistic(binary, work):
+    db = os.path.join(work, "realistic.db")
     subprocess.run([binary, "generate", "--db", db, "--submissions", str(SUBMISSIONS),
                     "--learners", str(LEARNERS), "--workshops", "1", "--days", "30"],
                    check=True, capture_output=True)
     with sqlite3.connect(db) as conn:
         (workshop,) = conn.execute("SELECT DISTINCT workshop_id FROM user_system_info").fetchone()
-    created = subprocess.run([binary, "workshop", "create", workshop, "--db", db, "--checks", CHECKS,
-                              "--public-url", "http://127.0.0.1:1"],
-                             check=True, capture_output=True, text=True).stdout
-    path = re.search(r"http://127.0.0.1:1(/host/\S+/)", created).group(1)
+    return db, register(binary, db, workshop)
+
+
+def hostile(binary, work):
+    db = os.path.join(work, "hostile.db")
+    workshop = "2026-11-27-public"
+    path = register(binary, db, workshop)
+    server = Server(binary, db)
+    for n in range(HOSTILE_REPORTS):
+        failures = [{"name": ("report %d failure %d " % (n, i)).ljust(200, "x"), "version": "1.0",
+                     "error_description": ("error %d.%d " % (n, i)).ljust(300, "e")}
+                    for i in range(HOSTILE_FAILURES)]
+        body = json.dumps({"user_system_info": {"system": "Linux", "workshop_id": workshop},
+                           "successful_installs": [], "failed_installs": failures,
+                           "unique_user_id": None}).encode()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn.request("POST", "/installation_data/", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+        conn.close()
+    server.stop()
     return db, path
 
 
@@ -115,9 +150,9 @@ def all_files(server, path):
     return size, seconds, files
 
 
-def measure(binary):
+def measure(binary, scenario):
     with tempfile.TemporaryDirectory() as work:
-        db, path = prepare(binary, work)
+        db, path = scenario(binary, work)
         rounds = []
         for _ in range(ROUNDS):
             figures = {}
@@ -139,7 +174,7 @@ def measure(binary):
             figures["csv 4 at once peak MiB"] = server.peak_rss_mib()
             server.stop()
             rounds.append(figures)
-        print(binary)
+        print(binary, scenario.__name__)
         for name in rounds[0]:
             values = [r[name] for r in rounds]
             print("  %-26s median %12.3f   (rounds: %s)" % (
@@ -147,8 +182,9 @@ def measure(binary):
 
 
 def main():
-    for binary in sys.argv[1:]:
-        measure(binary)
+    for scenario in (realistic, hostile):
+        for binary in sys.argv[1:]:
+            measure(binary, scenario)
 
 
 if __name__ == "__main__":
