@@ -96,7 +96,9 @@ impl App {
             .extensions()
             .get::<ArrivedAt>()
             .map_or(self.listen, |a| a.0);
-        let response = match self.route(request, client, arrived_at).await {
+        // Only a trusted proxy's forwarding headers say how the learner reached us.
+        let from_proxy = self.proxies.trusts(peer.ip());
+        let response = match self.route(request, client, arrived_at, from_proxy).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
         };
@@ -112,6 +114,7 @@ impl App {
         request: Request<B>,
         client: IpAddr,
         arrived_at: SocketAddr,
+        from_proxy: bool,
     ) -> Result<Response<Body>, RequestError>
     where
         B: hyper::body::Body<Data = Bytes>,
@@ -172,7 +175,7 @@ impl App {
                 Method::GET | Method::HEAD => {
                     check_script::serve(
                         &self.store,
-                        &base_url(public_url, request.headers(), arrived_at),
+                        &base_url(public_url, request.headers(), arrived_at, from_proxy),
                         request.uri().query(),
                         &self.checks,
                     )
@@ -181,15 +184,15 @@ impl App {
                 _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
             },
             "/" | "/view" | "/fixes" | "/fixes/" => {
-                let base_url = base_url(public_url, request.headers(), arrived_at);
+                let base_url = base_url(public_url, request.headers(), arrived_at, from_proxy);
                 dashboard::route(&self.store, request, &base_url).await
             }
             p if p.starts_with("/host/") => {
-                let base_url = base_url(public_url, request.headers(), arrived_at);
+                let base_url = base_url(public_url, request.headers(), arrived_at, from_proxy);
                 dashboard::host(&self.store, request, &base_url, &self.checks).await
             }
             p if p.starts_with("/view/") || p.starts_with("/static/") => {
-                let base_url = base_url(public_url, request.headers(), arrived_at);
+                let base_url = base_url(public_url, request.headers(), arrived_at, from_proxy);
                 dashboard::route(&self.store, request, &base_url).await
             }
             _ => Err(RequestError::NotFound(path.to_owned())),

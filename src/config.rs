@@ -32,6 +32,9 @@ pub struct Config {
     pub metrics: bool,
     /// Connections served at once; more wait in the kernel's accept queue.
     pub max_connections: usize,
+    /// Connections one client address (IPv6: one /64) may hold at once; more are answered
+    /// 503 and closed. Trusted proxies are exempt.
+    pub max_connections_per_address: usize,
 }
 
 impl Config {
@@ -48,6 +51,7 @@ impl Config {
             redis: None,
             metrics: true,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         }
     }
 }
@@ -57,6 +61,13 @@ impl Config {
 /// with the few files the server opens besides, under the `LimitNOFILE=4096` of the systemd
 /// units. Each connection costs a file descriptor and some 20 KiB of buffers.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Connections one address may hold at once unless `--max-connections-per-address` says
+/// otherwise. A learner's script uses one connection at a time and a browser at most six, so
+/// a venue's NAT carrying a whole workshop (scripts reporting together, a few dashboards
+/// open) stays well under it; one address takes at most a sixteenth of the default
+/// [`DEFAULT_MAX_CONNECTIONS`], so no single client can fill the server.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 64;
 
 /// Where the database lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

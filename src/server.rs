@@ -1,6 +1,11 @@
 //! Serving: open what the configuration names, accept connections until the shutdown future
 //! resolves, then drain in-flight requests, commit what is queued and close the database.
 
+mod per_address;
+mod stream;
+
+pub use stream::WRITE_STALL_TIMEOUT;
+
 use crate::app::App;
 use crate::config::Config;
 use crate::http::ArrivedAt;
@@ -12,16 +17,15 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use per_address::{PerAddress, Ticket};
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
-use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use stream::{linger, StallLimited};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -34,9 +38,12 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(86_400);
 /// Pause after a failed accept (out of file descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest time one write to a client may wait for it to read: a client that asks for a page
-/// and never reads it is dropped, with the response it held, after this.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most bytes of a request's head (request line and headers) one connection buffers; beyond
+/// it hyper answers 431 and closes. hyper's default, about 400 KiB, let 1,000 connections
+/// sending 384 KB of headers hold 393 MiB (`bench/hardening.py`); real requests here are
+/// under 2 KiB (nginx allows 8 KiB a line, 32 KiB in all), and hyper's buffer may reach
+/// about twice this.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// Open files kept free of connections for the server's own: the database, its WAL and
 /// shared memory, each reader's and the writer's, the listener, Redis, standard streams.
 const FILES_BESIDES_CONNECTIONS: usize = 64;
@@ -111,8 +118,14 @@ pub async fn serve(
     let retention = config
         .retention
         .map(|age| tokio::spawn(retain(app.clone(), age)));
-    let max_connections = connection_cap(config.max_connections);
-    accept_until(listener, app.clone(), max_connections, shutdown).await;
+    let limits = Limits {
+        slots: connection_cap(config.max_connections),
+        per_address: PerAddress::new(
+            config.max_connections_per_address,
+            config.trusted_proxies.clone(),
+        ),
+    };
+    accept_until(listener, app.clone(), limits, shutdown).await;
     if let Some(task) = retention {
         task.abort();
     }
@@ -141,34 +154,67 @@ async fn retain(app: Arc<App>, age: Duration) {
     }
 }
 
+/// How many connections are served at once: in all, and per client address.
+struct Limits {
+    slots: usize,
+    per_address: PerAddress,
+}
+
 /// The accept loop: one task per connection, each told when shutdown begins. At most
-/// `max_connections` are served at once: at the cap the loop stops accepting, so further
-/// clients wait in the kernel's accept queue (and past its length, their connection attempts
-/// are retried by their own TCP stack) rather than being accepted into a process out of file
-/// descriptors.
+/// `limits.slots` are served at once: at the cap, a client that connects makes idle
+/// keep-alive connections close and waits for a slot, and the loop accepts nothing more
+/// meanwhile, so further clients wait in the kernel's accept queue (and past its length,
+/// their connection attempts are retried by their own TCP stack) rather than being accepted
+/// into a process out of file descriptors. A connection from an address that holds its
+/// share already is answered 503 and closed.
 async fn accept_until(
     listener: TcpListener,
     app: Arc<App>,
-    max_connections: usize,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
     let connections = Connections::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let slots = Arc::new(Semaphore::new(limits.slots));
     loop {
-        let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-            () = &mut shutdown => break,
-        };
-        tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => connections.serve(stream, peer, &app, Some(slot)),
+                Ok(accepted) => accepted,
                 Err(e) => {
                     log::warn!("accepting a connection failed: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
                 }
             },
             () = &mut shutdown => break,
+        };
+        let ticket = match limits.per_address.admit(peer.ip()) {
+            Ok(ticket) => ticket,
+            Err(()) => {
+                limits.per_address.refuse(stream, peer.ip());
+                continue;
+            }
+        };
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                // At the cap, with a client waiting: idle keep-alive connections, which wait
+                // for a request that may never come, go first. Until a slot frees, the loop
+                // accepts nothing more, and further clients wait in the kernel's queue.
+                connections.room_wanted.send_replace(true);
+                let slot = tokio::select! {
+                    slot = slots.clone().acquire_owned() => Some(slot.expect("never closed")),
+                    // Served all the same, beyond the cap, as the backlog is below.
+                    () = &mut shutdown => None,
+                };
+                connections.room_wanted.send_replace(false);
+                slot
+            }
+        };
+        let stopping = slot.is_none();
+        connections.serve(stream, peer, &app, slot, ticket);
+        if stopping {
+            break;
         }
     }
     let drained = drain_backlog(listener, &app, &connections);
@@ -195,8 +241,8 @@ fn drain_backlog(listener: TcpListener, app: &Arc<App>, connections: &Connection
             .set_nonblocking(true)
             .and_then(|()| tokio::net::TcpStream::from_std(stream));
         if let Ok(stream) = stream {
-            // Beyond the cap: the backlog is bounded by the kernel, and this is the end.
-            connections.serve(stream, peer, app, None);
+            // Beyond the caps: the backlog is bounded by the kernel, and this is the end.
+            connections.serve(stream, peer, app, None, None);
             drained += 1;
         }
     }
@@ -210,24 +256,61 @@ fn drain_backlog(listener: TcpListener, app: &Arc<App>, connections: &Connection
 struct Connections {
     /// `true` once shutdown began; every connection's task holds a receiver until it ends.
     stopping: watch::Sender<bool>,
+    /// `true` while a client waits for a slot: idle keep-alive connections close then.
+    room_wanted: watch::Sender<bool>,
+}
+
+/// What a connection is doing, as far as closing it to make room is concerned.
+#[derive(Default)]
+struct Activity {
+    /// Requests begun, and answered (the answer handed to hyper).
+    begun: AtomicU64,
+    answered: AtomicU64,
+    /// Told when a request is answered: the connection may be the idle one a waiting client
+    /// needs.
+    answered_one: Notify,
+}
+
+impl Activity {
+    /// True between requests, once one was answered: a keep-alive connection waiting for
+    /// its client's next request. (One that never sent a request is left to the header
+    /// timeout: it may be a learner's script about to send.)
+    fn idle(&self) -> bool {
+        let answered = self.answered.load(Ordering::SeqCst);
+        answered > 0 && answered == self.begun.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a request as answered when dropped (also when hyper drops its future).
+struct Answering(Arc<Activity>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.answered.fetch_add(1, Ordering::SeqCst);
+        self.0.answered_one.notify_one();
+    }
 }
 
 impl Connections {
     fn new() -> Self {
         Connections {
             stopping: watch::Sender::new(false),
+            room_wanted: watch::Sender::new(false),
         }
     }
 
     /// Serves one connection in a task of its own, holding `slot` (one of the connection
-    /// cap's) until it ends. Once shutdown begins, the connection finishes the request in
-    /// progress, or the first one its client sends within [`FIRST_REQUEST_GRACE`], and closes.
+    /// cap's) and `ticket` (its address's share) until it ends. Once shutdown begins, the
+    /// connection finishes the request in progress, or the first one its client sends within
+    /// [`FIRST_REQUEST_GRACE`], and closes. A connection hyper closed with the client still
+    /// sending lingers before it closes (see [`StallLimited`]), holding both still.
     fn serve(
         &self,
         stream: tokio::net::TcpStream,
         peer: std::net::SocketAddr,
         app: &Arc<App>,
         slot: Option<OwnedSemaphorePermit>,
+        ticket: Option<Ticket>,
     ) {
         let app = app.clone();
         // Which of our addresses the client reached: the base URL when its Host header says
@@ -235,41 +318,76 @@ impl Connections {
         let arrived_at = stream.local_addr().ok().map(ArrivedAt);
         // Holds a permit from the connection's first request on.
         let begun = Arc::new(Notify::new());
+        let activity = Arc::new(Activity::default());
         let service = service_fn({
-            let begun = begun.clone();
+            let (begun, activity) = (begun.clone(), activity.clone());
             move |mut request: Request<Incoming>| {
                 begun.notify_one();
+                activity.begun.fetch_add(1, Ordering::SeqCst);
+                let answering = Answering(activity.clone());
                 let app = app.clone();
                 if let Some(arrived_at) = arrived_at {
                     request.extensions_mut().insert(arrived_at);
                 }
-                async move { Ok::<_, Infallible>(app.handle(request, peer).await) }
+                async move {
+                    let response = app.handle(request, peer).await;
+                    drop(answering);
+                    Ok::<_, Infallible>(response)
+                }
             }
         });
+        let (give_back, given_back) = oneshot::channel();
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(StallLimited::new(stream)), service);
+            .max_buf_size(MAX_REQUEST_HEAD)
+            .serve_connection(
+                TokioIo::new(StallLimited::new(stream, Some(give_back))),
+                service,
+            );
         let mut stopping = self.stopping.subscribe();
+        let mut room_wanted = self.room_wanted.subscribe();
         tokio::spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = async { drop(stopping.wait_for(|stopping| *stopping).await) } => {
-                    let first_request = tokio::time::timeout(FIRST_REQUEST_GRACE, begun.notified());
+            let ended = {
+                let mut connection = std::pin::pin!(connection);
+                let mut asked = false;
+                loop {
                     tokio::select! {
-                        ended = connection.as_mut() => ended,
-                        _ = first_request => {
-                            connection.as_mut().graceful_shutdown();
-                            connection.await
+                        ended = connection.as_mut() => break ended,
+                        () = async { drop(stopping.wait_for(|stopping| *stopping).await) } => {
+                            let first_request =
+                                tokio::time::timeout(FIRST_REQUEST_GRACE, begun.notified());
+                            break tokio::select! {
+                                ended = connection.as_mut() => ended,
+                                _ = first_request => {
+                                    connection.as_mut().graceful_shutdown();
+                                    connection.await
+                                }
+                            };
                         }
+                        // hyper closes a connection between requests at once, and finishes
+                        // the answer it is writing first.
+                        wanted = async { room_wanted.wait_for(|wanted| *wanted).await.is_ok() },
+                            if !asked && activity.idle() => {
+                            if wanted {
+                                connection.as_mut().graceful_shutdown();
+                            }
+                            // Asked, or the accept loop is gone and nobody will ask.
+                            asked = true;
+                        }
+                        // Idle now: look again whether a client waits.
+                        () = activity.answered_one.notified(), if !asked => {}
                     }
                 }
+                // The connection, and hyper's buffers with it, are dropped here.
             };
             if let Err(e) = ended {
                 log::debug!("connection from {peer} ended: {e}");
             }
-            drop((slot, stopping));
+            if let Ok(socket) = given_back.await {
+                linger(socket).await;
+            }
+            drop((slot, ticket, stopping));
         });
     }
 
@@ -299,130 +417,5 @@ fn connection_cap(wanted: usize) -> usize {
             cap
         }
         _ => wanted,
-    }
-}
-
-/// A connection whose writes may stall for [`WRITE_STALL_TIMEOUT`] at most: hyper has no
-/// write timeout, and a client that requests a page and never reads it would hold the
-/// connection, and the response's memory, for as long as the kernel keeps the socket.
-struct StallLimited<S> {
-    inner: S,
-    /// Armed when a write cannot go on; disarmed by any progress.
-    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-impl<S> StallLimited<S> {
-    fn new(inner: S) -> Self {
-        StallLimited {
-            inner,
-            stalled: None,
-        }
-    }
-
-    /// Passes a write's outcome on, or fails it once it has waited too long.
-    fn guard<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if poll.is_ready() {
-            self.stalled = None;
-            return poll;
-        }
-        let stalled = self
-            .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL_TIMEOUT)));
-        match stalled.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the client stopped reading",
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for StallLimited<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for StallLimited<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.guard(cx, poll)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.guard(cx, poll)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let poll = Pin::new(&mut self.inner).poll_flush(cx);
-        self.guard(cx, poll)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
-        self.guard(cx, poll)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::AsyncWriteExt;
-
-    /// Issue 11, item 2: a client that requested an export and never read it held the
-    /// response (2.3 GB for twelve of them) for minutes. A write that cannot go on for
-    /// [`WRITE_STALL_TIMEOUT`] now fails, which ends the connection.
-    #[tokio::test(start_paused = true)]
-    async fn a_write_the_client_does_not_read_times_out() {
-        let (ours, theirs) = tokio::io::duplex(64);
-        let mut ours = StallLimited::new(ours);
-        ours.write_all(&[0; 64]).await.unwrap();
-        let stalled = ours.write_all(&[0; 64]);
-        let failed = tokio::time::timeout(WRITE_STALL_TIMEOUT * 2, stalled)
-            .await
-            .expect("the write gives up before twice its timeout");
-        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::TimedOut);
-        drop(theirs);
-    }
-
-    /// A slow reader that keeps reading is not cut: progress disarms the timeout.
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_reader_is_served() {
-        use tokio::io::AsyncReadExt;
-        let (ours, mut theirs) = tokio::io::duplex(64);
-        let reader = tokio::spawn(async move {
-            let mut got = Vec::new();
-            let mut buf = [0; 16];
-            loop {
-                tokio::time::sleep(WRITE_STALL_TIMEOUT / 2).await;
-                match theirs.read(&mut buf).await.unwrap() {
-                    0 => return got.len(),
-                    n => got.extend_from_slice(&buf[..n]),
-                }
-            }
-        });
-        let mut ours = StallLimited::new(ours);
-        ours.write_all(&[1; 512]).await.unwrap();
-        ours.shutdown().await.unwrap();
-        drop(ours);
-        assert_eq!(reader.await.unwrap(), 512);
     }
 }

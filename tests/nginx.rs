@@ -12,11 +12,12 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The nginx binary, or `None` (with the reason printed) to skip outside CI.
-fn nginx() -> Option<PathBuf> {
+pub fn nginx() -> Option<PathBuf> {
     installed("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx")
 }
 
-struct Nginx(Child);
+/// A running nginx of the test's own; stopped when dropped.
+pub struct Nginx(Child);
 
 impl Drop for Nginx {
     /// SIGTERM, not SIGKILL: the master must live to stop its workers.
@@ -28,17 +29,19 @@ impl Drop for Nginx {
     }
 }
 
-/// Starts nginx with the contrib site, its two upstream instances pointed at `upstreams`, on
-/// a free loopback port.
-fn start_nginx(binary: &Path, dir: &Path, upstreams: [SocketAddr; 2]) -> (Nginx, SocketAddr) {
-    let port = free_port();
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/nginx/result-aggregation-server.conf"),
+/// A site shipped in contrib/nginx, as text.
+pub fn shipped_site(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("contrib/nginx")
+            .join(name),
     )
-    .unwrap();
-    let site = shipped
-        .replace("    listen [::]:80;\n", "")
-        .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
+    .unwrap()
+}
+
+/// `site` with its two upstream instances pointed at `upstreams`.
+pub fn with_upstreams(site: &str, upstreams: [SocketAddr; 2]) -> String {
+    let site = site
         .replace(
             "server 127.0.0.1:8080 ",
             &format!("server {} ", upstreams[0]),
@@ -53,6 +56,12 @@ fn start_nginx(binary: &Path, dir: &Path, upstreams: [SocketAddr; 2]) -> (Nginx,
             "the site names its upstreams"
         );
     }
+    site
+}
+
+/// Runs nginx with `site` (as `dir/site.conf`, everything else in `dir`) and waits until it
+/// accepts on every address of `listening`.
+pub fn run_nginx(binary: &Path, dir: &Path, site: &str, listening: &[SocketAddr]) -> Nginx {
     std::fs::write(dir.join("site.conf"), site).unwrap();
     let d = dir.display();
     std::fs::write(
@@ -76,16 +85,29 @@ fn start_nginx(binary: &Path, dir: &Path, upstreams: [SocketAddr; 2]) -> (Nginx,
         .spawn()
         .unwrap();
     let nginx = Nginx(child);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not start: {:?}",
-            std::fs::read_to_string(dir.join("error.log"))
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    for addr in listening {
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: {:?}",
+                std::fs::read_to_string(dir.join("error.log"))
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
+    nginx
+}
+
+/// Starts nginx with the contrib site, its two upstream instances pointed at `upstreams`, on
+/// a free loopback port.
+fn start_nginx(binary: &Path, dir: &Path, upstreams: [SocketAddr; 2]) -> (Nginx, SocketAddr) {
+    let port = free_port();
+    let site = shipped_site("result-aggregation-server.conf")
+        .replace("    listen [::]:80;\n", "")
+        .replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let nginx = run_nginx(binary, dir, &with_upstreams(&site, upstreams), &[addr]);
     (nginx, addr)
 }
 

@@ -145,8 +145,11 @@ fn a_backup_taken_while_reports_arrive_is_complete_and_checks_out() {
     };
     let copy = dir.path().join("backups").join("copy.db");
     std::fs::create_dir(copy.parent().unwrap()).unwrap();
-    for _ in 0..3 {
-        let out = run(&["backup", copy.to_str().unwrap()], &db);
+    for force in [&[][..], &["--force"], &["--force"]] {
+        let out = run(
+            &[&["backup", copy.to_str().unwrap()][..], force].concat(),
+            &db,
+        );
         let said = String::from_utf8_lossy(&out.stdout);
         let size = std::fs::metadata(&copy).unwrap().len();
         assert!(said.contains(&format!("{size} bytes")), "{said}");
@@ -183,4 +186,154 @@ fn a_backup_taken_while_reports_arrive_is_complete_and_checks_out() {
     assert_eq!(health.status().as_u16(), 200);
     drop(server);
     assert_eq!(count(&db, "SELECT count(*) FROM attempts"), attempts);
+}
+
+/// `backup` with `args` on the database `db`: its exit code and what it printed on stderr.
+fn backup(db: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .arg("backup")
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 20, item 4: `backup live.db --db live.db` printed "integrity ok" and renamed a copy
+/// over the file the server had open, so every report acknowledged after it was gone at the
+/// next start; as root, `backup /dev/full` replaced the device node. Now the database and its
+/// files (under any name), anything that is not a regular file, and an existing file without
+/// --force are refused, the server's reports are kept, and no temporary file is left.
+#[test]
+fn backup_refuses_the_database_itself_devices_folders_and_existing_files() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live.db");
+    let mut server = Server::start(&live, &["--rate-limit", "off"]);
+    let url = format!("{}/installation_data/", server.base);
+    let submit = || {
+        let (status, answer) = post_json(&agent(), &url, &sample(None, None, None).to_string());
+        assert_eq!(status, 200, "{answer}");
+    };
+    submit();
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let existing = files.join("existing.db");
+    std::fs::write(&existing, "last night's backup").unwrap();
+    let hard_link = files.join("hard-link.db");
+    std::fs::hard_link(&live, &hard_link).unwrap();
+    symlink(&live, files.join("link-to-live.db")).unwrap();
+    symlink(&existing, files.join("link-to-existing.db")).unwrap();
+    let fifo = files.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A device node of the test's own (as root; elsewhere that case is left out).
+    let device = files.join("full");
+    let has_device = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "7"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_device {
+        eprintln!("not root: the device case is left out");
+    }
+    let wal = format!("{}-wal", live.display());
+    let shm = format!("{}-shm", live.display());
+    let dotted = format!("{}/../live.db", files.display());
+    let mut cases = vec![
+        (live.display().to_string(), "is the database"),
+        (
+            wal.clone(),
+            "is the database being backed up (its -wal file)",
+        ),
+        (shm.clone(), "(its -shm file)"),
+        (dotted, "is the database"),
+        (hard_link.display().to_string(), "is the database"),
+        (
+            files.join("link-to-live.db").display().to_string(),
+            "is the database",
+        ),
+        (files.display().to_string(), "is not a regular file"),
+        (fifo.display().to_string(), "is not a regular file"),
+        (
+            files.join("link-to-existing.db").display().to_string(),
+            "is not a regular file",
+        ),
+    ];
+    if has_device {
+        cases.push((device.display().to_string(), "is not a regular file"));
+    }
+    let before = names_in(&files);
+    for (target, why) in &cases {
+        for force in [&[][..], &["--force"]] {
+            let (code, said) = backup(&live, &[&[target.as_str()][..], force].concat());
+            assert_eq!(code, Some(1), "{target} {force:?}: {said}");
+            assert!(said.contains(why), "{target} {force:?}: {said}");
+        }
+    }
+    let (code, said) = backup(&live, &[existing.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("exists: give --force to replace it"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&existing).unwrap(),
+        "last night's backup"
+    );
+    // Nothing was written, no temporary file is left, and the server still stores reports.
+    assert_eq!(names_in(&files), before);
+    if has_device {
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata(&device)
+            .unwrap()
+            .file_type()
+            .is_char_device());
+    }
+    submit();
+    let (code, said) = backup(&live, &["--force", existing.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(count(&existing, "SELECT count(*) FROM attempts"), 2);
+    submit();
+    assert!(server.terminate().success());
+    drop(server);
+    let server = Server::start(&live, &[]);
+    drop(server);
+    assert_eq!(
+        count(&live, "SELECT count(*) FROM attempts"),
+        3,
+        "every acknowledged report is in the live database after a restart"
+    );
+}
+
+/// Issue 20, item 4: a backup that fails after it began writing leaves no temporary file
+/// beside its destination.
+#[test]
+fn a_failed_backup_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_database = dir.path().join("notes.db");
+    std::fs::write(&not_a_database, "x".repeat(10_000)).unwrap();
+    let copies = dir.path().join("copies");
+    std::fs::create_dir(&copies).unwrap();
+    let (code, said) = backup(&not_a_database, &[copies.join("copy.db").to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("cannot back up"), "{said}");
+    assert_eq!(names_in(&copies), Vec::<String>::new());
 }

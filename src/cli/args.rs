@@ -8,8 +8,9 @@
 use super::generate::GenerateArgs;
 use super::workshop::{parse_known_checks, WorkshopArgs};
 use crate::config::{
-    Checks, RateLimit, RedisUrl, TrustedProxies, DEFAULT_MAX_CONNECTIONS, DEFAULT_RATE_LIMIT,
-    DEFAULT_REDIS_DEADLINE, DEFAULT_REDIS_PREFIX,
+    Checks, RateLimit, RedisUrl, TrustedProxies, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_RATE_LIMIT, DEFAULT_REDIS_DEADLINE,
+    DEFAULT_REDIS_PREFIX,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -123,7 +124,8 @@ pub struct ServeArgs {
     pub trusted_proxies: Option<TrustedProxies>,
 
     /// The URL learners reach this server at, e.g. https://checks.example.org; written into
-    /// the served check script and the landing page (default: from each request's Host)
+    /// the served check script and the landing page (default: from each request: its Host
+    /// header, and from a --trusted-proxy its X-Forwarded-Proto and X-Forwarded-Host)
     #[arg(long, env = "RAS_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
@@ -179,6 +181,18 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=1_000_000)
     )]
     pub max_connections: u64,
+
+    /// Connections one client address (IPv6: one /64) may hold at once; more are answered
+    /// 503 and closed at once. Counted per TCP peer: a --trusted-proxy is exempt (it
+    /// carries every learner's connections; limit them in the proxy)
+    #[arg(
+        long,
+        env = "RAS_MAX_CONNECTIONS_PER_ADDRESS",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000)
+    )]
+    pub max_connections_per_address: u64,
 }
 
 /// On or off.
@@ -216,9 +230,14 @@ pub struct PurgeArgs {
 /// The flags of `backup`.
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// Where to write the copy; an existing file there is replaced once the copy checks out
+    /// Where to write the copy: a new file, or with --force an existing one, which is
+    /// replaced once the copy checks out (never the database itself, nor a device or folder)
     #[arg(value_name = "PATH")]
     pub to: std::path::PathBuf,
+
+    /// Replace the file at PATH if there is one (as a nightly backup replaces the last)
+    #[arg(long)]
+    pub force: bool,
 
     /// The database it copies.
     #[command(flatten)]

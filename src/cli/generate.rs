@@ -6,7 +6,6 @@
 //! failures get fixed within a few attempts (with a newer version); some checks on some
 //! systems are stubborn; now and then something that passed breaks.
 
-use super::args::DEFAULT_DB;
 use crate::config::Location;
 use crate::report::{Failure, Package, Report, SystemInfo};
 use crate::storage::{timestamp, Store};
@@ -27,14 +26,13 @@ const EMAIL_SHARE: f64 = 0.3;
 /// The flags of `generate`.
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// SQLite database file to fill (created if missing; existing rows are kept)
-    #[arg(
-        long,
-        env = "RAS_DB",
-        value_name = "PATH",
-        default_value = DEFAULT_DB
-    )]
+    /// SQLite database file to fill, created if missing. Required, and on purpose without
+    /// RAS_DB: the service's settings must never point it at real learners' reports
+    #[arg(long, value_name = "PATH")]
     pub db: String,
+    /// Add to a database that already holds reports (refused without it)
+    #[arg(long)]
+    pub append: bool,
     /// Submissions (attempts) to write
     #[arg(long, default_value_t = 10_000)]
     pub submissions: usize,
@@ -320,6 +318,25 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
+    // Synthetic reports among real ones would spoil every statistic, for good.
+    let held = runtime.block_on(store.totals()).map(|t| t.attempts);
+    match held {
+        Ok(held) if held > 0 && !args.append => {
+            eprintln!(
+                "{location} already holds {held} report{}: generate fills an empty database \
+                 (--append adds to this one; never point it at a deployment's database)",
+                if held == 1 { "" } else { "s" }
+            );
+            store.close();
+            return ExitCode::FAILURE;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("cannot read {location}: {e}");
+            store.close();
+            return ExitCode::FAILURE;
+        }
+    }
     let mut rng = fastrand::Rng::with_seed(args.seed);
     let yesterday = SystemTime::now()
         .duration_since(UNIX_EPOCH)

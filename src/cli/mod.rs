@@ -36,6 +36,8 @@ impl ServeArgs {
             redis,
             metrics: self.metrics == Switch::On,
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_connections_per_address: usize::try_from(self.max_connections_per_address)
+                .unwrap_or(usize::MAX),
         }
     }
 }
@@ -234,7 +236,7 @@ pub fn purge(args: PurgeArgs) -> ExitCode {
 pub fn backup(args: BackupArgs) -> ExitCode {
     let location = Location::parse(&args.database.db);
     let started = std::time::Instant::now();
-    match crate::storage::back_up(&location, &args.to) {
+    match crate::storage::back_up(&location, &args.to, args.force) {
         Ok(bytes) => {
             println!(
                 "backed up {location} to {} in {:.1} s: {bytes} bytes ({:.1} MiB), integrity ok",

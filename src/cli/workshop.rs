@@ -52,7 +52,8 @@ pub struct Place {
     pub db: String,
 
     /// The URL learners reach the server at, written into their commands and your link
-    /// (default: http://127.0.0.1:8080, which only this computer reaches)
+    /// (default: http://127.0.0.1:8080, which only this computer reaches; behind nginx
+    /// with TLS give https://YOUR.HOST.NAME)
     #[arg(long, env = "RAS_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 }
@@ -184,11 +185,14 @@ fn print_checks(checks: Option<&str>) {
     }
 }
 
+/// Without a request there is no Host header to go by: the URL printed is a guess unless
+/// `--public-url` names it, and behind a proxy (TLS included) only the admin knows it.
 fn warn_if_local(place: &Place) {
     if place.public_url.is_none() {
         eprintln!(
             "note: no --public-url, so the commands use {LOCAL_URL}, which only this computer \
-             reaches; give the address learners reach the server at"
+             reaches; give the address learners reach the server at (behind nginx with TLS: \
+             --public-url https://YOUR.HOST.NAME, as RAS_PUBLIC_URL in the server's settings)"
         );
     }
 }
@@ -286,6 +290,7 @@ fn show(named: Named) -> ExitCode {
                 workshop.name
             );
             println!();
+            warn_if_local(&named.place);
             print_commands(named.place.base_url(), &workshop.name);
             ExitCode::SUCCESS
         }
@@ -302,6 +307,7 @@ fn revoke(named: Named) -> ExitCode {
     }) {
         Ok(secret) => {
             println!("The old private link of {} no longer works.", named.id);
+            warn_if_local(&named.place);
             print_link(named.place.base_url(), &named.id, &secret);
             ExitCode::SUCCESS
         }

@@ -49,22 +49,52 @@ pub struct ArrivedAt(pub SocketAddr);
 /// Longest Host header taken as a host name (DNS names are at most 253 bytes, plus a port).
 const MAX_HOST_BYTES: usize = 260;
 
-/// The base URL learners use to reach this server: `--public-url` when set, otherwise what
-/// the request's Host header says when it names a host (names with underscores included, as
-/// container service names have them), otherwise the address the request arrived on. Never
-/// an address the client did not reach us at.
-pub fn base_url(public_url: Option<&str>, headers: &HeaderMap, arrived_at: SocketAddr) -> String {
+/// The base URL learners use to reach this server: `--public-url` when set; otherwise the
+/// scheme and host the request names. Behind a trusted proxy (`from_proxy`, the TCP peer is
+/// one) its `X-Forwarded-Proto` says the scheme and its `X-Forwarded-Host` the host, so that
+/// a site served over TLS writes `https://` links; from any other peer those headers are the
+/// client's own words and never count. The host is the Host header when it names one (names
+/// with underscores included, as container service names have them), otherwise the address
+/// the request arrived on. Never an address the client did not reach us at.
+pub fn base_url(
+    public_url: Option<&str>,
+    headers: &HeaderMap,
+    arrived_at: SocketAddr,
+    from_proxy: bool,
+) -> String {
     if let Some(url) = public_url {
         return url.to_owned();
     }
-    let mut hosts = headers.get_all(HOST).iter();
-    let named = match (hosts.next(), hosts.next()) {
-        (Some(host), None) => host.to_str().ok().filter(|h| is_host(h)),
+    let forwarded = |name| from_proxy.then(|| only_value(headers, name)).flatten();
+    let scheme = forwarded(X_FORWARDED_PROTO)
+        .map(str::trim)
+        .and_then(|proto| {
+            ["http", "https"]
+                .into_iter()
+                .find(|s| proto.eq_ignore_ascii_case(s))
+        })
+        .unwrap_or("http");
+    let host = forwarded(X_FORWARDED_HOST)
+        .filter(|h| is_host(h))
+        .or_else(|| only_value(headers, HOST.as_str()).filter(|h| is_host(h)));
+    match host {
+        Some(host) => format!("{scheme}://{}", host.to_ascii_lowercase()),
+        None => format!("{scheme}://{}", socket_text(arrived_at)),
+    }
+}
+
+/// The scheme the client used to reach a trusted proxy (nginx: `$scheme`).
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+/// The host and port the client asked a trusted proxy for (nginx: `$http_host`).
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// The header's value when the request carries it exactly once, as visible ASCII: which of
+/// two the client meant is anyone's guess, so two count as none.
+fn only_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok(),
         _ => None,
-    };
-    match named {
-        Some(host) => format!("http://{}", host.to_ascii_lowercase()),
-        None => format!("http://{}", socket_text(arrived_at)),
     }
 }
 
@@ -145,7 +175,7 @@ mod tests {
     #[test]
     fn the_base_url_is_the_host_named_or_where_the_request_arrived() {
         let arrived: SocketAddr = "192.0.2.5:9000".parse().unwrap();
-        let base = |pairs: &[(&str, &str)]| base_url(None, &headers(pairs), arrived);
+        let base = |pairs: &[(&str, &str)]| base_url(None, &headers(pairs), arrived, false);
         assert_eq!(base(&[]), "http://192.0.2.5:9000");
         assert_eq!(base(&[("host", "my_host:8080")]), "http://my_host:8080");
         assert_eq!(
@@ -167,19 +197,100 @@ mod tests {
             HOST,
             hyper::header::HeaderValue::from_bytes("bücher.de".as_bytes()).unwrap(),
         );
-        assert_eq!(base_url(None, &utf8, arrived), "http://192.0.2.5:9000");
+        assert_eq!(
+            base_url(None, &utf8, arrived, false),
+            "http://192.0.2.5:9000"
+        );
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:8081".parse().unwrap();
         assert_eq!(
-            base_url(None, &HeaderMap::new(), mapped),
+            base_url(None, &HeaderMap::new(), mapped, false),
             "http://127.0.0.1:8081"
         );
         assert_eq!(
-            base_url(Some("https://x.org"), &headers(&[("host", "y")]), arrived),
+            base_url(
+                Some("https://x.org"),
+                &headers(&[("host", "y")]),
+                arrived,
+                true
+            ),
             "https://x.org"
         );
         let twice = headers(&[("host", "a.org"), ("host", "b.org")]);
         assert!(has_several_hosts(&twice));
-        assert_eq!(base_url(None, &twice, arrived), "http://192.0.2.5:9000");
+        assert_eq!(
+            base_url(None, &twice, arrived, false),
+            "http://192.0.2.5:9000"
+        );
+    }
+
+    /// Issue 20, item 1: behind nginx with TLS the landing page and the served script said
+    /// `http://`, and the script's reports went to nginx's redirect. A trusted proxy's
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host` now name the scheme and host, checked as
+    /// strictly as a Host header; anyone else's are ignored, and `--public-url` still wins.
+    #[test]
+    fn a_trusted_proxy_names_the_scheme_and_host_the_learner_used() {
+        let arrived: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let base = |pairs: &[(&str, &str)], from_proxy| {
+            base_url(None, &headers(pairs), arrived, from_proxy)
+        };
+        let proxied = [
+            ("host", "checks.example.org"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "Checks.Example.org:8443"),
+        ];
+        assert_eq!(base(&proxied, true), "https://checks.example.org:8443");
+        assert_eq!(base(&proxied, false), "http://checks.example.org");
+        assert_eq!(
+            base(
+                &[
+                    ("host", "checks.example.org"),
+                    ("x-forwarded-proto", "HTTPS ")
+                ],
+                true
+            ),
+            "https://checks.example.org"
+        );
+        // A bad forwarded host falls back to the Host header; a bad scheme to http.
+        for (proto, host) in [
+            ("ftp", "a b"),
+            ("https, http", "evil\"@x"),
+            ("javascript", "x.org,y.org"),
+            ("", "[::1"),
+        ] {
+            let pairs = [
+                ("host", "checks.example.org"),
+                ("x-forwarded-proto", proto),
+                ("x-forwarded-host", host),
+            ];
+            assert_eq!(
+                base(&pairs, true),
+                "http://checks.example.org",
+                "{proto} {host}"
+            );
+        }
+        // Two of a kind are ambiguous: none counts.
+        let twice = [
+            ("host", "checks.example.org"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "a.org"),
+            ("x-forwarded-host", "b.org"),
+        ];
+        assert_eq!(base(&twice, true), "http://checks.example.org");
+        // No Host at all: the scheme still counts, the host is where the request arrived.
+        assert_eq!(
+            base(&[("x-forwarded-proto", "https")], true),
+            "https://127.0.0.1:8080"
+        );
+        assert_eq!(
+            base_url(
+                Some("https://pinned.org"),
+                &headers(&proxied),
+                arrived,
+                true
+            ),
+            "https://pinned.org"
+        );
     }
 
     #[test]

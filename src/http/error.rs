@@ -153,6 +153,12 @@ impl RequestError {
                     "temporarily unavailable",
                     e.to_string(),
                 ),
+                // Logged once by storage when it noticed, not once per request.
+                StorageError::Gone(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database file gone",
+                    e.to_string(),
+                ),
                 StorageError::Io(_) => {
                     log::error!("storage failed: {e}");
                     (
@@ -202,7 +208,9 @@ impl RequestError {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             // A full or failing disk waits for an admin: come back in a while, not at once.
-            RequestError::Storage(StorageError::Full | StorageError::Io(_))
+            RequestError::Storage(
+                StorageError::Full | StorageError::Io(_) | StorageError::Gone(_),
+            )
             | RequestError::NotWritable(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static(NO_DISK_RETRY_AFTER));
             }
@@ -221,7 +229,9 @@ mod tests {
         for e in [
             RequestError::Storage(StorageError::Full),
             RequestError::Storage(StorageError::Io("fsync failed".into())),
+            RequestError::Storage(StorageError::Gone("deleted")),
             RequestError::NotWritable(StorageError::Full),
+            RequestError::NotWritable(StorageError::Gone("replaced")),
         ] {
             let response = e.into_response();
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -20,6 +20,9 @@ pub enum StorageError {
     Io(String),
     /// The file is not a database we can read, or it is damaged.
     Corrupt(String),
+    /// The database file's path no longer names the file the server opened (`deleted` or
+    /// `replaced` while it ran): what it commits would be lost at the next start.
+    Gone(&'static str),
     /// The writer has stopped: the server is shutting down.
     Closed,
     /// The task doing the work panicked or was cancelled before it finished.
@@ -40,6 +43,11 @@ impl fmt::Display for StorageError {
             StorageError::Full => f.write_str("database or disk is full"),
             StorageError::Io(why) => write!(f, "database file cannot be written: {why}"),
             StorageError::Corrupt(why) => write!(f, "database is unreadable: {why}"),
+            StorageError::Gone(why) => write!(
+                f,
+                "the database file was {why} while the server ran; nothing is stored until an \
+                 admin puts it back and restarts the server"
+            ),
             StorageError::Closed => f.write_str("database is closed"),
             StorageError::Interrupted(why) => write!(f, "storage task interrupted: {why}"),
             StorageError::Other(why) => f.write_str(why),

@@ -6,6 +6,7 @@ mod backup;
 mod consistency;
 mod dictionary;
 mod error;
+mod file;
 mod fixes;
 mod record;
 // The tests' meaning of every statistic; outside tests only `consistency` reads it.
@@ -72,6 +73,8 @@ pub struct Store {
     /// pages, and a health check must not queue behind them.
     health: Arc<Mutex<Connection>>,
     writer: Writer,
+    /// The database file as opened, which `/healthz` and every commit check is still there.
+    file: Option<Arc<file::WatchedFile>>,
     /// Where the files are, for their sizes in the metrics.
     location: Location,
     /// What SQLite opens: the file's path, or the in-memory database's shared name.
@@ -191,10 +194,15 @@ impl Store {
             .map_err(|e| StorageError::Other(format!("opening readers: {e}")))?;
         let health = Connection::open(&path)?;
         configure(&health, Role::Reader)?;
+        let file = match location {
+            Location::File(path) => file::WatchedFile::new(path)?.map(Arc::new),
+            Location::Memory => None,
+        };
         Ok(Store {
             readers,
             health: Arc::new(Mutex::new(health)),
-            writer: Writer::start(conn, metrics)?,
+            writer: Writer::start(conn, file.clone(), metrics)?,
+            file,
             location: location.clone(),
             path,
         })
@@ -376,8 +384,10 @@ impl Store {
     }
 
     /// Checks that the database can be read (for `/healthz`), on a connection of its own
-    /// rather than the readers' pool.
+    /// rather than the readers' pool, and that it is still the file that was opened (reading
+    /// a deleted one fails with an I/O error that would not say why).
     pub async fn ping(&self) -> Result<(), StorageError> {
+        file::still_ours(self.file.as_deref())?;
         let health = self.health.clone();
         tokio::task::spawn_blocking(move || {
             let conn = health
@@ -391,11 +401,14 @@ impl Store {
         .await?
     }
 
-    /// Checks that a write can be committed (for `/healthz`): trusts a commit from the last
-    /// two seconds, and otherwise commits a write that changes nothing but is a real one
-    /// (the header page rewritten with the same schema version), so a full disk or a file
-    /// system that turned read-only shows here and not only in failing submissions.
+    /// Checks that a write can be committed (for `/healthz`): the database file is still the
+    /// one opened; then a commit from the last two seconds is trusted, and otherwise a write
+    /// that changes nothing but is a real one is committed (the header page rewritten with the
+    /// same schema version), so a full disk or a file system that turned read-only shows here
+    /// and not only in failing submissions.
     pub async fn writable(&self) -> Result<(), StorageError> {
+        // A recent commit proves nothing once the file was deleted or replaced.
+        file::still_ours(self.file.as_deref())?;
         if self.writer.committed_within(RECENT_COMMIT) {
             return Ok(());
         }

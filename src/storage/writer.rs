@@ -7,6 +7,7 @@
 //! then waits for their write lock, patiently, rather than fail a learner's report.
 
 use super::dictionary::Dictionary;
+use super::file::{still_ours, WatchedFile};
 use super::tally::Deltas;
 use super::StorageError;
 use crate::metrics::Metrics;
@@ -71,13 +72,19 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection, metrics: Metrics) -> Result<Writer, StorageError> {
+    /// Starts the thread that writes through `conn`. With `file`, each batch commits only
+    /// while its path still names the file that was opened.
+    pub(super) fn start(
+        conn: Connection,
+        file: Option<Arc<WatchedFile>>,
+        metrics: Metrics,
+    ) -> Result<Writer, StorageError> {
         let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
         let last_commit = LastCommit::default();
         let recorder = last_commit.clone();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, receiver, &recorder, &metrics))
+            .spawn(move || run(conn, file.as_deref(), receiver, &recorder, &metrics))
             .map_err(|e| StorageError::Other(format!("starting the writer: {e}")))?;
         Ok(Writer {
             queue: Mutex::new(Some(sender)),
@@ -179,6 +186,7 @@ fn in_savepoint<T>(
 /// Ends when every sender is gone, after the last batch is committed.
 fn run(
     conn: Connection,
+    file: Option<&WatchedFile>,
     mut queue: mpsc::Receiver<Job>,
     last_commit: &LastCommit,
     metrics: &Metrics,
@@ -195,7 +203,7 @@ fn run(
         }
         let started = Instant::now();
         let writes = batch.len();
-        let committed = commit(&conn, &mut dictionary, &mut batch, metrics);
+        let committed = commit(&conn, file, &mut dictionary, &mut batch, metrics);
         metrics.batch_committed(writes, started.elapsed());
         *last_commit.lock().expect("last commit lock") = Some((Instant::now(), committed));
     }
@@ -210,12 +218,19 @@ fn run(
 
 fn commit(
     conn: &Connection,
+    file: Option<&WatchedFile>,
     dictionary: &mut Dictionary,
     batch: &mut Vec<Job>,
     metrics: &Metrics,
 ) -> Result<(), StorageError> {
-    if let Err(e) = begin_patiently(conn, batch.len(), metrics) {
-        log::error!("cannot begin a transaction for {} writes: {e}", batch.len());
+    // A file deleted or replaced is noticed before the jobs run (SQLite may meet the missing
+    // WAL as an I/O error, which would hide why) and again right before the commit.
+    let began = still_ours(file).and_then(|()| begin_patiently(conn, batch.len(), metrics));
+    if let Err(e) = began {
+        // A file that is gone was logged once when it was noticed; every batch fails alike.
+        if !matches!(e, StorageError::Gone(_)) {
+            log::error!("cannot begin a transaction for {} writes: {e}", batch.len());
+        }
         for job in batch.drain(..) {
             // Never run: each requester hears why.
             (job(Err(e.clone())).complete)(Err(e.clone()));
@@ -249,7 +264,12 @@ fn commit(
         .collect();
     let committed = match lost {
         Some(e) => Err(e),
-        None => deltas.apply(conn).and_then(|()| commit_patiently(conn)),
+        // A commit into a file that was deleted or replaced is lost at the next start:
+        // refused instead, right before it would be acknowledged.
+        None => deltas
+            .apply(conn)
+            .and_then(|()| still_ours(file))
+            .and_then(|()| commit_patiently(conn)),
     };
     if let Err(e) = &committed {
         if !conn.is_autocommit() {
@@ -258,10 +278,12 @@ fn commit(
             }
         }
         dictionary.forget();
-        log::error!(
-            "a batch of {} writes failed to commit: {e}",
-            completions.len()
-        );
+        if !matches!(e, StorageError::Gone(_)) {
+            log::error!(
+                "a batch of {} writes failed to commit: {e}",
+                completions.len()
+            );
+        }
     }
     for complete in completions {
         complete(committed.clone());
