@@ -8,8 +8,8 @@
 //! is left in neither file (rows and freed pages are zeroed by `secure_delete`).
 
 use super::record::{self, Deleted};
-use super::{configure, dictionary, timestamp, Role, StorageError, Store, OPEN_PATIENCE};
-use rusqlite::Connection;
+use super::{configure, dictionary, file, timestamp, Role, StorageError, Store, OPEN_PATIENCE};
+use rusqlite::{Connection, OpenFlags};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long the sweep's checkpoint waits for readers and the writer to let it truncate the WAL.
@@ -79,8 +79,14 @@ impl Store {
     /// is logged: the deletion it follows has committed either way.
     pub(crate) async fn sweep(&self) {
         let path = self.path.clone();
+        let file = self.file.clone();
         let swept = tokio::task::spawn_blocking(move || {
-            let conn = Connection::open(&path)?;
+            // Never into another file now at the path, nor a new one where it was deleted.
+            file::still_ours(file.as_deref())?;
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(&path, flags)?;
             configure(&conn, Role::Writer)?;
             conn.pragma_update(None, "foreign_keys", false)?;
             conn.busy_timeout(OPEN_PATIENCE)?;
