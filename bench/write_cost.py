@@ -93,23 +93,29 @@ def hostile(n):
             "failed_installs": failures, "unique_user_id": None}
 
 
+def grow(binary, db, bodies):
+    """Posts each body as a new learner's report (after a first small one, which makes the
+    file); returns the JSON's bytes, the file's growth (after a clean shutdown) and the keys."""
+    server = Server(binary, db)
+    post(server.port, {"user_system_info": system(), "unique_user_id": None})
+    server.stop()
+    before = os.path.getsize(db)
+    server = Server(binary, db)
+    sent, keys = 0, []
+    for body in bodies:
+        sent += len(json.dumps(body).encode())
+        status, _, answer = post(server.port, body)
+        assert status == 200, status
+        keys.append(answer["key"])
+    rss = server.peak_rss_mib()
+    server.stop()
+    return sent, os.path.getsize(db) - before, keys, rss
+
+
 def disk(binary):
     with tempfile.TemporaryDirectory() as work:
         db = os.path.join(work, "disk.db")
-        server = Server(binary, db)
-        post(server.port, {"user_system_info": system(), "unique_user_id": None})
-        server.stop()
-        before = os.path.getsize(db)
-        server = Server(binary, db)
-        sent = 0
-        for n in range(HOSTILE_REPORTS):
-            body = hostile(n)
-            sent += len(json.dumps(body).encode())
-            status, _, _ = post(server.port, body)
-            assert status == 200, status
-        rss = server.peak_rss_mib()
-        server.stop()
-        growth = os.path.getsize(db) - before
+        sent, growth, _, rss = grow(binary, db, (hostile(n) for n in range(HOSTILE_REPORTS)))
         print("  disk: %d reports of 500 distinct 200-character failures (%.0f KB of JSON each): "
               "the database grew %.0f KB per report, %.2f x the JSON; peak RSS %d MiB"
               % (HOSTILE_REPORTS, sent / HOSTILE_REPORTS / 1000, growth / HOSTILE_REPORTS / 1000,
@@ -179,20 +185,7 @@ def long_texts(n):
 def texts(binary):
     with tempfile.TemporaryDirectory() as work:
         db = os.path.join(work, "texts.db")
-        server = Server(binary, db)
-        post(server.port, {"user_system_info": system(), "unique_user_id": None})
-        server.stop()
-        before = os.path.getsize(db)
-        server = Server(binary, db)
-        sent, keys = 0, []
-        for n in range(TEXT_REPORTS):
-            body = long_texts(n)
-            sent += len(json.dumps(body).encode())
-            status, _, answer = post(server.port, body)
-            assert status == 200, status
-            keys.append(answer["key"])
-        server.stop()
-        growth = os.path.getsize(db) - before
+        sent, growth, keys, _ = grow(binary, db, (long_texts(n) for n in range(TEXT_REPORTS)))
         server = Server(binary, db)
         for key in keys:
             assert forget(server.port, key) == 204

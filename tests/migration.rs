@@ -11,6 +11,11 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+fn version_of(conn: &Connection) -> i64 {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
 fn connect(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
@@ -108,10 +113,7 @@ async fn an_original_database_is_migrated_in_place() {
     assert!(again.is_ok());
     store.close();
     let conn = connect(&path);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(version_of(&conn), SCHEMA_VERSION);
     let email: String = conn
         .query_row(
             "SELECT email_id FROM user_system_info WHERE id = 1",
@@ -197,15 +199,21 @@ async fn an_original_database_is_copied_first_and_its_counts_show_on_the_dashboa
     app.store.close();
 }
 
+/// A copy in `dir` of the real file of schema `version` in tests/fixtures, its bytes, and
+/// what that version's exports said about it.
+fn fixture(dir: &Path, version: i64) -> (PathBuf, Vec<u8>, serde_json::Map<String, Value>) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let exports = std::fs::read(fixtures.join(format!("v{version}-exports.json"))).unwrap();
+    let path = dir.join(format!("v{version}.db"));
+    std::fs::copy(fixtures.join(format!("v{version}.db")), &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    (path, before, serde_json::from_slice(&exports).unwrap())
+}
+
 #[tokio::test]
 async fn a_version_2_database_migrates_in_place_with_every_export_unchanged() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let expected: serde_json::Map<String, Value> =
-        serde_json::from_slice(&std::fs::read(fixtures.join("v2-exports.json")).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v2.db");
-    std::fs::copy(fixtures.join("v2.db"), &path).unwrap();
-    let before = std::fs::read(&path).unwrap();
+    let (path, before, expected) = fixture(dir.path(), 2);
     let app = app_on(&path);
     assert_same_bytes(&copy_beside(&path, 2), &before, "the copy is the original");
     for (url, exported) in &expected {
@@ -225,10 +233,7 @@ async fn a_version_2_database_migrates_in_place_with_every_export_unchanged() {
     assert_eq!((totals.learners, totals.attempts), (27, 40));
     app.store.close();
     let conn = connect(&path);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(version_of(&conn), SCHEMA_VERSION);
     // The original's tables are still there to query, under their names.
     let failures: i64 = conn
         .query_row("SELECT count(*) FROM failed_installs", [], |r| r.get(0))
@@ -236,13 +241,10 @@ async fn a_version_2_database_migrates_in_place_with_every_export_unchanged() {
     assert_eq!(failures, 80);
 }
 
-#[tokio::test]
-async fn a_migration_that_fails_leaves_the_file_as_it_was_and_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("broken.db");
-    // An original-like file whose learners share a key: it cannot become a schema with
-    // one learner per key.
-    Connection::open(&path)
+/// An original-like file whose learners share a key: it cannot become a schema with one
+/// learner per key, so its migration fails.
+fn broken_file(path: &Path) {
+    Connection::open(path)
         .unwrap()
         .execute_batch(
             "CREATE TABLE user_system_info (id INTEGER PRIMARY KEY, unique_user_id TEXT,
@@ -252,6 +254,13 @@ async fn a_migration_that_fails_leaves_the_file_as_it_was_and_says_why() {
              CREATE TABLE attempts (id INTEGER PRIMARY KEY, unique_user_id TEXT);",
         )
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_migration_that_fails_leaves_the_file_as_it_was_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.db");
+    broken_file(&path);
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&Location::File(path.clone()))
         .err()
@@ -291,13 +300,8 @@ fn holds(bytes: &[u8], text: &str) -> bool {
 /// keeps the old file as it was).
 #[tokio::test]
 async fn a_version_3_database_migrates_with_every_export_unchanged_and_its_orphans_gone() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let expected: serde_json::Map<String, Value> =
-        serde_json::from_slice(&std::fs::read(fixtures.join("v3-exports.json")).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v3.db");
-    std::fs::copy(fixtures.join("v3.db"), &path).unwrap();
-    let before = std::fs::read(&path).unwrap();
+    let (path, before, expected) = fixture(dir.path(), 3);
     let forgotten = [
         "/home/forgotten-learner-v3/",
         "2.99.0-forgotten",
@@ -317,10 +321,7 @@ async fn a_version_3_database_migrates_with_every_export_unchanged_and_its_orpha
     }
     app.store.close();
     let conn = connect(&path);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(version_of(&conn), SCHEMA_VERSION);
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     assert_eq!(count("SELECT count(*) FROM error_texts"), 2);
     assert_eq!(
@@ -376,15 +377,7 @@ async fn every_migrated_file_has_the_schema_of_a_new_one() {
 async fn failed_migrations_keep_one_copy_of_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.db");
-    Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "CREATE TABLE user_system_info (id INTEGER PRIMARY KEY, unique_user_id TEXT,
-                 distribution_name, distribution_version, system_version, system, machine,
-                 system_platform, python_version, workshop_id, email_id, create_time);
-             INSERT INTO user_system_info (id, unique_user_id) VALUES (1, 'same'), (2, 'same');",
-        )
-        .unwrap();
+    broken_file(&path);
     let before = std::fs::read(&path).unwrap();
     let files = || {
         let mut names: Vec<String> = std::fs::read_dir(dir.path())
