@@ -72,6 +72,10 @@ impl PageRules for HostRules {
         system_label(system)
     }
 
+    fn knows(&self, label: &str) -> bool {
+        catalog().check_of_label(label).is_some()
+    }
+
     fn advice(
         &self,
         label: &str,

@@ -88,6 +88,9 @@ pub(crate) trait PageRules: Send {
     fn system(&self, system: Option<&str>, distribution: Option<&str>) -> String;
     /// A system as "What to tell them" names it.
     fn system_label(&self, system: Option<&str>) -> String;
+    /// Whether the fix for a failure of `label` depends on the failure (a check the learner's
+    /// script knows); if not, one advice serves every failure of it.
+    fn knows(&self, label: &str) -> bool;
     /// The fix for a failure of `label`, on `system`, for a workshop asking for `minimum`.
     fn advice(
         &self,
@@ -370,6 +373,7 @@ impl<K: Ord, V: Clone> Cache<K, V> {
 struct Lookups<'c> {
     conn: &'c Connection,
     keys: Cache<i64, i64>,
+    labels: Cache<i64, String>,
     packages: Cache<i64, (String, Option<String>)>,
     errors: Cache<i64, Option<String>>,
 }
@@ -379,22 +383,41 @@ impl<'c> Lookups<'c> {
         Lookups {
             conn,
             keys: Cache::new(),
+            labels: Cache::new(),
             packages: Cache::new(),
             errors: Cache::new(),
         }
     }
 
-    /// The key of a package: the smallest id of a package with its name.
+    /// The key of a package: the smallest id of a package with its name. The name is kept as
+    /// the key's label.
     fn key(&mut self, package: i64) -> Result<i64, StorageError> {
         let conn = self.conn;
+        let labels = &mut self.labels;
         self.keys.get_or(package, || {
-            let key: Option<i64> = conn
+            let found: Option<(Option<i64>, String)> = conn
                 .prepare_cached(
-                    "SELECT min(q.id) FROM packages p JOIN packages q ON q.name = p.name
-                      WHERE p.id = ?1",
+                    "SELECT (SELECT min(id) FROM packages WHERE name = p.name), p.name
+                       FROM packages p WHERE p.id = ?1",
                 )?
-                .query_row([package], |r| r.get(0))?;
-            Ok(key.unwrap_or(package))
+                .query_row([package], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (key, name) = found.unwrap_or_default();
+            let key = key.unwrap_or(package);
+            labels.get_or(key, || Ok(name))?;
+            Ok(key)
+        })
+    }
+
+    /// The name a check's key stands for.
+    fn label(&mut self, key: i64) -> Result<String, StorageError> {
+        let conn = self.conn;
+        self.labels.get_or(key, || {
+            Ok(conn
+                .prepare_cached("SELECT name FROM packages WHERE id = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default())
         })
     }
 
@@ -622,12 +645,15 @@ impl LearnerFacts {
     }
 }
 
-/// The advice for failures of one check by one system's learners with one error text, kept
-/// once in the scratch database; answers its id there.
+/// The advice for failures of one check by one system's learners with one error text (any
+/// text, for a check the rules do not know), kept once in the scratch database; answers its
+/// id there.
 struct AdviceIds<'a> {
     scratch: &'a Connection,
     rules: &'a dyn PageRules,
     ids: Cache<(i64, Option<String>, Option<i64>), i64>,
+    /// Each advice's id by its text and link.
+    texts: Cache<(String, String), i64>,
 }
 
 impl AdviceIds<'_> {
@@ -639,24 +665,32 @@ impl AdviceIds<'_> {
         system: Option<&str>,
         error: Option<i64>,
     ) -> Result<i64, StorageError> {
-        let (scratch, rules) = (self.scratch, self.rules);
-        self.ids
-            .get_or((key, system.map(str::to_owned), error), || {
-                let (label, _) = lookups.package(key)?;
-                let text = lookups.error(error)?;
-                let minimum = required.of(key).and_then(|r| r.minimum.as_deref());
-                let advice = rules.advice(&label, text.as_deref(), system, minimum);
-                let url = advice.url.unwrap_or_default();
+        let AdviceIds {
+            scratch,
+            rules,
+            ids,
+            texts,
+        } = self;
+        let label = lookups.label(key)?;
+        // The text matters only to the fix of a check the rules know.
+        let error = error.filter(|_| rules.knows(&label));
+        ids.get_or((key, system.map(str::to_owned), error), || {
+            let text = lookups.error(error)?;
+            let minimum = required.of(key).and_then(|r| r.minimum.as_deref());
+            let advice = rules.advice(&label, text.as_deref(), system, minimum);
+            scratch
+                .prepare_cached("INSERT OR IGNORE INTO label (key, text) VALUES (?1, ?2)")?
+                .execute(params![key, label])?;
+            let url = advice.url.unwrap_or_default();
+            texts.get_or((advice.text.clone(), url.clone()), || {
                 scratch
-                    .prepare_cached("INSERT OR IGNORE INTO label (key, text) VALUES (?1, ?2)")?
-                    .execute(params![key, label])?;
-                scratch
-                    .prepare_cached("INSERT OR IGNORE INTO advice (text, url) VALUES (?1, ?2)")?
-                    .execute(params![advice.text, url])?;
-                Ok(scratch
-                    .prepare_cached("SELECT id FROM advice WHERE text = ?1 AND url = ?2")?
-                    .query_row(params![advice.text, url], |r| r.get(0))?)
+                    .prepare_cached("INSERT INTO advice (text, url) VALUES (?1, ?2)
+                                     ON CONFLICT DO UPDATE SET text = excluded.text
+                                     RETURNING id")?
+                    .query_row(params![advice.text, url], |r| r.get(0))
+                    .map_err(StorageError::from)
             })
+        })
     }
 }
 
@@ -681,6 +715,7 @@ pub(crate) fn standings(
         scratch: &scratch,
         rules,
         ids: Cache::new(),
+        texts: Cache::new(),
     };
     {
         let mut statement = conn.prepare(
