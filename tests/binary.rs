@@ -35,7 +35,8 @@ impl Server {
     }
 
     fn launch(listen: &str, db: &Path, extra: &[&str], level: &str) -> Server {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["--listen", listen, "--db"])
             .arg(db)
             .args(extra)
@@ -45,7 +46,14 @@ impl Server {
             .env_remove("RAS_REDIS_URL")
             .env_remove("RAS_REDIS_PREFIX")
             .env_remove("RAS_REDIS_TIMEOUT")
-            .env_remove("RAS_METRICS")
+            .env_remove("RAS_METRICS");
+        Server::spawn(command)
+    }
+
+    /// Starts `command`, a server that logs where it listens (the binary just built, or the
+    /// installed one run as its unit runs it: tests/package.rs), and reads its log.
+    pub fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stderr(Stdio::piped())
             .spawn()
             .expect("the server binary starts");

@@ -102,8 +102,22 @@ pub fn run_nginx(binary: &Path, dir: &Path, site: &str, listening: &[SocketAddr]
 /// Starts nginx with the contrib site, its two upstream instances pointed at `upstreams`, on
 /// a free loopback port.
 fn start_nginx(binary: &Path, dir: &Path, upstreams: [SocketAddr; 2]) -> (Nginx, SocketAddr) {
+    let contrib =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/nginx/result-aggregation-server.conf");
+    start_site(binary, &contrib, dir, upstreams)
+}
+
+/// Starts nginx with the site in the file `site` (contrib's, or the copy the package installs),
+/// as [`start_nginx`] does.
+pub fn start_site(
+    binary: &Path,
+    site: &Path,
+    dir: &Path,
+    upstreams: [SocketAddr; 2],
+) -> (Nginx, SocketAddr) {
     let port = free_port();
-    let site = shipped_site("result-aggregation-server.conf")
+    let site = std::fs::read_to_string(site)
+        .unwrap()
         .replace("    listen [::]:80;\n", "")
         .replace("listen 80;", &format!("listen 127.0.0.1:{port};"));
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();

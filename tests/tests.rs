@@ -21,6 +21,7 @@ mod metrics;
 mod migration;
 mod nginx;
 mod operations;
+mod package;
 mod privacy;
 mod retention;
 mod storage;

@@ -24,6 +24,7 @@ NEEDS_PYTHON_3 = f"check.py needs Python 3 (3.6 or newer): run it with python3 (
 
 import argparse
 import collections
+import functools
 import glob
 import http.client
 import io
@@ -283,6 +284,8 @@ COMMAND_TIMEOUT = 10  # seconds for one "tool --version" command
 IMPORT_TIMEOUT = 30  # seconds for importing a package (matplotlib's first import builds a font cache)
 NETWORK_TIMEOUT = 10  # seconds for connecting to and hearing from the server
 VERBOSE_LINES = 20  # lines of a command's output shown by --verbose
+# Where the lines under a failed check start (its fix, then what others did): under its name.
+DETAIL_INDENT = " " * len("[FAIL] ")
 
 CONFIG_DIR_ENV = "SWC_CHECK_CONFIG_DIR"
 CONFIG_SUBDIR = "swc-installation-test"
@@ -347,8 +350,6 @@ CREATE_NO_WINDOW = 0x08000000
 # How this Python's subprocess reads pipes: in this thread on POSIX, by threads on Windows.
 # Fixed at import, so a test that simulates another system does not change it.
 POSIX_PIPES = os.name == "posix"
-# Output that is not text: NUL and the other C0 controls but tab and line feed, and DEL.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 NOTES = CATALOG["notes"]
 # A check's stand-in for "the sys.prefix of the interpreter running the script" in its paths.
 PREFIX_PLACEHOLDER = "{prefix}"
@@ -526,54 +527,6 @@ def interactive(stream=None):
         return False
 
 
-def windows_shell():
-    """Which shell the learner typed "python check.py" in on Windows, from what each leaves in
-    the environment: "bash" (Git Bash sets MSYSTEM), "powershell" (it puts a module folder in
-    the learner's profile at the head of PSModulePath; the system-wide value has none),
-    "cmd" (it sets PROMPT), or None when unsure (both traces, or neither: started by
-    double-click, or one shell inside the other)."""
-    if os.environ.get("MSYSTEM"):
-        return "bash"
-    profile = windows_key(os.environ.get("USERPROFILE", ""))
-    modules = os.environ.get("PSModulePath", "").split(";")
-    powershell = bool(profile) and any(windows_key(folder).startswith(profile + "\\")
-                                       for folder in modules)
-    cmd = "PROMPT" in os.environ
-    if powershell != cmd:
-        return "powershell" if powershell else "cmd"
-    return None
-
-
-def interpreter():
-    """The interpreter that runs the checks: this one, but python.exe for pythonw.exe (which
-    prints nothing, having no console)."""
-    folder, name = os.path.split(sys.executable)
-    if name.lower() == "pythonw.exe":
-        console = os.path.join(folder, "python.exe")
-        if os.path.isfile(console):
-            return console
-    return sys.executable
-
-
-def python_forms():
-    """How to type this interpreter at the start of a command: [(shell, text)], one form when
-    the shell is known; on Windows PowerShell needs its call operator (& "C:\\...\\python.exe"),
-    which Git Bash and the Command Prompt refuse, so both forms when it is not known."""
-    executable = interpreter()
-    if not on_windows():
-        return [(None, shlex.quote(executable))]
-    plain = f'"{executable}"'
-    powershell = f"& {plain}"
-    if "$" in executable or "`" in executable:  # PowerShell expands these inside "..."
-        powershell = "& '" + executable.replace("'", "''") + "'"
-    shell = windows_shell()
-    if shell == "powershell":
-        return [(None, powershell)]
-    if shell in ("bash", "cmd"):
-        return [(None, plain)]
-    return [("In PowerShell", powershell), ("In Git Bash or the Command Prompt", plain)]
-
-
 def windows_release(release, build, edition=""):
     """Windows 11 as Python 3.11 and older describe it: release "10" with a build of 22000 or
     more ("10.0.22631"). Windows Server editions keep the release Python gives."""
@@ -601,6 +554,188 @@ def explain_certificate_error(error):
     return (f"The server's certificate could not be verified ({reason}). On a network that "
             "inspects encrypted traffic (at work, at a university) try another network, or "
             "ask the workshop's organisers.")
+
+
+# ---------------------------------------------------------------- the learner's shell
+
+# The shells a learner types in on Windows, by the name of the process that runs each: cmd,
+# PowerShell (5.1 and 7), and the POSIX shells of Git Bash, MSYS2 and Cygwin.
+SHELL_PROCESSES = {"cmd.exe": "cmd", "powershell.exe": "powershell", "pwsh.exe": "powershell",
+                   "bash.exe": "posix", "sh.exe": "posix", "zsh.exe": "posix", "mintty.exe": "posix"}
+# The shells a Windows learner may be in, by the names learners know, in the order a command
+# is offered for each when the shell is not known: Windows' own terminal opens PowerShell, the
+# workshop uses Git Bash, the Command Prompt comes last.
+WINDOWS_SHELLS = collections.OrderedDict([("powershell", "PowerShell"), ("posix", "Git Bash"),
+                                          ("cmd", "the Command Prompt")])
+# Words each shell takes as they are; any other is quoted. POSIX shells: shlex's own rule.
+# PowerShell reads @ as splatting and , as an array, so neither is left bare there.
+UNQUOTED = {"powershell": re.compile(r"[\w%+=:./\\-]+"), "cmd": re.compile(r"[\w@+=:,./\\-]+")}
+
+
+def learner_shell():
+    """The shell the learner typed "python check.py" in: "posix" off Windows; on Windows
+    "posix" (Git Bash, MSYS2, Cygwin), "powershell" or "cmd" from the nearest shell among the
+    processes that started this one (right inside one shell started from another), else from
+    the traces shells leave in the environment; None when neither tells."""
+    if not on_windows():
+        return "posix"
+    for name in windows_ancestors():
+        if name in SHELL_PROCESSES:
+            return SHELL_PROCESSES[name]
+    return environment_shell()
+
+
+def environment_shell():
+    """The Windows shell as the environment tells it, for when the processes do not: "posix"
+    (Git Bash sets MSYSTEM), "powershell" (it puts a module folder in the learner's profile at
+    the head of PSModulePath; the system-wide value has none), "cmd" (it sets PROMPT), or None
+    when unsure (both traces, or neither: started by double-click, or one shell inside the
+    other, which also inherits the first one's MSYSTEM)."""
+    if os.environ.get("MSYSTEM"):
+        return "posix"
+    profile = windows_key(os.environ.get("USERPROFILE", ""))
+    modules = os.environ.get("PSModulePath", "").split(";")
+    powershell = bool(profile) and any(windows_key(folder).startswith(profile + "\\")
+                                       for folder in modules)
+    cmd = "PROMPT" in os.environ
+    if powershell != cmd:
+        return "powershell" if powershell else "cmd"
+    return None
+
+
+@functools.lru_cache(maxsize=None)  # the processes above this one stay the same for its run
+def windows_ancestors(limit=8):
+    """The executable names (lower case) of the processes that started this one, parent
+    first, from a Windows process snapshot; () when it cannot be taken."""
+    try:
+        import ctypes
+        from ctypes import wintypes
+
+        class ProcessEntry(ctypes.Structure):
+            """PROCESSENTRY32W."""
+            _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
+                        ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
+                        ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
+                        ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
+                        ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
+        kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
+        kernel32.Process32FirstW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.Process32NextW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
+        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+        snapshot = kernel32.CreateToolhelp32Snapshot(2, 0)  # TH32CS_SNAPPROCESS
+        if not snapshot or snapshot == wintypes.HANDLE(-1).value:
+            return ()
+        processes = {}
+        try:
+            entry = ProcessEntry()
+            entry.dwSize = ctypes.sizeof(ProcessEntry)
+            more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
+            while more:
+                processes[entry.th32ProcessID] = (entry.th32ParentProcessID, entry.szExeFile.lower())
+                more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
+        finally:
+            kernel32.CloseHandle(snapshot)
+        names, pid = [], os.getpid()
+        while len(names) < limit and pid in processes and processes[pid][0] in processes:
+            pid = processes[pid][0]
+            names.append(processes[pid][1])
+        return tuple(names)
+    except Exception:  # any failure only costs the environment's guess
+        return ()
+
+
+def interpreter():
+    """The interpreter that runs the checks: this one, but python.exe for pythonw.exe (which
+    prints nothing, having no console)."""
+    folder, name = os.path.split(sys.executable)
+    if name.lower() == "pythonw.exe":
+        console = os.path.join(folder, "python.exe")
+        if os.path.isfile(console):
+            return console
+    return sys.executable
+
+
+def interpreter_words():
+    """How the learner starts this Python, as words of a command (in a fix and in the re-test
+    line): "py -3.12" when the py launcher started it; the name the learner typed ("python3",
+    "python") when it leads to this very interpreter on PATH, else python3 or python when one
+    does; else its full path (python.exe for pythonw.exe, as interpreter())."""
+    ancestors = windows_ancestors() if on_windows() else ()
+    if ancestors and ancestors[0] == "py.exe":
+        # "py" alone may pick another Python next time (py -3.11 was maybe typed): name it.
+        bits = "-32" if sys.maxsize < 2 ** 32 else ""
+        return ["py", f"-{sys.version_info[0]}.{sys.version_info[1]}{bits}"]
+    typed = typed_interpreter()
+    names = [typed] if typed and os.path.basename(typed) == typed else []
+    names += ["python"] if on_windows() else ["python3", "python"]
+    for name in names:
+        found = find_on_path(name)
+        if found and is_this_interpreter(found):
+            return [name]
+    return [interpreter()]
+
+
+def typed_interpreter():
+    """The interpreter as the command line named it (Python 3.10's sys.orig_argv, else Linux's
+    /proc), or None. Only a hint: a shebang or a launcher may have put a full path there."""
+    original = getattr(sys, "orig_argv", None)
+    if original:
+        return original[0]
+    try:
+        with open("/proc/self/cmdline", "rb") as stream:
+            return stream.read().split(b"\0")[0].decode(sys.getfilesystemencoding()) or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def is_this_interpreter(path):
+    """Whether running path runs the interpreter of the checks (a venv's or pyenv's link
+    included; not pythonw.exe, which prints nothing; the Microsoft Store's python.exe is an
+    alias that cannot be compared, so both being its are)."""
+    this = interpreter()
+    try:
+        if os.path.samefile(path, this):
+            return True
+    except OSError:
+        pass
+    store = os.path.join("microsoft", "windowsapps") + os.sep
+    return all(store in os.path.normcase(p) for p in (path, this))
+
+
+def command_line(words, shell):
+    """words as one command for shell ("posix", "powershell" or "cmd"), each quoted as needed:
+    PowerShell's '...' (with '' for ', never expanded), and & before a quoted command, which
+    PowerShell otherwise takes for a string ("Unexpected token '-m'"); cmd's "..."."""
+    if shell == "posix":
+        return " ".join(shlex.quote(word) for word in words)
+    quoted = []
+    for word in words:
+        if UNQUOTED[shell].fullmatch(word):
+            quoted.append(word)
+        elif shell == "powershell":
+            quoted.append("'" + word.replace("'", "''") + "'")
+        else:
+            quoted.append(f'"{word}"')
+    line = " ".join(quoted)
+    return "& " + line if shell == "powershell" and quoted[0] != words[0] else line
+
+
+def command_forms(words):
+    """words as the learner can type them: [(None, line)] for the learner's shell; when it is
+    not known (on Windows), one (shells, line) per different line, shells naming where it
+    works ("PowerShell", "Git Bash or the Command Prompt")."""
+    shell = learner_shell()
+    if shell is not None:
+        return [(None, command_line(words, shell))]
+    shells = collections.OrderedDict()
+    for shell, name in WINDOWS_SHELLS.items():
+        shells.setdefault(command_line(words, shell), []).append(name)
+    if len(shells) == 1:
+        return [(None, line) for line in shells]
+    return [(" or ".join(names), line) for line, names in shells.items()]
 
 
 # ---------------------------------------------------------------- versions
@@ -643,8 +778,9 @@ def process_options():
 
 def decode_output(raw):
     """A command's output as text: UTF-16 where a program wrote it so (WSL's bash.exe and
-    wsl.exe do, without a byte order mark), else UTF-8, else this system's encoding; line
-    endings made \\n, and no NUL or other control character left in it."""
+    wsl.exe do, without a byte order mark), else UTF-8, else this system's encoding; then
+    cleaned as a report's error text is (clean_text): terminal escape sequences removed whole
+    before the controls (a coloured message keeps no "[31m"), line endings made \\n."""
     odd = raw[1::2]
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = raw.decode("utf-16", "replace")
@@ -655,7 +791,7 @@ def decode_output(raw):
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode(locale.getpreferredencoding(False) or "latin-1", "replace")
-    return CONTROL_CHARACTERS.sub("", re.sub(r"\r*\n|\r", "\n", text))
+    return clean_text(text, one_line=False)
 
 
 def run_command(argv, timeout, verbose, shown=None):
@@ -842,18 +978,19 @@ def locate(check, ignored=None):
 
 def fix_text(check, situation, minimum=None):
     """The catalog's fix for a failed check: situation is install, upgrade, timed_out or reinstall.
-    A fix that types the interpreter is written for the learner's shell (both ways when the
-    shell is not known); a Python package's install or upgrade says where packages are checked."""
+    A fix that types the interpreter types it as the learner starts it, for their shell (one
+    line per shell when it is not known); a Python package's install or upgrade says where
+    packages are checked."""
     template = FIXES[situation][check.kind]
     if situation == "install":
         template = check.install_on.get(platform.system(), check.install or template)
-    forms = python_forms() if PYTHON_PLACEHOLDER in template else [(None, None)]
+    forms = command_forms(interpreter_words()) if PYTHON_PLACEHOLDER in template else [(None, None)]
     texts = []
-    for shell, python in forms:
+    for shells, python in forms:
         text = template.format(human=check.human, url=check.url, minimum=minimum,
                                module=check.module, distribution=check.distribution,
                                python=python)
-        texts.append(f"{shell}: {text}" if shell else text)
+        texts.append(f"In {shells}: {text}" if shells else text)
     if check.kind == "module" and situation in ("install", "upgrade") \
             and not in_conda_environment(WORKSHOP_ENVIRONMENT):
         notes = NOTES["conda_environment"]
@@ -1129,7 +1266,8 @@ def show_result(result, verbose):
         return
     tag, note = ("WARN", " (optional)") if result.optional else ("FAIL", "")
     say(f"[{tag}] {result.check.label}: {result.problem}{note}")
-    say("       Fix: " + result.hint.replace("\n", "\n" + " " * 12))
+    fix = DETAIL_INDENT + "Fix: "
+    say(fix + result.hint.replace("\n", "\n" + " " * len(fix)))
 
 
 def run_checks(planned, verbose):
@@ -1160,139 +1298,13 @@ def summarize(results):
     return 0
 
 
-def rerun_command(arguments, windows=None):
+def rerun_command(arguments):
     """The command that runs this script again with arguments, as the learner ran it: the
-    interpreter they typed (when it surely is this one), the script's path as they typed it,
-    quoted for their shell (POSIX shells; on Windows PowerShell or the Command Prompt)."""
-    windows = os.name == "nt" if windows is None else windows
-    ancestors = windows_ancestors() if windows else []
+    interpreter as they start it (interpreter_words), the script's path as they typed it,
+    quoted for their shell; one form per shell when the shell is not known."""
     script = sys.argv[0] if sys.argv and os.path.isfile(sys.argv[0]) else "check.py"
-    words = interpreter_words(windows, ancestors) + [script] + list(arguments)
-    shell = "posix" if not windows else learner_shell(ancestors)
-    if shell is not None:
-        return command_line(words, shell)
-    powershell, prompt = command_line(words, "powershell"), command_line(words, "cmd")
-    if powershell == prompt:
-        return prompt
-    return f"{powershell} (in PowerShell), or {prompt} (in the Command Prompt)"
-
-
-def interpreter_words(windows, ancestors):
-    """How to start this Python again, as words of a command: "py -3.12" when the py launcher
-    started it; the name the learner typed ("python3", "python") when it leads to this very
-    interpreter on PATH, else python3 or python when one does; else its full path."""
-    if ancestors and ancestors[0] == "py.exe":
-        # "py" alone may pick another Python next time (py -3.11 was maybe typed): name it.
-        bits = "-32" if sys.maxsize < 2 ** 32 else ""
-        return ["py", f"-{sys.version_info[0]}.{sys.version_info[1]}{bits}"]
-    typed = typed_interpreter()
-    names = [typed] if typed and os.path.basename(typed) == typed else []
-    names += ["python"] if windows else ["python3", "python"]
-    for name in names:
-        found = shutil.which(name)
-        if found and is_this_interpreter(found):
-            return [name]
-    return [sys.executable]
-
-
-def typed_interpreter():
-    """The interpreter as the command line named it (Python 3.10's sys.orig_argv, else Linux's
-    /proc), or None. Only a hint: a shebang or a launcher may have put a full path there."""
-    original = getattr(sys, "orig_argv", None)
-    if original:
-        return original[0]
-    try:
-        with open("/proc/self/cmdline", "rb") as stream:
-            return stream.read().split(b"\0")[0].decode(sys.getfilesystemencoding()) or None
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def is_this_interpreter(path):
-    """Whether running path runs this interpreter (a venv's or pyenv's link included; the
-    Microsoft Store's python.exe is an alias that cannot be compared, so both being its are)."""
-    try:
-        if os.path.samefile(path, sys.executable):
-            return True
-    except OSError:
-        pass
-    store = os.path.join("microsoft", "windowsapps") + os.sep
-    return all(store in os.path.normcase(p) for p in (path, sys.executable))
-
-
-def learner_shell(ancestors):
-    """On Windows, the shell the learner typed in, from the processes above this one: "cmd",
-    "powershell", "posix" (Git Bash, MSYS2, Cygwin), or None when unknown."""
-    shells = {"cmd.exe": "cmd", "powershell.exe": "powershell", "pwsh.exe": "powershell",
-              "bash.exe": "posix", "sh.exe": "posix", "zsh.exe": "posix", "mintty.exe": "posix"}
-    for name in ancestors:
-        if name in shells:
-            return shells[name]
-    return None
-
-
-def windows_ancestors(limit=8):
-    """The executable names (lower case) of the processes that started this one, parent
-    first, from a Windows process snapshot; [] when it cannot be taken."""
-    try:
-        import ctypes
-        from ctypes import wintypes
-
-        class ProcessEntry(ctypes.Structure):
-            """PROCESSENTRY32W."""
-            _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
-                        ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
-                        ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
-                        ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
-                        ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
-
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-        kernel32.CreateToolhelp32Snapshot.restype = wintypes.HANDLE
-        kernel32.CreateToolhelp32Snapshot.argtypes = [wintypes.DWORD, wintypes.DWORD]
-        kernel32.Process32FirstW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
-        kernel32.Process32NextW.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessEntry)]
-        kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
-        snapshot = kernel32.CreateToolhelp32Snapshot(2, 0)  # TH32CS_SNAPPROCESS
-        if not snapshot or snapshot == wintypes.HANDLE(-1).value:
-            return []
-        processes = {}
-        try:
-            entry = ProcessEntry()
-            entry.dwSize = ctypes.sizeof(ProcessEntry)
-            more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
-            while more:
-                processes[entry.th32ProcessID] = (entry.th32ParentProcessID, entry.szExeFile.lower())
-                more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
-        finally:
-            kernel32.CloseHandle(snapshot)
-        names, pid = [], os.getpid()
-        while len(names) < limit and pid in processes and processes[pid][0] in processes:
-            pid = processes[pid][0]
-            names.append(processes[pid][1])
-        return names
-    except Exception:  # any failure only costs the nicer re-test line
-        return []
-
-
-# Words that need no quoting: in POSIX shells (shlex's own rule), PowerShell and cmd.
-UNQUOTED = {"powershell": re.compile(r"[\w@%+=:,./\\-]+"), "cmd": re.compile(r"[\w@+=:,./\\-]+")}
-
-
-def command_line(words, shell):
-    """words as one command for shell ("posix", "powershell" or "cmd"), each quoted as needed:
-    PowerShell's '...' (with '' for '), and & before a quoted command; cmd's "..."."""
-    if shell == "posix":
-        return " ".join(shlex.quote(word) for word in words)
-    quoted = []
-    for word in words:
-        if UNQUOTED[shell].fullmatch(word):
-            quoted.append(word)
-        elif shell == "powershell":
-            quoted.append("'" + word.replace("'", "''") + "'")
-        else:
-            quoted.append(f'"{word}"')
-    line = " ".join(quoted)
-    return "& " + line if shell == "powershell" and quoted[0] != words[0] else line
+    forms = command_forms(interpreter_words() + [script] + list(arguments))
+    return ", or ".join(f"{line} (in {shells})" if shells else line for shells, line in forms)
 
 
 def show_advice(answer, results):
@@ -1312,7 +1324,7 @@ def show_advice(answer, results):
         say("What learners on your system who had the same problem did:")
     for result, line in shown:
         show_result(result, verbose=False)
-        say(f"       {line}")
+        say(DETAIL_INDENT + line)
 
 
 def advice_line(entry, human):
@@ -1429,7 +1441,7 @@ def config_dir():
     override = os.environ.get(CONFIG_DIR_ENV)
     if override:
         return override
-    if sys.platform.startswith("win"):
+    if on_windows():
         base = os.environ.get("APPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Roaming")
     elif sys.platform == "darwin":
         base = os.path.join(os.path.expanduser("~"), "Library", "Application Support")
@@ -1697,7 +1709,7 @@ def clean_text(text, one_line=True):
 def home_stand_ins(windows=None, environ=None):
     """[(pattern, stand-in)] for the learner's home folder as a text may show it, longest
     first: ~ for it, on Windows %USERPROFILE% (there in any case and either slash style)."""
-    windows = os.name == "nt" if windows is None else windows
+    windows = on_windows() if windows is None else windows
     environ = os.environ if environ is None else environ
     if windows:
         folders = [environ.get("USERPROFILE", ""), environ.get("HOMEDRIVE", "") + environ.get("HOMEPATH", "")]
@@ -1919,6 +1931,16 @@ def explain_refusal(error, url, refused="accept the results"):
     say(f"The server at {url} did not {refused} (HTTP {error.code}, {reason}{detail}).")
 
 
+def say_unreachable(url, error, outcome=""):
+    """Print that the server at url could not be reached (outcome says what that left undone);
+    when this Python could not verify the server's certificate, first what to do about it."""
+    advice = explain_certificate_error(error)
+    if advice:
+        say(advice)
+    reason = getattr(error, "reason", None) or error
+    say(f"Could not reach the server at {url} ({reason}){outcome}.")
+
+
 # What became of a report: delivered, refused as invalid (4xx but 429: sending it again would
 # not help, so it is not kept), or not delivered now (network, timeout, 5xx, 429, a redirect not
 # followed, an answer that is not the server's, as a venue's captive portal gives: kept).
@@ -1942,8 +1964,7 @@ def deliver(server, report, sent_line):
             "its new URL.")
         return UNDELIVERED, None
     except (OSError, http.client.HTTPException, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {server.url(REPORT_PATH)} ({reason}).")
+        say_unreachable(server.url(REPORT_PATH), error)
         return UNDELIVERED, None
     url = server.url(REPORT_PATH)  # where a redirect took it
     try:
@@ -2035,8 +2056,7 @@ def served_workshop():
 
 def offer_report(results, args, server, checked_at, waiting):
     """Get consent, show exactly what would be sent, and send it (or keep it for later)."""
-    interactive = sys.stdin is not None and sys.stdin.isatty()
-    if not args.yes and not interactive:
+    if not args.yes and not interactive():
         say("Results not sent: no terminal to ask for your consent. To send them, run again "
             "with --yes (and optionally --workshop ID --email ADDR).")
         return
@@ -2071,7 +2091,7 @@ def forget_everything(args):
     server = Server(args.host)
     path = f"{REPORT_PATH}{key}/"
     if not args.yes:
-        if sys.stdin is None or not sys.stdin.isatty():
+        if not interactive():
             say("Nothing deleted: no terminal to confirm. To delete, run again with --forget --yes.")
             return 1
         what = (f"everything sent from this computer (key {key}) from {server.base}, and the key "
@@ -2097,9 +2117,7 @@ def forget_everything(args):
             "server has moved, run again with --host and its new URL.")
         return 1
     except (OSError, http.client.HTTPException, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        say(f"Could not reach the server at {server.url(path)} ({reason}); nothing was deleted "
-            "and your key is kept.")
+        say_unreachable(server.url(path), error, "; nothing was deleted and your key is kept")
         return 1
     host = server.base
     try:

@@ -870,6 +870,23 @@ class ReportTests(ServerTestCase):
             self.assertIn("Not sent.", out)
         self.assertEqual(server.requests, [])
 
+    def test_consent_is_asked_where_a_learner_can_answer(self):
+        """Whether to ask is interactive()'s call (Git Bash's mintty is a pipe, not a tty, and
+        has a learner): a pipe it vouches for is asked the workshop, email and consent; a tty
+        it does not is not asked at all."""
+        server = self.server()
+        with mock.patch.object(check, "interactive", return_value=True):
+            _, out, _ = run_main(["-H", server.url, "fake-new"], stdin=io.StringIO("ws\na@example.org\ny\n"))
+        self.assertIn("Send these results? [y/N]", out)
+        self.assertEqual(len(server.requests), 1)
+        sent = json.loads(server.requests[0][2])["user_system_info"]
+        self.assertEqual((sent["workshop_id"], sent["email_id"]), ("ws", "a@example.org"))
+        with mock.patch.object(check, "interactive", return_value=False):
+            _, out, _ = run_main(["-H", server.url, "fake-new"], stdin=FakeTerminal("ws\n\ny\n"))
+        self.assertIn("Results not sent: no terminal to ask for your consent.", out)
+        self.assertNotIn("Workshop name", out)
+        self.assertEqual(len(server.requests), 1)
+
     def test_served_workshop_id_and_override(self):
         """The served WORKSHOP_ID is used without asking, and --workshop overrides it."""
         server = self.server()
@@ -929,6 +946,19 @@ class ForgetTests(ServerTestCase):
         code, out, _ = run_main(["--forget", "-H", server.url], stdin=io.StringIO("y\n"))
         self.assertEqual((code, server.requests, self.stored_key()), (1, [], KEY_1))
         self.assertIn("--forget --yes", out)
+
+    def test_forget_asks_where_a_learner_can_answer(self):
+        """--forget confirms through interactive() too: yes through a pipe it vouches for."""
+        server = self.server()
+        check.save_key(KEY_1)
+        with mock.patch.object(check, "interactive", return_value=False):
+            code, out, _ = run_main(["--forget", "-H", server.url], stdin=FakeTerminal("y\n"))
+        self.assertEqual((code, server.requests), (1, []))
+        self.assertIn("no terminal to confirm", out)
+        with mock.patch.object(check, "interactive", return_value=True):
+            code, out, _ = run_main(["--forget", "-H", server.url], stdin=io.StringIO("y\n"))
+        self.assertEqual((code, server.requests), (0, [(f"/installation_data/{KEY_1}/", "DELETE", "")]))
+        self.assertIsNone(self.stored_key())
 
     def test_forget_without_a_key_sends_nothing(self):
         """Nothing stored, nothing to delete."""
@@ -992,6 +1022,47 @@ class ForgetTests(ServerTestCase):
         self.assertIn("http://h:8080/a%20b%s", out.getvalue())
 
 
+class CertificateTests(ServerTestCase):
+    """Issue 23 item 7: a certificate this Python cannot verify is explained, before the
+    "Could not reach" line, wherever the script talks to the server."""
+
+    def setUp(self):
+        """An https server whose certificate nothing here trusts."""
+        super().setUp()
+        os.environ.pop("SSL_CERT_FILE", None)
+        certificate = os.path.join(self.tmp, "loopback.pem")
+        with open(certificate, "w") as stream:
+            stream.write(LOOPBACK_CERTIFICATE)
+        self.secure = self.server(certificate=certificate)
+
+    def assert_explained(self, out, url):
+        """The explanation is printed, and right before the line that says what failed."""
+        lines = out.splitlines()
+        unreachable = [i for i, line in enumerate(lines)
+                       if line.startswith(f"Could not reach the server at {url}")]
+        self.assertEqual(len(unreachable), 1, out)
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", lines[unreachable[0]])
+        self.assertTrue(lines[unreachable[0] - 1].startswith("The server's certificate could not "
+                                                             "be verified"), out)
+
+    def test_sending_the_pending_reports_and_forgetting(self):
+        """A report sent now, the kept one by --send-pending, and --forget's DELETE."""
+        reports = self.secure.url + "/installation_data/"
+        code, out, _ = run_main(["--yes", "-H", self.secure.url, "fake-new"])
+        self.assertEqual(code, 0)
+        self.assert_explained(out, reports)
+        self.assertEqual(len(check.kept_reports()), 1)
+        code, out, _ = run_main(["--send-pending", "-H", self.secure.url])
+        self.assertEqual(code, 1)
+        self.assert_explained(out, reports)
+        check.save_key(KEY_1)
+        code, out, _ = run_main(["--forget", "--yes", "-H", self.secure.url])
+        self.assertEqual((code, self.stored_key()), (1, KEY_1))
+        self.assert_explained(out, f"{reports}{KEY_1}/")
+        self.assertIn("nothing was deleted and your key is kept", out)
+        self.assertEqual(self.secure.requests, [], "no request got through the handshake")
+
+
 class RetestLineTests(SandboxTestCase):
     """Issue 22: the re-test line names the command the learner ran, quoted for their shell."""
 
@@ -1006,16 +1077,21 @@ class RetestLineTests(SandboxTestCase):
         patcher.start()
         self.addCleanup(patcher.stop)
 
-    def line(self, typed, on_path=(), ancestors=(), windows=False):
-        """The re-test line for check names git numpy when typed started this Python and the
-        names in on_path lead to it."""
-        def which(name):
+    def line(self, typed, on_path=(), ancestors=(), windows=False, **environment):
+        """The re-test line for check names git numpy when typed started this Python, the
+        names in on_path lead to it, and (on Windows) ancestors started it in a console whose
+        environment holds environment and no other shell's trace."""
+        def find_on_path(name):
             """Only the given names are on PATH, each leading to this interpreter."""
             return sys.executable if name in on_path else None
+        for name in ("MSYSTEM", "PROMPT", "PSModulePath"):
+            os.environ.pop(name, None)
         with mock.patch.object(check, "typed_interpreter", return_value=typed), \
-                mock.patch.object(check.shutil, "which", side_effect=which), \
-                mock.patch.object(check, "windows_ancestors", return_value=list(ancestors)):
-            return check.rerun_command(["git", "numpy"], windows=windows)
+                mock.patch.object(check, "find_on_path", side_effect=find_on_path), \
+                mock.patch.object(check, "windows_ancestors", return_value=tuple(ancestors)), \
+                mock.patch.object(sys, "platform", "win32" if windows else "linux"), \
+                mock.patch.dict(os.environ, environment):
+            return check.rerun_command(["git", "numpy"])
 
     def test_posix_the_name_typed_when_it_leads_here(self):
         """python3 typed and on PATH: python3; python typed: python; the path quoted for sh."""
@@ -1045,13 +1121,33 @@ class RetestLineTests(SandboxTestCase):
         self.assertEqual(self.line("python", ("python",), ["bash.exe", "mintty.exe"], windows=True),
                          f"python {check.shlex.quote(self.script)} git numpy")
 
-    def test_windows_unknown_shell_and_a_full_path_gives_both_forms(self):
-        """PowerShell needs & before a quoted command, which cmd refuses: both, named."""
-        with mock.patch.object(sys, "executable", "C:\\Program Files\\Python312\\python.exe"):
+    def test_windows_unknown_shell_and_a_full_path_gives_a_form_per_shell(self):
+        """PowerShell needs & before a quoted command, which cmd and Git Bash refuse; Git Bash
+        reads a backslash as an escape: each its own line, named."""
+        python = "C:\\Program Files\\Python312\\python.exe"
+        with mock.patch.object(sys, "executable", python):
             line = self.line(None, (), [], windows=True)
-        self.assertEqual(line, "& 'C:\\Program Files\\Python312\\python.exe' '%s' git numpy (in "
-                               "PowerShell), or \"C:\\Program Files\\Python312\\python.exe\" \"%s\" git numpy "
-                               "(in the Command Prompt)" % (self.script.replace("'", "''"), self.script))
+        script = self.script
+        self.assertEqual(line, "& '%s' '%s' git numpy (in PowerShell), or %s %s git numpy (in Git "
+                               "Bash), or \"%s\" \"%s\" git numpy (in the Command Prompt)"
+                         % (python, script.replace("'", "''"), check.shlex.quote(python),
+                            check.shlex.quote(script), python, script))
+        self.assertEqual(self.line(None, ("python",), [], windows=True),
+                         "python %s git numpy (in PowerShell), or python %s git numpy (in Git "
+                         "Bash), or python \"%s\" git numpy (in the Command Prompt)"
+                         % ("'" + script.replace("'", "''") + "'", check.shlex.quote(script), script))
+
+    def test_windows_the_nearest_shell_process_wins_then_the_environment(self):
+        """PowerShell started from Git Bash inherits MSYSTEM: its process still says PowerShell.
+        Without a shell among the processes (no snapshot), the environment's traces tell."""
+        quoted = "'" + self.script.replace("'", "''") + "'"
+        self.assertEqual(self.line("python", ("python",), ["powershell.exe", "bash.exe", "mintty.exe"],
+                                   windows=True, MSYSTEM="MINGW64"),
+                         f"python {quoted} git numpy")
+        self.assertEqual(self.line("python", ("python",), [], windows=True, MSYSTEM="MINGW64"),
+                         f"python {check.shlex.quote(self.script)} git numpy")
+        self.assertEqual(self.line("python", ("python",), [], windows=True, PROMPT="$P$G"),
+                         f'python "{self.script}" git numpy')
 
     def test_a_script_read_from_standard_input_is_called_check_py(self):
         """python3 - (piped) has no file to name: the name the landing page downloads to."""
@@ -1096,12 +1192,15 @@ class AdviceTests(ServerTestCase):
         code, out, _ = run_main(["--yes", "-H", server.url, "fake-new", "fake-old"])
         self.assertEqual(code, 1)
         tail = out[out.index("Thank you"):].splitlines()
+        fix = check.upgrade_hint(check.CHECK_TABLE["fake-old"], "2.0").splitlines()
+        self.assertEqual(len(fix), 2, "a package's fix says where packages are checked")
         self.assertEqual(tail[1:], [
             "Stored your key in %s so later reports update this one." % check.key_path(),
             "",
             "What learners on your system who had the same problem did:",
             "[FAIL] Fake Old (fake-old): Fake Old 0.9 found, 2.0 or newer needed",
-            "       Fix: " + check.upgrade_hint(check.CHECK_TABLE["fake-old"], "2.0"),
+            "       Fix: " + fix[0],
+            "            " + fix[1],
             "       38 of 45 learners on Windows fixed this, half of them within 2 hours; most "
             "ended with Fake Old 2.43.",
         ])

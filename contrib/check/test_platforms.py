@@ -33,6 +33,7 @@ import urllib.request
 from unittest import mock
 
 import check
+from test_check import KEY_1, FakeServer
 
 POSIX_ONLY = unittest.skipIf(os.name == "nt", "fake executables are shell scripts")
 SCRIPT = os.path.abspath(check.__file__)
@@ -176,6 +177,10 @@ class PlatformCase(unittest.TestCase):
             # Windows' os.path.expandvars knows %NAME% and its separator is the backslash.
             patchers.append(mock.patch("os.path.expandvars",
                                        lambda path: ntpath.expandvars(path).replace("\\", "/")))
+            # Python 3.13's urllib reads Windows' certificate store for any request there; this
+            # system has none (its own certificates are read after it, as on Linux).
+            patchers.append(mock.patch.object(ssl.SSLContext, "_load_windows_store_certs",
+                                              lambda context, store, purpose: None))
         for patcher in patchers:
             patcher.start()
             self.addCleanup(patcher.stop)
@@ -219,62 +224,99 @@ class PlatformCase(unittest.TestCase):
 class WindowsShellTests(PlatformCase):
     """Item 1: a fix that types the interpreter works in the shell the learner uses."""
 
-    def missing_module_fix(self, **environment):
-        """The fix printed for a Python package that is not installed, on simulated Windows."""
-        self.windows(**environment)
-        result = check.run_check(check.module_check("swc-missing", "Missing", "swc_fake_missing"), None)
-        self.assertEqual(result.error, "not found")
-        return result.hint
+    # Python from python.org, installed for all users and for one user called Jane Doe.
+    ALL_USERS = "C:\\Program Files\\Python312\\python.exe"
+    JANE = "C:\\Users\\Jane Doe\\AppData\\Local\\Programs\\Python\\Python312\\python.exe"
+
+    def setUp(self):
+        """Play Windows."""
+        super().setUp()
+        self.windows()
+
+    def fix(self, python, ancestors=(), **environment):
+        """numpy's install fix for the interpreter python, started from the processes
+        ancestors (none: no snapshot) with environment added to the console's."""
+        with mock.patch.object(sys, "executable", python), \
+                mock.patch.object(check, "windows_ancestors", return_value=tuple(ancestors)), \
+                mock.patch.dict(os.environ, environment):
+            return check.fix_text(check.CHECK_TABLE["numpy"], "install")
 
     def test_item1_powershell_gets_the_call_operator(self):
-        """PowerShell refuses "C:\\...\\python.exe" -m pip ("Unexpected token '-m'"): & first."""
-        hint = self.missing_module_fix(USERPROFILE="C:\\Users\\learner",
-                                       PSModulePath=PSMODULEPATH_IN_POWERSHELL)
-        self.assertTrue(hint.startswith(f'Install it: & "{sys.executable}" -m pip install swc_fake_missing'),
-                        hint)
+        """PowerShell refuses "C:\\...\\python.exe" -m pip ("Unexpected token '-m'"): & first,
+        the path in single quotes (nothing in them expands)."""
+        for ancestors, environment in ((["powershell.exe", "explorer.exe"], {}),
+                                       ([], {"USERPROFILE": "C:\\Users\\learner",
+                                             "PSModulePath": PSMODULEPATH_IN_POWERSHELL})):
+            with self.subTest(ancestors=ancestors):
+                hint = self.fix(self.JANE, ancestors, **environment)
+                self.assertTrue(hint.startswith(f"Install it: & '{self.JANE}' -m pip install numpy (or, with "
+                                                "conda: conda install numpy)"), hint)
 
-    def test_item1_git_bash_and_the_command_prompt_get_the_plain_form(self):
-        """Git Bash (MSYSTEM) and cmd.exe (PROMPT, system PSModulePath) run "C:\\...\\python.exe"."""
-        for environment in ({"MSYSTEM": "MINGW64", "PSModulePath": PSMODULEPATH_IN_POWERSHELL,
-                             "USERPROFILE": "C:\\Users\\learner"},
-                            {"PROMPT": "$P$G"}):
-            with self.subTest(environment=environment):
-                hint = self.missing_module_fix(**environment)
-                self.assertTrue(hint.startswith(f'Install it: "{sys.executable}" -m pip install'), hint)
+    def test_item1_git_bash_and_the_command_prompt_get_their_forms(self):
+        """Git Bash (bash.exe, or MSYSTEM) quotes for a POSIX shell; the Command Prompt (cmd.exe,
+        or PROMPT and the system's PSModulePath) with "..."."""
+        posix = f"Install it: '{self.JANE}' -m pip install numpy"
+        cmd = f'Install it: "{self.JANE}" -m pip install numpy'
+        for ancestors, environment, expected in (
+                (["bash.exe", "mintty.exe"], {}, posix),
+                ([], {"MSYSTEM": "MINGW64", "PSModulePath": PSMODULEPATH_IN_POWERSHELL,
+                      "USERPROFILE": "C:\\Users\\learner"}, posix),
+                (["cmd.exe", "explorer.exe"], {}, cmd),
+                ([], {"PROMPT": "$P$G"}, cmd)):
+            with self.subTest(ancestors=ancestors, environment=environment):
+                hint = self.fix(self.JANE, ancestors, **environment)
+                self.assertTrue(hint.startswith(expected), hint)
                 self.assertNotIn("&", hint)
 
-    def test_item1_both_forms_when_the_shell_is_unknown(self):
-        """Started by double-click (no trace of either shell): both, each said for which shell."""
-        hint = self.missing_module_fix()
-        lines = hint.splitlines()
-        self.assertTrue(lines[0].startswith(f'In PowerShell: Install it: & "{sys.executable}" -m pip'), hint)
-        self.assertTrue(lines[1].startswith(f'In Git Bash or the Command Prompt: Install it: "{sys.executable}"'),
-                        hint)
-
-    def test_item1_the_exact_powershell_line(self):
-        """The line a learner pastes, with an interpreter under a non-ASCII user name."""
-        self.windows(USERPROFILE="C:\\Users\\Łukasz", PSModulePath="C:\\Users\\Łukasz\\OneDrive\\Documents"
-                     "\\WindowsPowerShell\\Modules;" + PSMODULEPATH_SYSTEM)
+    def test_item1_a_form_per_shell_when_the_shell_is_unknown(self):
+        """Started by double-click (no shell process, no trace of one): a line per shell that
+        reads it differently, each said for which shell."""
+        lines = self.fix(self.ALL_USERS).splitlines()
+        self.assertEqual(lines[:3], [
+            f"In PowerShell: Install it: & '{self.ALL_USERS}' -m pip install numpy (or, with conda: "
+            f"conda install numpy); see {INSTALL}#python",
+            f"In Git Bash: Install it: '{self.ALL_USERS}' -m pip install numpy (or, with conda: "
+            f"conda install numpy); see {INSTALL}#python",
+            f'In the Command Prompt: Install it: "{self.ALL_USERS}" -m pip install numpy (or, with '
+            f"conda: conda install numpy); see {INSTALL}#python"])
+        self.assertIn("Miniforge Prompt", lines[3])
+        # A path no shell needs quoted but Git Bash (a backslash escapes there): two lines.
         python = "C:\\Users\\Łukasz\\AppData\\Local\\Programs\\Python\\Python312\\python.exe"
-        with mock.patch.object(sys, "executable", python):
-            hint = check.fix_text(check.CHECK_TABLE["numpy"], "install")
-        self.assertTrue(hint.startswith(f'Install it: & "{python}" -m pip install numpy (or, with conda'), hint)
-        self.assertIn("Miniforge Prompt", hint)
+        lines = self.fix(python).splitlines()
+        self.assertTrue(lines[0].startswith(f"In PowerShell or the Command Prompt: Install it: {python} -m pip"),
+                        lines)
+        self.assertTrue(lines[1].startswith(f"In Git Bash: Install it: '{python}' -m pip"), lines)
 
-    def test_windows_shell_traces(self):
-        """Which shell each environment points to."""
-        cases = [({"MSYSTEM": "MINGW64"}, "bash"),
+    def test_item1_the_nearest_shell_wins_over_the_environment(self):
+        """PowerShell typed in Git Bash inherits MSYSTEM; its process says PowerShell."""
+        hint = self.fix(self.JANE, ["powershell.exe", "bash.exe", "mintty.exe"], MSYSTEM="MINGW64")
+        self.assertTrue(hint.startswith(f"Install it: & '{self.JANE}' -m pip"), hint)
+
+    def test_item1_the_interpreter_as_the_learner_starts_it(self):
+        """The fix types the interpreter as the re-test line does: py -3.12 after the launcher,
+        python when that name leads to this Python, else the full path."""
+        version = "-%d.%d" % sys.version_info[:2] + ("-32" if sys.maxsize < 2 ** 32 else "")
+        hint = self.fix(sys.executable, ["py.exe", "powershell.exe"])
+        self.assertTrue(hint.startswith(f"Install it: py {version} -m pip install numpy"), hint)
+        os.symlink(sys.executable, os.path.join(self.bin, "python.exe"))
+        hint = self.fix(sys.executable, ["cmd.exe"])
+        self.assertTrue(hint.startswith("Install it: python -m pip install numpy"), hint)
+
+    def test_environment_shell_traces(self):
+        """Which shell each environment points to, when no process tells."""
+        cases = [({"MSYSTEM": "MINGW64"}, "posix"),
                  ({"USERPROFILE": "C:\\Users\\learner", "PSModulePath": PSMODULEPATH_IN_POWERSHELL}, "powershell"),
                  ({"PROMPT": "$P$G"}, "cmd"),
                  ({"PROMPT": "$P$G", "USERPROFILE": "C:\\Users\\learner",
                    "PSModulePath": PSMODULEPATH_IN_POWERSHELL}, None),
                  ({}, None)]
-        self.windows()
         base = dict(os.environ)
         for environment, expected in cases:
             with self.subTest(environment=environment), mock.patch.dict(os.environ, base, clear=True):
                 os.environ.update(environment)
-                self.assertEqual(check.windows_shell(), expected)
+                self.assertEqual(check.environment_shell(), expected)
+                with mock.patch.object(check, "windows_ancestors", return_value=()):
+                    self.assertEqual(check.learner_shell(), expected)
 
 
 @POSIX_ONLY
@@ -413,10 +455,12 @@ class WindowsPlacesTests(PlatformCase):
         self.assertNotIn("\\u0000", payload)
 
     def test_decoding_keeps_utf8_and_other_encodings(self):
-        """UTF-8 stays UTF-8, a byte order mark says UTF-16, controls go."""
+        """UTF-8 stays UTF-8, a byte order mark says UTF-16, terminal escapes and controls go."""
         self.assertEqual(check.decode_output("Ærøskøbing\r\n".encode("utf-8")), "Ærøskøbing\n")
         self.assertEqual(check.decode_output("Łukasz".encode("utf-16")), "Łukasz")
-        self.assertEqual(check.decode_output(b"a\x00b\x1b[0mc\x07\n"), "ab[0mc\n")
+        self.assertEqual(check.decode_output(b"a\x00b\x1b[0mc\x07\n"), "abc\n", "the escape whole")
+        self.assertEqual(check.decode_output("\x1b[1;31merror:\x1b[m bad\r\n".encode("utf-16-le")),
+                         "error: bad\n")
 
     def test_wsl_bash_is_not_git_bash(self):
         """C:\\Windows\\System32\\bash.exe (WSL) with a distribution answers like bash: it does not count."""
@@ -579,6 +623,40 @@ class TerminalTests(PlatformCase):
         self.assertFalse(check.interactive(io.StringIO("y\n")))
         with mock.patch.object(sys, "stdin", None):
             self.assertFalse(check.interactive(), "pythonw has no stdin")
+
+    def mintty_main(self, args, answers):
+        """check.main(args) on Windows in Git Bash's mintty: standard input a pipe that holds
+        answers; return (exit code, what it printed)."""
+        self.windows(MSYSTEM="MINGW64")
+        read, write = os.pipe()
+        with os.fdopen(write, "w") as stream:
+            stream.write(answers)
+        out = io.StringIO()
+        with os.fdopen(read) as pipe, mock.patch.object(sys, "stdin", pipe), \
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = check.main(args)
+        return code, out.getvalue()
+
+    def test_item6_git_bash_is_asked_for_consent_and_sends(self):
+        """The script asks in mintty: the workshop, the email, consent; then it sends."""
+        server = FakeServer()
+        self.addCleanup(server.close)
+        _, out = self.mintty_main(["-H", server.url, "numbers"], "ws\njane@uni.edu\ny\n")
+        self.assertIn("Send these results? [y/N]", out)
+        self.assertNotIn("no terminal", out)
+        self.assertEqual(len(server.requests), 1, out)
+        sent = json.loads(server.requests[0][2])["user_system_info"]
+        self.assertEqual((sent["workshop_id"], sent["email_id"]), ("ws", "jane@uni.edu"))
+
+    def test_item6_git_bash_can_forget(self):
+        """--forget confirms in mintty instead of refusing ("no terminal to confirm")."""
+        server = FakeServer()
+        self.addCleanup(server.close)
+        check.save_key(KEY_1)
+        code, out = self.mintty_main(["--forget", "-H", server.url], "y\n")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(server.requests, [(f"/installation_data/{KEY_1}/", "DELETE", "")])
+        self.assertIsNone(check.load_key())
 
     def test_item6_only_windows_pythons_need_it(self):
         """On Linux and macOS a pipe is a pipe, MSYSTEM or not."""

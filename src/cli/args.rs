@@ -14,6 +14,7 @@ use crate::config::{
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The database file every subcommand uses unless told otherwise: in the working directory.
@@ -36,10 +37,20 @@ Examples:
   result-aggregation-server backup /var/backups/ras.db   # a checked copy, while it serves
   result-aggregation-server purge --older-than 365 --dry-run";
 
+/// What `--version` prints after the name: the release, and the schema version of the
+/// databases it writes (an admin checks it against the CHANGELOG before a rolling restart).
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} (database schema {})",
+        env!("CARGO_PKG_VERSION"),
+        crate::storage::SCHEMA_VERSION
+    )
+});
+
 #[derive(Parser, Debug)]
 #[command(
     name = "result-aggregation-server",
-    version,
+    version = VERSION.as_str(),
     about = ABOUT,
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
