@@ -377,7 +377,9 @@ impl HostPage {
             pages: PageLinks {
                 page: query.page,
                 pages,
-                previous: (query.page > 1).then(|| query.href(|q| q.page = q.page.min(pages) - 1)),
+                // From a page past the last, "previous" is the last.
+                previous: (query.page > 1)
+                    .then(|| query.href(|q| q.page = (q.page - 1).min(pages))),
                 next: (query.page < pages).then(|| query.href(|q| q.page += 1)),
             },
             fixes: standings

@@ -22,13 +22,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks a learner still fails that a row shows; the rest are counted.
-pub(crate) const FAILING_SHOWN: usize = 10;
+const FAILING_SHOWN: usize = 10;
 /// Fixed checks a row shows; the rest are counted.
-pub(crate) const FIXED_SHOWN: usize = 10;
+const FIXED_SHOWN: usize = 10;
 /// Problems "What to tell them" shows, most learners first; the rest are counted.
-pub(crate) const GROUPS_SHOWN: usize = 20;
+const GROUPS_SHOWN: usize = 20;
 /// Learners named under one problem; the rest are counted.
-pub(crate) const GROUP_LEARNERS_SHOWN: usize = 25;
+const GROUP_LEARNERS_SHOWN: usize = 25;
 /// Days the chart goes back at most.
 const MAX_DAYS: i64 = 60;
 /// Ids and texts each lookup cache holds before it starts again empty.
@@ -684,9 +684,11 @@ impl AdviceIds<'_> {
             let url = advice.url.unwrap_or_default();
             texts.get_or((advice.text.clone(), url.clone()), || {
                 scratch
-                    .prepare_cached("INSERT INTO advice (text, url) VALUES (?1, ?2)
+                    .prepare_cached(
+                        "INSERT INTO advice (text, url) VALUES (?1, ?2)
                                      ON CONFLICT DO UPDATE SET text = excluded.text
-                                     RETURNING id")?
+                                     RETURNING id",
+                    )?
                     .query_row(params![advice.text, url], |r| r.get(0))
                     .map_err(StorageError::from)
             })
