@@ -1,4 +1,4 @@
--- The one schema of result-aggregation-server (version 3, PRAGMA user_version), embedded in the
+-- The one schema of result-aggregation-server (version 4, PRAGMA user_version), embedded in the
 -- binary. Older files, the original 2016 server's included, are migrated forward on opening.
 --
 -- Three parts. Raw rows: what learners sent, each value stored once (names, versions, error
@@ -8,6 +8,7 @@
 -- the other three are views over the raw rows. Tallies: the counts every statistic reads,
 -- kept exact by the writer, which adds each batch's changes with one upsert per key
 -- (src/storage/tally.rs); `rebuild-tallies` recomputes them from the raw rows after hand edits.
+-- Among them, each dictionary value's uses: a value nobody uses any more is deleted.
 
 -- A learner, with the system they reported last (fields a report leaves out keep their values).
 CREATE TABLE user_system_info (
@@ -29,7 +30,9 @@ CREATE TABLE user_system_info (
 );
 CREATE INDEX user_system_info_by_workshop ON user_system_info (workshop_id);
 
--- Dictionaries: each distinct value once, referred to by id. Never deleted while serving.
+-- Dictionaries: each distinct value once, referred to by id. A value no attempt uses any more
+-- (its learners were deleted) is deleted too, so that nothing a forgotten learner sent stays
+-- (see dictionary_uses below).
 CREATE TABLE packages (
     id      INTEGER PRIMARY KEY,
     name    TEXT NOT NULL,
@@ -43,11 +46,15 @@ CREATE TABLE check_names (
     name TEXT NOT NULL UNIQUE
 );
 
+-- An error text is looked up by a 64-bit hash (the first bytes of its SHA-256; equal hashes
+-- are compared by text), so the index holds 8 bytes a text rather than the text again: a text
+-- of 1,000 characters in the index alone cost an overflow page.
 CREATE TABLE error_texts (
     id   INTEGER PRIMARY KEY,
-    text TEXT NOT NULL
+    hash INTEGER NOT NULL,
+    text TEXT    NOT NULL
 );
-CREATE INDEX error_texts_by_text ON error_texts (text);
+CREATE INDEX error_texts_by_hash ON error_texts (hash);
 
 -- The machine a report came from. `fingerprint` is a 64-bit hash of the seven fields, so the
 -- lookup index stays small whatever a client sends; equal fingerprints are compared field by
@@ -237,3 +244,29 @@ CREATE TABLE fix_version_tally (
     fixes      INTEGER NOT NULL,
     PRIMARY KEY (workshop, name_id, package_id)
 ) WITHOUT ROWID;
+
+-- How many times the raw rows refer to each dictionary value: `kind` 1 for packages (each
+-- entry of an attempt's successes, each failure), 2 for error texts (each failure), 3 for
+-- machine profiles (each attempt). Kept by the writer like the tallies; a row that reaches
+-- zero is deleted and its value queued in dictionary_unused, which the store empties right
+-- after the transaction (src/storage/dictionary.rs): the value is deleted, unless it is in
+-- use again or (a profile) still a learner's current machine.
+CREATE TABLE dictionary_uses (
+    kind INTEGER NOT NULL,
+    id   INTEGER NOT NULL,
+    uses INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+
+CREATE TABLE dictionary_unused (
+    kind INTEGER NOT NULL,
+    id   INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+
+-- One row, counted up whenever dictionary values are deleted: each writer (in this or
+-- another process) keeps recent ids in memory, and forgets them when this changes.
+CREATE TABLE dictionary_generation (
+    generation INTEGER NOT NULL
+);
+INSERT INTO dictionary_generation (generation) VALUES (0);

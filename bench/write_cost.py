@@ -7,6 +7,12 @@
 2. A long history: one learner sends 100 attempts of 500 failures, then small reports that
    change `system_version`; each is sent at the same moment as another learner's small
    report; both latencies are timed (medians of ROUNDS).
+3. Long texts (issue 20): reports of 240 failures, each with a distinct 1,000-character error
+   text (about 246 KiB of JSON), each from a new learner: the growth per report as a
+   multiple of the JSON; then every one of those learners is forgotten (`DELETE
+   /installation_data/<key>/`, what `check.py --forget` sends): the error texts, packages and
+   machine profiles left in the dictionaries, the file's and the WAL's bytes, and how many of
+   the forgotten texts the file's bytes still hold.
 
 Every 200 the server sends is durable (synchronous=FULL). Peak RSS is read from /proc.
 
@@ -18,6 +24,7 @@ import http.client
 import json
 import os
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -28,6 +35,8 @@ import time
 HOSTILE_REPORTS = 10
 HISTORY = 100
 ROUNDS = 7
+TEXT_REPORTS = 10
+TEXT_FAILURES = 240
 
 
 def post(port, body):
@@ -84,23 +93,29 @@ def hostile(n):
             "failed_installs": failures, "unique_user_id": None}
 
 
+def grow(binary, db, bodies):
+    """Posts each body as a new learner's report (after a first small one, which makes the
+    file); returns the JSON's bytes, the file's growth (after a clean shutdown) and the keys."""
+    server = Server(binary, db)
+    post(server.port, {"user_system_info": system(), "unique_user_id": None})
+    server.stop()
+    before = os.path.getsize(db)
+    server = Server(binary, db)
+    sent, keys = 0, []
+    for body in bodies:
+        sent += len(json.dumps(body).encode())
+        status, _, answer = post(server.port, body)
+        assert status == 200, status
+        keys.append(answer["key"])
+    rss = server.peak_rss_mib()
+    server.stop()
+    return sent, os.path.getsize(db) - before, keys, rss
+
+
 def disk(binary):
     with tempfile.TemporaryDirectory() as work:
         db = os.path.join(work, "disk.db")
-        server = Server(binary, db)
-        post(server.port, {"user_system_info": system(), "unique_user_id": None})
-        server.stop()
-        before = os.path.getsize(db)
-        server = Server(binary, db)
-        sent = 0
-        for n in range(HOSTILE_REPORTS):
-            body = hostile(n)
-            sent += len(json.dumps(body).encode())
-            status, _, _ = post(server.port, body)
-            assert status == 200, status
-        rss = server.peak_rss_mib()
-        server.stop()
-        growth = os.path.getsize(db) - before
+        sent, growth, _, rss = grow(binary, db, (hostile(n) for n in range(HOSTILE_REPORTS)))
         print("  disk: %d reports of 500 distinct 200-character failures (%.0f KB of JSON each): "
               "the database grew %.0f KB per report, %.2f x the JSON; peak RSS %d MiB"
               % (HOSTILE_REPORTS, sent / HOSTILE_REPORTS / 1000, growth / HOSTILE_REPORTS / 1000,
@@ -149,11 +164,62 @@ def history(binary):
                  statistics.median(other), max(other), rss))
 
 
+def forget(port, key):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("DELETE", "/installation_data/%s/" % key)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response.status
+
+
+def long_texts(n):
+    """240 failures, each with a distinct 1,000-character error text that names a home folder."""
+    failures = [{"name": "Check %d (check-%d)" % (i, i), "version": "1.%d" % i,
+                 "error_description": ("learner-%d-text-%d: /home/learner-%d/ " % (n, i, n)).ljust(1000, "e")}
+                for i in range(TEXT_FAILURES)]
+    return {"user_system_info": system(), "successful_installs": [],
+            "failed_installs": failures, "unique_user_id": None}
+
+
+def texts(binary):
+    with tempfile.TemporaryDirectory() as work:
+        db = os.path.join(work, "texts.db")
+        sent, growth, keys, _ = grow(binary, db, (long_texts(n) for n in range(TEXT_REPORTS)))
+        server = Server(binary, db)
+        for key in keys:
+            assert forget(server.port, key) == 204
+        wal = db + "-wal"
+        wal_bytes = os.path.getsize(wal) if os.path.exists(wal) else 0
+        with open(db, "rb") as f:
+            held = f.read()
+        if os.path.exists(wal):
+            with open(wal, "rb") as f:
+                held += f.read()
+        left = sum(1 for n in range(TEXT_REPORTS) for i in range(TEXT_FAILURES)
+                   if ("learner-%d-text-%d:" % (n, i)).encode() in held)
+        file_bytes = os.path.getsize(db)
+        server.stop()
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("SELECT (SELECT count(*) FROM error_texts), (SELECT count(*) FROM packages),"
+                                " (SELECT count(*) FROM system_profiles)").fetchone()
+        print("  long texts: %d reports of %d failures with distinct 1,000-character texts (%.0f KiB of "
+              "JSON each): the database grew %.0f KiB per report, %.2f x the JSON"
+              % (TEXT_REPORTS, TEXT_FAILURES, sent / TEXT_REPORTS / 1024, growth / TEXT_REPORTS / 1024,
+                 growth / sent))
+        print("  after forgetting those %d learners (while serving): %d error texts, %d packages, "
+              "%d machine profiles left; the file %d bytes, its WAL %d bytes; %d of their %d texts "
+              "still in the bytes of the file and WAL"
+              % (TEXT_REPORTS, rows[0], rows[1], rows[2], file_bytes, wal_bytes, left,
+                 TEXT_REPORTS * TEXT_FAILURES))
+
+
 def main():
     for binary in sys.argv[1:]:
         print(binary)
         disk(binary)
         history(binary)
+        texts(binary)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+fn version_of(conn: &Connection) -> i64 {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
 fn connect(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.pragma_update(None, "foreign_keys", true).unwrap();
@@ -46,9 +51,10 @@ fn assert_same_bytes(file: &Path, expected: &[u8], what: &str) {
     );
 }
 
-fn copy_beside(path: &Path) -> PathBuf {
+/// The copy a migration from schema version `version` writes beside the file.
+fn copy_beside(path: &Path, version: i64) -> PathBuf {
     let stem = path.file_stem().unwrap().to_string_lossy();
-    path.with_file_name(format!("{stem}.before-migration.db"))
+    path.with_file_name(format!("{stem}.before-migration-v{version}.db"))
 }
 
 /// The original server's tables, as its SQLAlchemy models created them.
@@ -107,10 +113,7 @@ async fn an_original_database_is_migrated_in_place() {
     assert!(again.is_ok());
     store.close();
     let conn = connect(&path);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(version_of(&conn), SCHEMA_VERSION);
     let email: String = conn
         .query_row(
             "SELECT email_id FROM user_system_info WHERE id = 1",
@@ -170,7 +173,7 @@ async fn an_original_database_is_copied_first_and_its_counts_show_on_the_dashboa
         .unwrap();
     let before = std::fs::read(&path).unwrap();
     let app = app_on(&path);
-    assert_same_bytes(&copy_beside(&path), &before, "the copy is the original");
+    assert_same_bytes(&copy_beside(&path, 0), &before, "the copy is the original");
     let overview = export(&app, "/view/?export=json").await;
     assert_eq!(
         overview["most_failed_packages"],
@@ -196,17 +199,23 @@ async fn an_original_database_is_copied_first_and_its_counts_show_on_the_dashboa
     app.store.close();
 }
 
+/// A copy in `dir` of the real file of schema `version` in tests/fixtures, its bytes, and
+/// what that version's exports said about it.
+fn fixture(dir: &Path, version: i64) -> (PathBuf, Vec<u8>, serde_json::Map<String, Value>) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let exports = std::fs::read(fixtures.join(format!("v{version}-exports.json"))).unwrap();
+    let path = dir.join(format!("v{version}.db"));
+    std::fs::copy(fixtures.join(format!("v{version}.db")), &path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    (path, before, serde_json::from_slice(&exports).unwrap())
+}
+
 #[tokio::test]
 async fn a_version_2_database_migrates_in_place_with_every_export_unchanged() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let expected: serde_json::Map<String, Value> =
-        serde_json::from_slice(&std::fs::read(fixtures.join("v2-exports.json")).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v2.db");
-    std::fs::copy(fixtures.join("v2.db"), &path).unwrap();
-    let before = std::fs::read(&path).unwrap();
+    let (path, before, expected) = fixture(dir.path(), 2);
     let app = app_on(&path);
-    assert_same_bytes(&copy_beside(&path), &before, "the copy is the original");
+    assert_same_bytes(&copy_beside(&path, 2), &before, "the copy is the original");
     for (url, exported) in &expected {
         let mut now = export(&app, url).await;
         // Later versions add "what fixed it" to each package detail; the rest is unchanged.
@@ -224,10 +233,7 @@ async fn a_version_2_database_migrates_in_place_with_every_export_unchanged() {
     assert_eq!((totals.learners, totals.attempts), (27, 40));
     app.store.close();
     let conn = connect(&path);
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(version_of(&conn), SCHEMA_VERSION);
     // The original's tables are still there to query, under their names.
     let failures: i64 = conn
         .query_row("SELECT count(*) FROM failed_installs", [], |r| r.get(0))
@@ -235,13 +241,10 @@ async fn a_version_2_database_migrates_in_place_with_every_export_unchanged() {
     assert_eq!(failures, 80);
 }
 
-#[tokio::test]
-async fn a_migration_that_fails_leaves_the_file_as_it_was_and_says_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("broken.db");
-    // An original-like file whose learners share a key: it cannot become a schema with
-    // one learner per key.
-    Connection::open(&path)
+/// An original-like file whose learners share a key: it cannot become a schema with one
+/// learner per key, so its migration fails.
+fn broken_file(path: &Path) {
+    Connection::open(path)
         .unwrap()
         .execute_batch(
             "CREATE TABLE user_system_info (id INTEGER PRIMARY KEY, unique_user_id TEXT,
@@ -251,11 +254,173 @@ async fn a_migration_that_fails_leaves_the_file_as_it_was_and_says_why() {
              CREATE TABLE attempts (id INTEGER PRIMARY KEY, unique_user_id TEXT);",
         )
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_migration_that_fails_leaves_the_file_as_it_was_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.db");
+    broken_file(&path);
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&Location::File(path.clone()))
         .err()
         .expect("the migration fails");
     assert!(err.to_string().contains("UNIQUE"), "says why: {err}");
     assert_same_bytes(&path, &before, "the file is unchanged");
-    assert_same_bytes(&copy_beside(&path), &before, "the copy is the original");
+    assert_same_bytes(&copy_beside(&path, 0), &before, "the copy is the original");
+}
+
+/// Every table, index and view of a file, as `sqlite_schema` writes them, by name.
+fn schema_of(conn: &Connection) -> Vec<(String, String)> {
+    conn.prepare("SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The bytes of the database file and of its WAL (if any), where no forgotten text may be.
+fn file_bytes(path: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    bytes.extend(std::fs::read(PathBuf::from(wal)).unwrap_or_default());
+    bytes
+}
+
+fn holds(bytes: &[u8], text: &str) -> bool {
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// Issue 20, item 7: version 3 kept every error text a deleted learner sent (and indexed each
+/// by its whole text). Version 4 indexes them by a hash and deletes what no attempt uses; a
+/// version 3 file migrates with every export unchanged and loses its forgotten learner's
+/// text, version and machine, in the file itself, free space included (the copy beside it
+/// keeps the old file as it was).
+#[tokio::test]
+async fn a_version_3_database_migrates_with_every_export_unchanged_and_its_orphans_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, before, expected) = fixture(dir.path(), 3);
+    let forgotten = [
+        "/home/forgotten-learner-v3/",
+        "2.99.0-forgotten",
+        "forgotten-host",
+    ];
+    for text in forgotten {
+        assert!(holds(&before, text), "the fixture holds {text}");
+    }
+    let app = app_on(&path);
+    assert_same_bytes(&copy_beside(&path, 3), &before, "the copy is the original");
+    for (url, exported) in &expected {
+        assert_eq!(
+            &export(&app, url).await,
+            exported,
+            "{url} says what the version 3 server said"
+        );
+    }
+    app.store.close();
+    let conn = connect(&path);
+    assert_eq!(version_of(&conn), SCHEMA_VERSION);
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT count(*) FROM error_texts"), 2);
+    assert_eq!(
+        count("SELECT count(*) FROM failed_installs WHERE error_description LIKE 'not found%'"),
+        count("SELECT count(*) FROM submission_failures f JOIN error_texts e ON e.id = f.error_id WHERE e.text = 'not found'"),
+        "the view reads the rebuilt texts"
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM error_texts
+              WHERE id NOT IN (SELECT error_id FROM submission_failures WHERE error_id NOT NULL)"
+        ),
+        0
+    );
+    drop(conn);
+    let after = file_bytes(&path);
+    for text in forgotten {
+        assert!(!holds(&after, text), "the migrated file still holds {text}");
+    }
+    result_aggregation_server::testing::check_statistics(&path).unwrap();
+}
+
+/// Files migrated from every older version end with the very schema a new file gets.
+#[tokio::test]
+async fn every_migrated_file_has_the_schema_of_a_new_one() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh.db");
+    Store::open(&Location::File(fresh.clone())).unwrap().close();
+    let expected = schema_of(&connect(&fresh));
+    let original = dir.path().join("original.db");
+    Connection::open(&original)
+        .unwrap()
+        .execute_batch(ORIGINAL_SCHEMA)
+        .unwrap();
+    for (name, path) in [
+        ("original", original),
+        ("v2", fixtures.join("v2.db")),
+        ("v3", fixtures.join("v3.db")),
+    ] {
+        let copy = dir.path().join(format!("{name}-copy.db"));
+        std::fs::copy(&path, &copy).unwrap();
+        Store::open(&Location::File(copy.clone())).unwrap().close();
+        assert_eq!(schema_of(&connect(&copy)), expected, "migrated from {name}");
+    }
+}
+
+/// Issue 20, item 8: each failed migration wrote another full copy
+/// (`X.before-migration-N.db`), and a service restarted on failure never stopped. Now there
+/// is one copy per version migrated from: a complete copy of the same file is kept, a partial
+/// one (a crash while writing it) or an outdated one is replaced.
+#[tokio::test]
+async fn failed_migrations_keep_one_copy_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.db");
+    broken_file(&path);
+    let before = std::fs::read(&path).unwrap();
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let copy = copy_beside(&path, 0);
+    let fail = || {
+        Store::open(&Location::File(path.clone()))
+            .err()
+            .expect("fails")
+    };
+    let modified = || std::fs::metadata(&copy).and_then(|m| m.modified()).ok();
+    fail();
+    let first = modified();
+    for _ in 0..3 {
+        fail();
+    }
+    assert_eq!(files(), ["broken.before-migration-v0.db", "broken.db"]);
+    assert_same_bytes(&copy, &before, "the copy is the original");
+    assert_eq!(
+        modified(),
+        first,
+        "the complete copy was kept, not written again"
+    );
+    // A copy cut short under its final name (by an older version) or left partial is
+    // replaced by a complete one.
+    std::fs::write(&copy, &before[..before.len() / 2]).unwrap();
+    let partial = dir.path().join("broken.before-migration-v0.db.partial");
+    std::fs::write(&partial, b"half a copy").unwrap();
+    fail();
+    assert_same_bytes(&copy, &before, "the copy is complete again");
+    assert_eq!(files(), ["broken.before-migration-v0.db", "broken.db"]);
+    // The file changed (an older program ran on it in between): the copy follows it.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("INSERT INTO user_system_info (id, unique_user_id) VALUES (3, 'other')")
+        .unwrap();
+    let changed = std::fs::read(&path).unwrap();
+    fail();
+    assert_same_bytes(&copy, &changed, "the copy is the file as it is now");
+    assert_eq!(files(), ["broken.before-migration-v0.db", "broken.db"]);
 }

@@ -190,3 +190,197 @@ fn emails_appear_in_no_page_export_log_error_or_command_output() {
         seen.len()
     );
 }
+
+/// What one learner sent that nobody else did: an error text with their home folder, a
+/// version, machine fields and an email. After they are forgotten, none of it may be left in
+/// the database file or its WAL.
+fn own_values(who: &str) -> [String; 5] {
+    [
+        format!("ImportError: /home/{who}/miniconda3/lib/libssl.so.3: cannot open"),
+        format!("3.11.7-{who}-build"),
+        format!("#1 SMP PREEMPT_DYNAMIC {who}-laptop"),
+        format!("Linux-6.5.0-{who}-x86_64-with-glibc2.35"),
+        format!("{who}@example.org"),
+    ]
+}
+
+/// A report of `who`'s own values, with the values every learner shares.
+fn own_report(who: &str) -> serde_json::Value {
+    let [error, version, system_version, platform, email] = own_values(who);
+    json!({
+        "user_system_info": {"distribution_name": "Ubuntu", "distribution_version": "22.04",
+            "system": "Linux", "system_version": system_version, "machine": "x86_64",
+            "system_platform": platform, "python_version": "3.11.7",
+            "workshop_id": WORKSHOP, "email_id": email},
+        "successful_installs": [{"name": "Git (git)", "version": "2.43.0"},
+                                {"name": "Python (python)", "version": version}],
+        "failed_installs": [{"name": "NumPy (numpy)", "version": null,
+                             "error_description": error},
+                            {"name": "GNU Make (make)", "version": null,
+                             "error_description": "not found"}],
+        "unique_user_id": null
+    })
+}
+
+/// What of `who`'s own values the database file and its WAL still hold.
+fn left_of(db: &std::path::Path, who: &str) -> Vec<String> {
+    let mut bytes = std::fs::read(db).unwrap();
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    bytes.extend(std::fs::read(std::path::PathBuf::from(wal)).unwrap_or_default());
+    own_values(who)
+        .into_iter()
+        .filter(|v| bytes.windows(v.len()).any(|w| w == v.as_bytes()))
+        .collect()
+}
+
+/// How many values each dictionary holds, and the file's size.
+fn dictionary_rows(db: &std::path::Path) -> (i64, i64, i64) {
+    Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT (SELECT count(*) FROM error_texts), (SELECT count(*) FROM packages),
+                    (SELECT count(*) FROM system_profiles)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
+fn run(db: &std::path::Path, args: &[&str]) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+}
+
+/// Issue 20, item 7: after `delete-user`, `--forget`, `purge`, `--retention` and
+/// `rebuild-tallies` every error text the learner sent stayed in its dictionary (and their
+/// rows' bytes in the file's free space). Each way of forgetting a learner is run on the real
+/// binary; then the file and its WAL are searched for what that learner alone sent.
+#[test]
+fn a_forgotten_learners_own_values_are_in_neither_the_file_nor_its_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let agent = agent();
+    let names = ["forget-http", "delete-user", "kept"];
+    let mut server = Server::start(&db, &["--rate-limit", "off"]);
+    let mut keys = Vec::new();
+    for who in names {
+        let url = format!("{}/installation_data/", server.base);
+        let (status, body) = crate::binary::post_json(&agent, &url, &own_report(who).to_string());
+        assert_eq!(status, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        keys.push(answer["key"].as_str().unwrap().to_owned());
+    }
+    let before = dictionary_rows(&db);
+    assert_eq!(
+        left_of(&db, "forget-http").len(),
+        5,
+        "the values were stored"
+    );
+
+    // A learner's `check.py --forget`, while the server runs: gone when it answers.
+    let url = format!("{}/installation_data/{}/", server.base, keys[0]);
+    assert_eq!(agent.delete(&url).call().unwrap().status().as_u16(), 204);
+    assert_eq!(
+        left_of(&db, "forget-http"),
+        Vec::<String>::new(),
+        "after --forget"
+    );
+    assert_eq!(
+        dictionary_rows(&db),
+        (before.0 - 1, before.1 - 1, before.2 - 1),
+        "its own error text, version and machine went; the shared ones stayed"
+    );
+    assert!(server.terminate().success());
+
+    run(&db, &["delete-user", &keys[1]]);
+    assert_eq!(
+        left_of(&db, "delete-user"),
+        Vec::<String>::new(),
+        "after delete-user"
+    );
+    assert_eq!(
+        left_of(&db, "kept").len(),
+        5,
+        "another learner's values stay"
+    );
+    result_aggregation_server::testing::check_statistics(&db).unwrap();
+}
+
+/// A learner whose reports are `days` old, written through the library as `generate` does.
+fn old_learner(db: &std::path::Path, who: &str, days: u64) {
+    use result_aggregation_server::config::Location;
+    use result_aggregation_server::storage::Store;
+    // The stored form of a time, `days` ago.
+    let at: String = Connection::open_in_memory()
+        .unwrap()
+        .query_row(
+            "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', ?1)",
+            [format!("-{days} days")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let store = Store::open(&Location::File(db.to_owned())).unwrap();
+    let report = crate::support::report(&own_report(who));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(store.import(vec![(report, at)])).unwrap();
+    store.close();
+}
+
+/// The same for retention: `purge`, the server's `--retention`, and `rebuild-tallies` after a
+/// learner was deleted by hand (in an SQL session that overwrites what it deletes, as the
+/// README asks).
+#[test]
+fn purged_retained_and_hand_deleted_learners_leave_nothing_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    old_learner(&db, "purged", 100);
+    old_learner(&db, "kept", 1);
+    assert_eq!(left_of(&db, "purged").len(), 5);
+    run(&db, &["purge", "--older-than", "30"]);
+    assert_eq!(left_of(&db, "purged"), Vec::<String>::new(), "after purge");
+
+    old_learner(&db, "retained", 100);
+    let mut server = Server::start(&db, &["--retention", "30"]);
+    server.wait_for_log("retention: deleted 1 learners", 1);
+    assert_eq!(
+        left_of(&db, "retained"),
+        Vec::<String>::new(),
+        "after --retention"
+    );
+    assert!(server.terminate().success());
+
+    old_learner(&db, "by-hand", 1);
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;
+         DELETE FROM user_system_info WHERE email_id = 'by-hand@example.org';
+         PRAGMA wal_checkpoint(TRUNCATE);",
+    )
+    .unwrap();
+    drop(conn);
+    assert!(
+        !left_of(&db, "by-hand").is_empty(),
+        "the dictionaries still hold them"
+    );
+    run(&db, &["rebuild-tallies"]);
+    assert_eq!(
+        left_of(&db, "by-hand"),
+        Vec::<String>::new(),
+        "after rebuild-tallies"
+    );
+    assert_eq!(
+        left_of(&db, "kept").len(),
+        5,
+        "another learner's values stay"
+    );
+    result_aggregation_server::testing::check_statistics(&db).unwrap();
+}

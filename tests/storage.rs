@@ -3,7 +3,7 @@
 use crate::support::{memory_store, report, sample};
 use result_aggregation_server::config::Location;
 use result_aggregation_server::storage::{StorageError, Store, Totals};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::json;
 
 #[tokio::test]
@@ -326,5 +326,142 @@ async fn a_write_lock_held_by_another_process_is_waited_for_not_refused() {
         .expect("stored once the lock was free");
     assert!(!receipt.known);
     assert_eq!(store.totals().await.unwrap().attempts, 1);
+    store.close();
+}
+
+/// Rows of `dictionary_uses`: kind, id, uses.
+type Uses = Vec<(i64, i64, i64)>;
+
+/// The straightforward count of every dictionary value's uses, from the raw rows, against
+/// what the writer kept; and what the dictionaries hold that nothing uses.
+fn uses_and_orphans(conn: &Connection) -> (Uses, Uses, i64) {
+    let rows = |sql: &str| -> Uses {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let kept = rows("SELECT kind, id, uses FROM dictionary_uses ORDER BY 1, 2");
+    let counted = rows(
+        "SELECT 1, id, count(*) FROM (SELECT j.value AS id FROM submissions, json_each(successes) j
+                                      UNION ALL SELECT package_id FROM submission_failures)
+          GROUP BY id
+         UNION ALL SELECT 2, error_id, count(*) FROM submission_failures
+          WHERE error_id IS NOT NULL GROUP BY error_id
+         UNION ALL SELECT 3, profile_id, count(*) FROM submissions GROUP BY profile_id
+         ORDER BY 1, 2",
+    );
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM error_texts WHERE id NOT IN
+                        (SELECT error_id FROM submission_failures WHERE error_id NOT NULL))
+                  + (SELECT count(*) FROM packages WHERE id NOT IN
+                        (SELECT j.value FROM submissions, json_each(successes) j)
+                      AND id NOT IN (SELECT package_id FROM submission_failures))
+                  + (SELECT count(*) FROM system_profiles WHERE id NOT IN
+                        (SELECT profile_id FROM submissions)
+                      AND id NOT IN (SELECT profile_id FROM user_system_info
+                                      WHERE profile_id NOT NULL))",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (kept, counted, orphans)
+}
+
+/// Issue 20, item 7: the writer counts each dictionary value's uses exactly, and values no
+/// attempt uses any more are deleted after each deletion, whatever the history: learners
+/// coming back with shared and own values, deleted one by one, by purge and by workshop,
+/// in batches the writer commits together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_dictionary_values_go_with_the_learners_who_used_them() {
+    let (_dir, path, store) = file_store();
+    let store = std::sync::Arc::new(store);
+    let mut rng = fastrand::Rng::with_seed(20);
+    let mut keys: Vec<String> = Vec::new();
+    for round in 0..60 {
+        let mut jobs = Vec::new();
+        for n in 0..rng.usize(1..6) {
+            let mut body = sample(None, None, Some(["ws-a", "ws-b"][rng.usize(0..2)]));
+            if !keys.is_empty() && rng.bool() {
+                body["unique_user_id"] = json!(keys[rng.usize(0..keys.len())]);
+            }
+            let own = format!("{round}-{n}");
+            body["user_system_info"]["system_version"] = json!(if rng.bool() {
+                "#50-Ubuntu SMP".into()
+            } else {
+                own.clone()
+            });
+            body["successful_installs"][1]["version"] = json!(if rng.bool() {
+                "3.5.1".into()
+            } else {
+                format!("3.5.1-{own}")
+            });
+            body["failed_installs"][0]["error_description"] = json!(if rng.bool() {
+                "not found".into()
+            } else {
+                format!("error {own}")
+            });
+            if rng.usize(0..4) == 0 {
+                body["failed_installs"] = json!([]);
+            }
+            let store = store.clone();
+            jobs.push(tokio::spawn(
+                async move { store.record(report(&body)).await },
+            ));
+        }
+        for job in jobs {
+            let key = job.await.unwrap().unwrap().key.to_string();
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        if !keys.is_empty() && rng.usize(0..3) == 0 {
+            let gone = keys.swap_remove(rng.usize(0..keys.len()));
+            store.delete_user(gone).await.unwrap();
+        }
+    }
+    let check = |what: &str| {
+        let conn = connect(&path);
+        let (kept, counted, orphans) = uses_and_orphans(&conn);
+        assert_eq!(kept, counted, "{what}: the uses kept are the uses counted");
+        assert_eq!(orphans, 0, "{what}: no value is left that nothing uses");
+        let broken: Option<String> = conn
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()
+            .unwrap();
+        assert_eq!(broken, None, "{what}");
+        let dangling: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM submissions, json_each(successes) j
+                  WHERE j.value NOT IN (SELECT id FROM packages)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(dangling, 0, "{what}: every success names a package");
+        result_aggregation_server::testing::check_statistics(&path).unwrap();
+    };
+    check("after deleting learners one by one");
+    store.delete_workshop("ws-a".into()).await.unwrap_err(); // not registered: nothing goes
+    store.purge(std::time::Duration::ZERO, false).await.unwrap();
+    check("after purging everyone");
+    let conn = connect(&path);
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT count(*) FROM error_texts"), 0);
+    assert_eq!(count("SELECT count(*) FROM packages"), 0);
+    assert_eq!(count("SELECT count(*) FROM dictionary_uses"), 0);
+    drop(conn);
+    // Values come back as new rows once they are used again.
+    let key = store
+        .record(report(&sample(None, None, None)))
+        .await
+        .unwrap()
+        .key;
+    check("after a new report");
+    store.delete_user(key.to_string()).await.unwrap();
+    check("after it was deleted");
     store.close();
 }

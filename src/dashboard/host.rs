@@ -7,15 +7,13 @@ use super::charts::{Category, ColumnChart};
 use super::commands::LearnerCommands;
 use super::export::Sheet;
 use super::fixes::duration;
-use super::pages::{share, system_label, Layout};
+use super::pages::{share, Layout, MAX_TABLE_ROWS};
 use super::query::{pairs, value, workshop_from_segment};
-use super::readiness::{requirements, Learner, Readiness, Requirement};
+use super::readiness::HostRules;
+use super::EXPORT_ROWS;
 use crate::config::Checks;
-use crate::storage::timestamp::day_number;
-use crate::storage::{timestamp, Store};
+use crate::storage::{timestamp, LearnerWindow, RequiredCheck, Rows, Standings, Store};
 use askama::Template;
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 /// Where the pages live; the segment after the workshop is the secret.
 pub const PREFIX: &str = "/host/";
@@ -52,17 +50,8 @@ pub fn host_url(base_url: &str, workshop: &str, secret: &str) -> String {
     )
 }
 
-/// The columns the learner table sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Not ready first, then most failures: the default.
-    Standing,
-    Learner,
-    System,
-    Since,
-    Attempts,
-    Last,
-}
+/// The columns the learner table sorts by (storage's orders; "failing" is the default).
+pub(crate) use crate::storage::LearnerOrder as SortKey;
 
 const SORT_KEYS: [(SortKey, &str, &str); 6] = [
     (SortKey::Learner, "learner", "Learner"),
@@ -73,13 +62,15 @@ const SORT_KEYS: [(SortKey, &str, &str); 6] = [
     (SortKey::Last, "last", "Last report"),
 ];
 
-/// The page's query: sort, direction, filter, export.
+/// The page's query: sort, direction, filter, page, export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostQuery {
     pub sort: SortKey,
     pub descending: bool,
     pub not_ready_only: bool,
     pub csv: bool,
+    /// Which page of the table (of the CSV with `csv`), from 1.
+    pub page: usize,
 }
 
 impl HostQuery {
@@ -93,66 +84,63 @@ impl HostQuery {
             descending: value(&pairs, "order") == Some("desc"),
             not_ready_only: value(&pairs, "show") == Some("not-ready"),
             csv: value(&pairs, "export") == Some("csv"),
+            page: value(&pairs, "page")
+                .and_then(|p| p.parse().ok())
+                .filter(|p| *p >= 1)
+                .unwrap_or(1),
+        }
+    }
+
+    /// Rows of a page: [`MAX_TABLE_ROWS`] on the page, [`EXPORT_ROWS`] in the CSV.
+    fn page_rows(&self) -> usize {
+        if self.csv {
+            EXPORT_ROWS
+        } else {
+            MAX_TABLE_ROWS
+        }
+    }
+
+    /// What of the learner table to read.
+    fn window(&self) -> LearnerWindow {
+        let rows = self.page_rows();
+        LearnerWindow {
+            order: self.sort,
+            descending: self.descending,
+            not_ready_only: self.not_ready_only,
+            rows: Rows {
+                offset: (self.page - 1).saturating_mul(rows),
+                limit: rows,
+            },
         }
     }
 
     /// A link to this page with some of the query changed; only a query, so the page's own
-    /// path (and its secret) is never written into the HTML.
-    fn href(&self, sort: SortKey, descending: bool, not_ready_only: bool, csv: bool) -> String {
+    /// path (and its secret) is never written into the HTML. Page 1 is left out.
+    fn href(&self, change: impl FnOnce(&mut HostQuery)) -> String {
+        let mut to = self.clone();
+        change(&mut to);
         let mut query = form_urlencoded::Serializer::new(String::new());
-        if sort != SortKey::Standing {
-            let name = SORT_KEYS.iter().find(|(k, _, _)| *k == sort).map(|k| k.1);
+        if to.sort != SortKey::Standing {
+            let name = SORT_KEYS
+                .iter()
+                .find(|(k, _, _)| *k == to.sort)
+                .map(|k| k.1);
             query.append_pair("sort", name.unwrap_or("failing"));
         }
-        if descending {
+        if to.descending {
             query.append_pair("order", "desc");
         }
-        if not_ready_only {
+        if to.not_ready_only {
             query.append_pair("show", "not-ready");
         }
-        if csv {
+        if to.csv {
             query.append_pair("export", "csv");
+        }
+        if to.page > 1 {
+            query.append_pair("page", &to.page.to_string());
         }
         format!("?{}", query.finish())
     }
-}
-
-/// Compares two learners by `key`, ascending; ties fall back to the learner's name.
-fn compare(key: SortKey, a: &Learner, b: &Learner) -> Ordering {
-    let required =
-        |l: &Learner| l.failing.iter().filter(|f| f.required).count() + l.unchecked.len();
-    let since = |l: &Learner| {
-        l.failing
-            .iter()
-            .filter_map(|f| f.outcome.since.clone())
-            .min()
-    };
-    let by = match key {
-        SortKey::Standing => a
-            .ready
-            .cmp(&b.ready)
-            .then(required(b).cmp(&required(a)))
-            .then(b.failing.len().cmp(&a.failing.len())),
-        SortKey::Learner => Ordering::Equal,
-        SortKey::System => system_text(a).cmp(&system_text(b)),
-        SortKey::Since => match (since(a), since(b)) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (x, y) => y.is_some().cmp(&x.is_some()),
-        },
-        SortKey::Attempts => a.attempts.cmp(&b.attempts),
-        SortKey::Last => a.last_report.cmp(&b.last_report),
-    };
-    by.then_with(|| a.who.to_lowercase().cmp(&b.who.to_lowercase()))
-}
-
-fn system_text(learner: &Learner) -> String {
-    let mut text = system_label(learner.system.as_deref());
-    if let Some(d) = learner.distribution.as_deref().filter(|d| !d.is_empty()) {
-        if d != text {
-            text = format!("{text} · {d}");
-        }
-    }
-    text
 }
 
 /// A stored time as the page shows it: to the minute, UTC.
@@ -186,10 +174,13 @@ pub struct LearnerRow {
     pub python: String,
     pub ready: bool,
     pub failing: Vec<FailingCell>,
+    /// Failing checks beyond those shown.
+    pub more_failing: usize,
     pub unchecked: Vec<String>,
     /// What they already fixed: the check, when, and how long after it first failed.
     pub fixed: Vec<(String, String, String)>,
-    pub attempts: usize,
+    pub more_fixed: usize,
+    pub attempts: i64,
     pub last_report: String,
 }
 
@@ -200,7 +191,10 @@ pub struct FixGroup {
     pub text: String,
     pub url: Option<String>,
     pub required: bool,
-    pub learners: Vec<String>,
+    /// The first learners it concerns, and how many it concerns in all.
+    pub names: Vec<String>,
+    pub learners: i64,
+    pub more_learners: i64,
 }
 
 /// A row of the day table.
@@ -211,6 +205,14 @@ pub struct DayRow {
     pub share: String,
 }
 
+/// Links between the table's pages.
+pub struct PageLinks {
+    pub page: usize,
+    pub pages: usize,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
 /// `/host/<workshop>/<secret>/`.
 #[derive(Template)]
 #[template(path = "host.html")]
@@ -219,8 +221,8 @@ pub struct HostPage {
     pub heading: String,
     pub workshop: String,
     pub requirements: Vec<String>,
-    pub learners: usize,
-    pub ready: usize,
+    pub learners: i64,
+    pub ready: i64,
     pub share: String,
     pub chart: ColumnChart,
     pub days: Vec<DayRow>,
@@ -229,8 +231,13 @@ pub struct HostPage {
     pub not_ready_only: bool,
     pub all_href: String,
     pub not_ready_href: String,
-    pub not_ready: usize,
+    pub not_ready: i64,
+    /// Learners the filter shows, on all pages.
+    pub shown: i64,
+    pub pages: PageLinks,
     pub fixes: Vec<FixGroup>,
+    /// Problems beyond those shown.
+    pub more_fixes: i64,
     pub csv_href: String,
     pub commands: LearnerCommands,
 }
@@ -239,61 +246,54 @@ pub struct HostPage {
 pub struct HostReport {
     pub workshop: String,
     pub title: Option<String>,
-    pub required: Vec<Requirement>,
-    pub readiness: Readiness,
+    pub required: Vec<RequiredCheck>,
+    pub standings: Standings,
 }
 
 impl HostReport {
-    /// Reads the page's data when `secret` opens `workshop`; `None` for every other case.
+    /// Reads the page's data (the query's page of learners) when `secret` opens `workshop`;
+    /// `None` for every other case.
     pub async fn load(
         store: &Store,
         workshop: String,
         secret: String,
         server_checks: &Checks,
+        query: &HostQuery,
     ) -> Result<Option<HostReport>, crate::storage::StorageError> {
-        let Some(view) = store.host_view(workshop, secret).await? else {
-            return Ok(None);
+        let rules = HostRules {
+            server_checks: server_checks.clone(),
         };
-        let required = requirements(view.workshop.checks.as_deref(), server_checks);
-        let today = day_number(Some(&timestamp::now()));
-        Ok(Some(HostReport {
-            readiness: Readiness::new(&view.learners, &required, today),
+        let view = store
+            .host_view(workshop, secret, query.window(), Box::new(rules))
+            .await?;
+        Ok(view.map(|view| HostReport {
             workshop: view.workshop.name,
             title: view.workshop.title,
-            required,
+            required: view.required,
+            standings: view.standings,
         }))
     }
 
-    /// The learners the query shows, in its order.
-    fn learners(&self, query: &HostQuery) -> Vec<&Learner> {
-        let mut shown: Vec<&Learner> = self
-            .readiness
-            .learners
-            .iter()
-            .filter(|l| !query.not_ready_only || !l.ready)
-            .collect();
-        shown.sort_by(|a, b| {
-            let order = compare(query.sort, a, b);
-            if query.descending {
-                order.reverse()
-            } else {
-                order
-            }
-        });
-        shown
+    /// How many pages the query's rows fill (at least one).
+    fn pages(&self, query: &HostQuery) -> usize {
+        let shown = usize::try_from(self.standings.shown).unwrap_or(0);
+        shown.div_ceil(query.page_rows()).max(1)
+    }
+
+    /// The next page of the CSV, while there is one.
+    pub fn next_csv(&self, query: &HostQuery) -> Option<String> {
+        (query.page < self.pages(query)).then(|| query.href(|q| q.page += 1))
     }
 }
 
 impl HostPage {
     pub fn new(report: &HostReport, query: &HostQuery, base_url: &str) -> HostPage {
-        let readiness = &report.readiness;
+        let standings = &report.standings;
         let heading = report
             .title
             .clone()
             .unwrap_or_else(|| report.workshop.clone());
-        let learners = readiness.learners.len();
-        let ready = readiness.ready();
-        let day_categories: Vec<Category> = readiness
+        let day_categories: Vec<Category> = standings
             .days
             .iter()
             .map(|(day, reported, ready)| Category {
@@ -313,12 +313,11 @@ impl HostPage {
                 let current = query.sort == *key;
                 SortLink {
                     label,
-                    href: query.href(
-                        *key,
-                        current && !query.descending,
-                        query.not_ready_only,
-                        false,
-                    ),
+                    href: query.href(|q| {
+                        q.sort = *key;
+                        q.descending = current && !query.descending;
+                        q.page = 1;
+                    }),
                     current: current.then_some(if query.descending {
                         "descending"
                     } else {
@@ -333,49 +332,7 @@ impl HostPage {
                 }
             })
             .collect();
-        let rows = report
-            .learners(query)
-            .into_iter()
-            .map(|l| LearnerRow {
-                who: l.who.clone(),
-                has_email: l.has_email,
-                system: system_text(l),
-                python: l.python_version.clone().unwrap_or_default(),
-                ready: l.ready,
-                failing: l
-                    .failing
-                    .iter()
-                    .map(|f| FailingCell {
-                        label: f.outcome.label.clone(),
-                        since: minute(f.outcome.since.as_deref()),
-                        error: match (&f.outcome.error, &f.outcome.version) {
-                            (Some(e), Some(v)) => format!("{e} (found {v})"),
-                            (Some(e), None) => e.clone(),
-                            (None, Some(v)) => format!("found {v}"),
-                            (None, None) => String::new(),
-                        },
-                        required: f.required,
-                    })
-                    .collect(),
-                unchecked: l.unchecked.clone(),
-                fixed: l
-                    .fixed
-                    .iter()
-                    .map(|f| {
-                        let seconds = |t: &Option<String>| timestamp::seconds(t.as_deref());
-                        let after = match (seconds(&f.failed_at), seconds(&f.fixed_at)) {
-                            (Some(failed), Some(fixed)) => {
-                                format!("{} after it failed", duration(fixed - failed))
-                            }
-                            _ => String::new(),
-                        };
-                        (f.label.clone(), minute(f.fixed_at.as_deref()), after)
-                    })
-                    .collect(),
-                attempts: l.attempts,
-                last_report: minute(l.last_report.as_deref()),
-            })
-            .collect();
+        let pages = report.pages(query);
         HostPage {
             layout: Layout::new(format!("Readiness of {heading}"), "host"),
             workshop: report.workshop.clone(),
@@ -389,11 +346,11 @@ impl HostPage {
                 })
                 .collect(),
             heading,
-            learners,
-            ready,
-            share: share(ready as i64, learners as i64),
+            learners: standings.learners,
+            ready: standings.ready,
+            share: share(standings.ready, standings.learners),
             chart,
-            days: readiness
+            days: standings
                 .days
                 .iter()
                 .rev()
@@ -405,58 +362,119 @@ impl HostPage {
                 })
                 .collect(),
             sort_links,
-            rows,
+            rows: standings.rows.iter().map(row).collect(),
             not_ready_only: query.not_ready_only,
-            all_href: query.href(query.sort, query.descending, false, false),
-            not_ready_href: query.href(query.sort, query.descending, true, false),
-            not_ready: learners - ready,
-            fixes: fix_groups(&readiness.learners),
-            csv_href: query.href(query.sort, query.descending, query.not_ready_only, true),
+            all_href: query.href(|q| {
+                q.not_ready_only = false;
+                q.page = 1;
+            }),
+            not_ready_href: query.href(|q| {
+                q.not_ready_only = true;
+                q.page = 1;
+            }),
+            not_ready: standings.learners - standings.ready,
+            shown: standings.shown,
+            pages: PageLinks {
+                page: query.page,
+                pages,
+                // From a page past the last, "previous" is the last.
+                previous: (query.page > 1)
+                    .then(|| query.href(|q| q.page = (q.page - 1).min(pages))),
+                next: (query.page < pages).then(|| query.href(|q| q.page += 1)),
+            },
+            fixes: standings
+                .groups
+                .iter()
+                .map(|g| FixGroup {
+                    label: g.label.clone(),
+                    system: g.system.clone(),
+                    text: g.advice.text.clone(),
+                    url: g.advice.url.clone(),
+                    required: g.required,
+                    names: g.names.clone(),
+                    learners: g.learners,
+                    more_learners: g.learners - g.names.len() as i64,
+                })
+                .collect(),
+            more_fixes: standings.all_groups - standings.groups.len() as i64,
+            csv_href: query.href(|q| {
+                q.csv = true;
+                q.page = 1;
+            }),
             commands: LearnerCommands::new(base_url, Some(&report.workshop)),
         }
     }
 }
 
-/// The failures of every learner grouped by check, system and fix: one message each.
-/// Required problems first, then those concerning most learners.
-fn fix_groups(learners: &[Learner]) -> Vec<FixGroup> {
-    let mut groups: BTreeMap<(String, String, String), FixGroup> = BTreeMap::new();
-    for learner in learners {
-        for failing in &learner.failing {
-            let system = system_label(learner.system.as_deref());
-            let (text, url) = match &failing.fix {
-                Some(fix) => (fix.text.clone(), Some(fix.url.clone())),
-                None => (
-                    "The check script does not know this package, so it has no fix for it.".into(),
-                    None,
-                ),
-            };
-            let key = (failing.outcome.label.clone(), system.clone(), text.clone());
-            let group = groups.entry(key).or_insert_with(|| FixGroup {
-                label: failing.outcome.label.clone(),
-                system,
-                text,
-                url,
-                required: false,
-                learners: Vec::new(),
-            });
-            group.required |= failing.required;
-            group.learners.push(learner.who.clone());
-        }
+/// Characters of an error text a failing check's tooltip shows.
+const TOOLTIP_CHARS: usize = 200;
+
+/// An error text cut to [`TOOLTIP_CHARS`] for a tooltip (texts may be 2,000 characters, and a
+/// page shows up to 500 of them).
+fn clipped(text: &str) -> String {
+    match text.char_indices().nth(TOOLTIP_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
-    let mut groups: Vec<FixGroup> = groups.into_values().collect();
-    groups.sort_by(|a, b| {
-        b.required
-            .cmp(&a.required)
-            .then(b.learners.len().cmp(&a.learners.len()))
-            .then_with(|| a.label.cmp(&b.label))
-            .then_with(|| a.system.cmp(&b.system))
-    });
-    groups
 }
 
-/// The learner table as CSV (cells neutralised as in every export), as the query shows it.
-pub fn learners_csv(report: &HostReport, query: &HostQuery) -> Vec<u8> {
+/// A learner as the table shows them.
+fn row(l: &crate::storage::LearnerRow) -> LearnerRow {
+    LearnerRow {
+        who: l.who.clone(),
+        has_email: l.has_email,
+        system: l.system.clone(),
+        python: l.python_version.clone().unwrap_or_default(),
+        ready: l.ready,
+        failing: l
+            .failing
+            .iter()
+            .map(|f| FailingCell {
+                label: f.label.clone(),
+                since: minute(f.since.as_deref()),
+                error: match (f.error.as_deref().map(clipped), &f.version) {
+                    (Some(e), Some(v)) => format!("{e} (found {v})"),
+                    (Some(e), None) => e,
+                    (None, Some(v)) => format!("found {v}"),
+                    (None, None) => String::new(),
+                },
+                required: f.required,
+            })
+            .collect(),
+        more_failing: l.more_failing,
+        unchecked: l.unchecked.clone(),
+        fixed: l
+            .fixed
+            .iter()
+            .map(|f| {
+                let seconds = |t: &Option<String>| timestamp::seconds(t.as_deref());
+                let after = match (seconds(&f.failed_at), seconds(&f.fixed_at)) {
+                    (Some(failed), Some(fixed)) => {
+                        format!("{} after it failed", duration(fixed - failed))
+                    }
+                    _ => String::new(),
+                };
+                (f.label.clone(), minute(f.fixed_at.as_deref()), after)
+            })
+            .collect(),
+        more_fixed: l.more_fixed,
+        attempts: l.attempts,
+        last_report: minute(l.last_report.as_deref()),
+    }
+}
+
+/// A list in one CSV cell: its items joined, and how many more there are when it was cut.
+fn cell(items: Vec<String>, more: usize) -> String {
+    let mut text = items.join("; ");
+    if more > 0 {
+        text.push_str(&format!("; … {more} more"));
+    }
+    text
+}
+
+/// A page of the learner table as CSV (cells neutralised as in every export), in the query's
+/// order and filter; lists in a cell are cut as on the page, saying how many more there are.
+pub fn learners_csv(report: &HostReport) -> Vec<u8> {
     let mut sheet = Sheet::new(&[
         "learner",
         "system",
@@ -470,33 +488,34 @@ pub fn learners_csv(report: &HostReport, query: &HostQuery) -> Vec<u8> {
         "first_report",
         "last_report",
     ]);
-    for l in report.learners(query) {
-        let failing: Vec<String> = l
+    for l in &report.standings.rows {
+        let failing = l
             .failing
             .iter()
             .map(|f| match f.required {
-                true => f.outcome.label.clone(),
-                false => format!("{} (optional)", f.outcome.label),
+                true => f.label.clone(),
+                false => format!("{} (optional)", f.label),
             })
             .collect();
-        let since: Vec<String> = l
+        let since = l
             .failing
             .iter()
-            .map(|f| f.outcome.since.clone().unwrap_or_default())
+            .map(|f| f.since.clone().unwrap_or_default())
+            .collect();
+        let fixed = l
+            .fixed
+            .iter()
+            .map(|f| format!("{} ({})", f.label, f.fixed_at.as_deref().unwrap_or("")))
             .collect();
         sheet.row(&[
             &l.who,
-            &system_text(l),
+            &l.system,
             l.python_version.as_deref().unwrap_or(""),
             if l.ready { "yes" } else { "no" },
-            &failing.join("; "),
-            &since.join("; "),
+            &cell(failing, l.more_failing),
+            &cell(since, l.more_failing),
             &l.unchecked.join("; "),
-            &l.fixed
-                .iter()
-                .map(|f| format!("{} ({})", f.label, f.fixed_at.as_deref().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join("; "),
+            &cell(fixed, l.more_fixed),
             &l.attempts.to_string(),
             l.first_report.as_deref().unwrap_or(""),
             l.last_report.as_deref().unwrap_or(""),
@@ -551,13 +570,19 @@ mod tests {
 
     #[test]
     fn links_carry_only_a_query() {
-        let query = HostQuery::parse(Some("sort=attempts&order=desc&show=not-ready"));
+        let query = HostQuery::parse(Some("sort=attempts&order=desc&show=not-ready&page=3"));
         assert_eq!(query.sort, SortKey::Attempts);
         assert!(query.descending && query.not_ready_only && !query.csv);
+        assert_eq!(query.page, 3);
         assert_eq!(
-            query.href(SortKey::Standing, false, false, true),
+            query.href(|q| *q = HostQuery::parse(Some("export=csv"))),
             "?export=csv"
         );
+        assert_eq!(
+            query.href(|q| q.page += 1),
+            "?sort=attempts&order=desc&show=not-ready&page=4"
+        );
+        assert_eq!(HostQuery::parse(Some("page=0")).page, 1);
         assert_eq!(
             HostQuery::parse(Some("sort=nonsense")).sort,
             SortKey::Standing

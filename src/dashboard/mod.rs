@@ -155,14 +155,16 @@ pub(crate) async fn host<B>(
     let hidden = || RequestError::NotFound(host::HIDDEN_PATH.to_owned());
     let (workshop, secret) = host::parse_path(request.uri().path()).ok_or_else(hidden)?;
     let query = host::HostQuery::parse(request.uri().query());
-    let report = host::HostReport::load(store, workshop, secret, checks)
+    let report = host::HostReport::load(store, workshop, secret, checks, &query)
         .await?
         .ok_or_else(hidden)?;
     let mut response = if query.csv {
-        csv(
-            host::learners_csv(&report, &query),
+        let next = report.next_csv(&query);
+        let sheet = csv(
+            host::learners_csv(&report),
             &export::file_name("learners", Some(&report.workshop)),
-        )
+        );
+        with_next(sheet, next.as_deref())
     } else {
         html(host::HostPage::new(&report, &query, base_url).render())
     };

@@ -11,6 +11,7 @@ mod file;
 mod fixes;
 mod record;
 // The tests' meaning of every statistic; outside tests only `consistency` reads it.
+mod readiness;
 #[cfg_attr(not(test), allow(dead_code))]
 mod reference;
 mod retention;
@@ -24,6 +25,9 @@ mod writer;
 
 pub use backup::back_up;
 pub use error::StorageError;
+pub(crate) use readiness::{
+    Advice, LearnerOrder, LearnerRow, LearnerWindow, PageRules, RequiredCheck, Standings,
+};
 pub use record::{Deleted, Receipt};
 pub use retention::Purged;
 pub use schema::SCHEMA_VERSION;
@@ -31,9 +35,7 @@ pub(crate) use stats::{
     CheckFixes, Comparison, Extent, FixOverview, Fixes, Overview, PackageDetail, PackageFilter,
     Rows, Scope, ValueCount, WorkshopSummary,
 };
-#[cfg(test)]
-pub(crate) use workshops::FailureRecord;
-pub(crate) use workshops::{AttemptRecord, HostView, LearnerHistory};
+pub(crate) use workshops::HostView;
 pub use workshops::{HostedWorkshop, NewWorkshop, Secret};
 
 pub use crate::config::Location;
@@ -122,7 +124,10 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
         // checkpoints made ingestion about 30% faster (bench/ingest.sh).
         // temp_store=MEMORY: each job's savepoint journal stays in memory instead of a
         // temporary file (85% of the writer's writes were into it; MEASUREMENTS.md).
+        // secure_delete: deleted rows and freed pages are overwritten with zeros, so what a
+        // forgotten learner sent is not left in the file's free space.
         Role::Writer => {
+            conn.pragma_update(None, "secure_delete", true)?;
             conn.pragma_update(None, "synchronous", "FULL")?;
             conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
             conn.pragma_update(None, "temp_store", "MEMORY")
@@ -246,9 +251,12 @@ impl Store {
 
     /// Deletes a learner and, by the foreign keys' cascade, their attempts and packages.
     pub async fn delete_user(&self, key: String) -> Result<Deleted, StorageError> {
-        self.writer
+        let deleted = self
+            .writer
             .write(move |work| record::delete_user(work, &key))
-            .await
+            .await?;
+        self.sweep().await;
+        Ok(deleted)
     }
 
     /// Registers a workshop (its title and checks); answers the private link's secret, which
@@ -269,9 +277,12 @@ impl Store {
     /// Unregisters a workshop and deletes, by cascade, every learner whose current workshop
     /// it is with all they sent. [`StorageError::NotFound`] when it is not registered.
     pub async fn delete_workshop(&self, name: String) -> Result<Deleted, StorageError> {
-        self.writer
+        let deleted = self
+            .writer
             .write(move |work| workshops::delete(work, &name))
-            .await
+            .await?;
+        self.sweep().await;
+        Ok(deleted)
     }
 
     /// Every registered workshop.
@@ -285,11 +296,15 @@ impl Store {
     }
 
     /// The host's page of `name`, when `secret` is its current one; `None` otherwise, the
-    /// same for an unknown workshop, a wrong secret and a replaced one.
+    /// same for an unknown workshop, a wrong secret and a replaced one. Its learners are
+    /// judged against the checks it requires by `rules`, and the `window` of their table is
+    /// read (see [`readiness::standings`]).
     pub(crate) async fn host_view(
         &self,
         name: String,
         secret: String,
+        window: LearnerWindow,
+        rules: Box<dyn PageRules>,
     ) -> Result<Option<HostView>, StorageError> {
         self.read(move |conn| {
             if !workshops::admits(conn, &name, &secret)? {
@@ -298,8 +313,14 @@ impl Store {
             let Some(workshop) = workshops::find(conn, &name)? else {
                 return Ok(None);
             };
-            let learners = workshops::histories(conn, &name)?;
-            Ok(Some(HostView { workshop, learners }))
+            let required = rules.required(workshop.checks.as_deref());
+            let today = timestamp::day_number(Some(&timestamp::now()));
+            let standings = readiness::standings(conn, &name, &required, &window, &*rules, today)?;
+            Ok(Some(HostView {
+                workshop,
+                required,
+                standings,
+            }))
         })
         .await
     }
@@ -320,9 +341,12 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tally::rebuild(&tx, &mut dictionary::Dictionary::default())?;
             tx.commit()?;
-            Ok(())
+            Ok::<_, StorageError>(())
         })
-        .await?
+        .await??;
+        // Values of learners deleted by hand are unused now: they go too.
+        self.sweep().await;
+        Ok(())
     }
 
     /// Runs a read-only query on a pooled connection, off the async threads.

@@ -145,6 +145,7 @@ pub(crate) fn record_attempt(
         serde_json::to_string(&successes).expect("numbers serialize")
     ])?;
     let attempt_id = conn.last_insert_rowid();
+    deltas.attempt(profile, &successes, 1);
     conn.prepare_cached(
         "UPDATE user_system_info SET distribution_name = ?2, distribution_version = ?3,
             system_version = ?4, system = ?5, machine = ?6, system_platform = ?7,
@@ -365,6 +366,7 @@ pub(crate) fn delete_learner(work: Work<'_>, user_id: i64) -> Result<Deleted, St
     };
     deltas.learner(workshop, profile, -1, -i64::from(was_passing));
     LearnerChecks::load(conn, user_id)?.forget(deltas);
+    deltas.leave(conn, user_id)?;
     conn.prepare_cached("DELETE FROM user_system_info WHERE id = ?1")?
         .execute([user_id])?;
     Ok(deleted)

@@ -1,16 +1,17 @@
 //! The schema (`schema.sql`, embedded) and the migration that brings older files forward.
 //! `PRAGMA user_version` holds the version: 0 is an empty file or the original 2016 server's,
-//! 1 and 2 are this server's earlier layouts (one row per package, tallies kept by triggers).
-//! Before a migration changes a file, a complete copy is written beside it.
+//! 1 and 2 are this server's earlier layouts (one row per package, tallies kept by triggers),
+//! 3 the dictionaries' layout before error texts were indexed by a hash and unused values
+//! deleted. Before a migration changes a file, a complete copy is written beside it.
 
-use super::dictionary::Dictionary;
+use super::dictionary::{self, text_hash, Dictionary};
 use super::{tally, StorageError};
 use crate::config::Location;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The original's four tables, which every older layout has (perhaps not all of them).
 const LEGACY_TABLES: [&str; 4] = [
@@ -37,9 +38,9 @@ pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), 
             tx.commit()?;
             Ok(())
         }
-        0..=2 => {
+        0..=3 => {
             if let Location::File(path) = location {
-                let copy = back_up(conn, path)?;
+                let copy = back_up(conn, path, version)?;
                 log::info!(
                     "migrating {} from schema version {version} to {SCHEMA_VERSION}; \
                      a copy of the file as it was is at {}",
@@ -47,10 +48,18 @@ pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), 
                     copy.display()
                 );
             }
-            migrate_legacy(conn).map_err(|e| {
+            let step = match version {
+                3 => rebuild_error_texts,
+                _ => rebuild_from_legacy,
+            };
+            with_foreign_keys_off(conn, step).map_err(|e| {
                 log::error!("migration failed, the database is unchanged: {e}");
                 e
-            })
+            })?;
+            if version == 3 {
+                scrub(conn);
+            }
+            Ok(())
         }
         newer => Err(StorageError::Other(format!(
             "the database has schema version {newer}, newer than this program's \
@@ -59,51 +68,95 @@ pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), 
     }
 }
 
-/// `NAME.before-migration.db` beside `path` (numbered if one is already there, so an earlier
-/// copy is never overwritten).
-fn backup_path(path: &Path) -> PathBuf {
+/// `NAME.before-migration-vN.db` beside `path`, N the schema version the file has: one copy
+/// per version it is migrated from, however often a migration is tried.
+fn copy_path(path: &Path, version: i64) -> PathBuf {
     let stem = path
         .file_stem()
         .map_or_else(|| "database".into(), |s| s.to_string_lossy().into_owned());
-    let named = |n: u32| match n {
-        0 => path.with_file_name(format!("{stem}.before-migration.db")),
-        n => path.with_file_name(format!("{stem}.before-migration-{n}.db")),
-    };
-    (0..).map(named).find(|p| !p.exists()).expect("a free name")
+    path.with_file_name(format!("{stem}.before-migration-v{version}.db"))
 }
 
-/// Writes a complete, checked copy of the database with SQLite's online backup API, and makes it
-/// byte for byte the file it copies: the backup rewrites four header fields (the change
-/// counter, the schema cookie, the change counter the header is valid for, and the SQLite
-/// version that wrote it last), which are copied back from the source.
-fn back_up(conn: &Connection, path: &Path) -> Result<PathBuf, StorageError> {
-    let copy = backup_path(path);
-    super::backup::copy(conn, &copy)?;
-    let failed = |e: std::io::Error| {
-        StorageError::Other(format!("writing the copy {}: {e}", copy.display()))
+/// Makes sure a complete copy of the file at `path`, as it is now, lies beside it before a
+/// migration from `version` changes anything; answers where.
+///
+/// A failed migration leaves the file as it was, and a service restarted after each failure
+/// (`Restart=on-failure`) tries again: a copy already there that holds the same bytes is
+/// kept rather than written again, so failures cannot fill the disk with copies. A copy is
+/// written under a `.partial` name and renamed only once complete, so a copy under the final
+/// name is never one that a crash cut short; a leftover partial or an outdated copy of the
+/// same version (the file changed since, under an older program) is replaced.
+fn back_up(conn: &Connection, path: &Path, version: i64) -> Result<PathBuf, StorageError> {
+    let copy = copy_path(path, version);
+    let failed = |what: &str, e: std::io::Error| {
+        StorageError::Other(format!("{what} the copy {}: {e}", copy.display()))
     };
-    let header = {
-        use std::io::Read;
-        let mut header = [0u8; 100];
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut header))
-            .map_err(failed)?;
-        header
-    };
-    {
-        use std::io::{Seek, SeekFrom, Write};
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&copy)
-            .map_err(failed)?;
-        for (offset, len) in [(24usize, 4usize), (40, 4), (92, 4), (96, 4)] {
-            file.seek(SeekFrom::Start(offset as u64)).map_err(failed)?;
-            file.write_all(&header[offset..offset + len])
-                .map_err(failed)?;
-        }
-        file.sync_all().map_err(failed)?;
+    if same_bytes(path, &copy).map_err(|e| failed("comparing", e))? {
+        return Ok(copy);
+    }
+    let mut partial = copy.clone().into_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    match std::fs::remove_file(&partial) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed("removing", e)),
+        _ => {}
+    }
+    let written = super::backup::copy(conn, &partial)
+        .and_then(|()| restore_header(path, &partial).map_err(|e| failed("writing", e)));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, &copy).map_err(|e| failed("renaming", e))?;
+    if let Some(dir) = copy.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The rename itself is durable once the folder is synced.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(copy)
+}
+
+/// Makes the backup at `copy` byte for byte the file at `path`: the backup API rewrites four
+/// header fields (the change counter, the schema cookie, the change counter the header is
+/// valid for, and the SQLite version that wrote it last), which are copied back from the
+/// source. Synced to disk.
+fn restore_header(path: &Path, copy: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut header = [0u8; 100];
+    std::fs::File::open(path)?.read_exact(&mut header)?;
+    let mut file = std::fs::OpenOptions::new().write(true).open(copy)?;
+    for (offset, len) in [(24usize, 4usize), (40, 4), (92, 4), (96, 4)] {
+        file.seek(SeekFrom::Start(offset as u64))?;
+        file.write_all(&header[offset..offset + len])?;
+    }
+    file.sync_all()
+}
+
+/// Whether the files at `a` and `b` both exist and hold the same bytes; read a slice at a
+/// time, so a large database costs no memory.
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let open = |p: &Path| match std::fs::File::open(p) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        other => other.map(Some),
+    };
+    let (Some(a), Some(b)) = (open(a)?, open(b)?) else {
+        return Ok(false);
+    };
+    if a.metadata()?.len() != b.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut a, mut b) = (std::io::BufReader::new(a), std::io::BufReader::new(b));
+    let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = a.read(&mut x)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        b.read_exact(&mut y[..n])?;
+        if x[..n] != y[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 fn has_table(conn: &Connection, name: &str) -> Result<bool, StorageError> {
@@ -142,22 +195,18 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// An older layout (the original server's, or this server's versions 1 and 2): the four
-/// tables become the raw rows of this schema, in one transaction.
-///
-/// Every learner's attempts are counted under the learner's current workshop and machine
-/// (older layouts kept no snapshot per attempt, and their statistics counted them so too).
-/// An attempt without a time (the original kept none) gets its earliest package's time, or
-/// its learner's. Packages recorded before attempts existed get one attempt per learner to
-/// hold them. Rows that point at a learner or attempt that does not exist (the original's
-/// cascade lived in its ORM and was not always run) cannot satisfy the foreign keys and are
-/// dropped, with a count in the log.
-fn migrate_legacy(conn: &mut Connection) -> Result<(), StorageError> {
-    // Foreign keys cannot be switched inside a transaction; the rebuild needs them off.
+/// Runs a migration's `step` (one transaction) with foreign keys off, which rebuilding tables
+/// needs, and scratch tables on disk; then deletes the dictionary values the migrated file
+/// holds but no attempt uses (see [`dictionary::prune`]).
+fn with_foreign_keys_off(
+    conn: &mut Connection,
+    step: fn(&mut Connection) -> Result<(), StorageError>,
+) -> Result<(), StorageError> {
+    // Foreign keys cannot be switched inside a transaction.
     conn.pragma_update(None, "foreign_keys", false)?;
     // Its scratch tables hold a row per package: on disk, not in memory.
     conn.pragma_update(None, "temp_store", "FILE")?;
-    let outcome = rebuild_from_legacy(conn);
+    let outcome = step(conn).and_then(|()| dictionary::prune(conn).map(drop));
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     if outcome.is_ok() {
@@ -174,6 +223,115 @@ fn migrate_legacy(conn: &mut Connection) -> Result<(), StorageError> {
     outcome
 }
 
+/// Rewrites a file migrated from version 3 without its free space: version 3 deleted rows
+/// without overwriting them, so the free space of its pages may still hold what learners who
+/// asked to be forgotten sent (their emails included). Once, after the migration committed;
+/// if it fails (it needs as much free disk as the file takes), the migration stands and the
+/// log says how to do it by hand.
+fn scrub(conn: &Connection) {
+    let started = std::time::Instant::now();
+    // The rewritten file is built in a temporary one: on disk, not in memory (95 MiB of
+    // memory for a file of 88 MB).
+    let vacuumed = conn
+        .pragma_update(None, "temp_store", "FILE")
+        .and_then(|()| conn.execute_batch("VACUUM"));
+    if let Err(e) = conn.pragma_update(None, "temp_store", "MEMORY") {
+        log::warn!("setting temp_store back after VACUUM: {e}");
+    }
+    match vacuumed {
+        Ok(()) => log::info!(
+            "rewrote the file without the free space version 3 left in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ),
+        Err(e) => log::warn!(
+            "could not rewrite the file without the free space version 3 left (deleted \
+             learners' data may remain in it): {e}; with the server stopped, \
+             `sqlite3 FILE VACUUM` does it"
+        ),
+    }
+}
+
+/// Version 3: error texts were indexed by their whole text, and no dictionary value was ever
+/// deleted. The texts move to a table with a hash; the new tables are made (as `schema.sql`
+/// has them); every value's uses are counted, and those without any are queued for deletion.
+fn rebuild_error_texts(conn: &mut Connection) -> Result<(), StorageError> {
+    // The old table is renamed out of the way without the rename reaching into the failures'
+    // foreign key and the `failed_installs` view: both name `error_texts`, which is made
+    // anew under that name below.
+    conn.pragma_update(None, "legacy_alter_table", true)?;
+    let tx = conn.transaction()?;
+    tx.execute_batch("ALTER TABLE error_texts RENAME TO v3_error_texts")?;
+    tx.pragma_update(None, "legacy_alter_table", false)?;
+    create_missing(&tx)?;
+    {
+        let mut texts = tx.prepare("SELECT id, text FROM v3_error_texts")?;
+        let mut insert =
+            tx.prepare("INSERT INTO error_texts (id, hash, text) VALUES (?1, ?2, ?3)")?;
+        let mut rows = texts.query([])?;
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(1)?;
+            insert.execute(params![row.get::<_, i64>(0)?, text_hash(&text), text])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE v3_error_texts")?;
+    tally::recount_uses(&tx)?;
+    finish(tx)
+}
+
+/// Makes every table, index and view of `schema.sql` that the file lacks, with the very
+/// statement a new file gets, and the dictionaries' generation row.
+fn create_missing(conn: &Connection) -> Result<(), StorageError> {
+    let fresh = Connection::open_in_memory()?;
+    fresh.execute_batch(SCHEMA)?;
+    let objects: Vec<(String, String, String)> = fresh
+        .prepare("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (kind, name, sql) in objects {
+        let exists = conn
+            .query_row(
+                "SELECT 1 FROM sqlite_schema WHERE type = ?1 AND name = ?2",
+                [&kind, &name],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !exists {
+            conn.execute_batch(&sql)?;
+        }
+    }
+    conn.execute_batch(
+        "INSERT INTO dictionary_generation (generation)
+         SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM dictionary_generation)",
+    )?;
+    Ok(())
+}
+
+/// Checks the migrated rows' references, sets the version and commits.
+fn finish(tx: rusqlite::Transaction<'_>) -> Result<(), StorageError> {
+    let broken: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(StorageError::Corrupt(format!(
+            "migration left a broken reference in {table}"
+        )));
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// An older layout (the original server's, or this server's versions 1 and 2): the four
+/// tables become the raw rows of this schema, in one transaction.
+///
+/// Every learner's attempts are counted under the learner's current workshop and machine
+/// (older layouts kept no snapshot per attempt, and their statistics counted them so too).
+/// An attempt without a time (the original kept none) gets its earliest package's time, or
+/// its learner's. Packages recorded before attempts existed get one attempt per learner to
+/// hold them. Rows that point at a learner or attempt that does not exist (the original's
+/// cascade lived in its ORM and was not always run) cannot satisfy the foreign keys and are
+/// dropped, with a count in the log.
 fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
     let tx = conn.transaction()?;
     // Version 2's triggers, view and tallies: derived, and replaced.
@@ -217,6 +375,18 @@ fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
     )?;
     let mut dictionary = Dictionary::default();
     tally::repair_learner_profiles(&tx, &mut dictionary)?;
+    {
+        let mut texts = tx.prepare(
+            "SELECT DISTINCT CAST(error_description AS TEXT) FROM legacy_failed_installs
+              WHERE error_description IS NOT NULL",
+        )?;
+        let mut insert = tx.prepare("INSERT INTO error_texts (hash, text) VALUES (?1, ?2)")?;
+        let mut rows = texts.query([])?;
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            insert.execute(params![text_hash(&text), text])?;
+        }
+    }
     let attempt_time = if has_column(&tx, "legacy_attempts", "create_time")? {
         "a.create_time"
     } else {
@@ -240,9 +410,6 @@ fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
          INSERT INTO packages (name, version)
          SELECT name, version FROM legacy_successful_installs WHERE name IS NOT NULL
          UNION SELECT name, version FROM legacy_failed_installs WHERE name IS NOT NULL;
-         INSERT INTO error_texts (text)
-         SELECT DISTINCT error_description FROM legacy_failed_installs
-          WHERE error_description IS NOT NULL;
          CREATE TEMP TABLE old_package (attempt_id INTEGER, row_id INTEGER, failed INTEGER,
                                         package_id INTEGER, error_id INTEGER, time TEXT);
          INSERT INTO old_package
@@ -299,17 +466,7 @@ fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
          DROP TABLE legacy_attempts; DROP TABLE legacy_user_system_info;",
     )?;
     tally::rebuild(&tx, &mut dictionary)?;
-    let broken: Option<String> = tx
-        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-        .optional()?;
-    if let Some(table) = broken {
-        return Err(StorageError::Corrupt(format!(
-            "migration left a broken reference in {table}"
-        )));
-    }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()?;
-    Ok(())
+    finish(tx)
 }
 
 /// The columns of an original table, for a file that lacks it.

@@ -3,11 +3,11 @@
 //! applies them with one upsert per key, deleting rows that reach zero. `rebuild` recomputes
 //! everything from the raw rows, for hand edits and for migrations.
 
-use super::dictionary::{Dictionary, Profile};
+use super::dictionary::{Dictionary, Profile, ERROR_TEXT, PACKAGE, PROFILE};
 use super::timestamp::UNKNOWN_DAY;
 use super::StorageError;
 use rusqlite::{params, params_from_iter, Connection};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The `workshop` of failures and learners who named no workshop.
 pub(crate) const NO_WORKSHOP: i64 = 0;
@@ -104,6 +104,15 @@ const FIX_VERSIONS: Table = Table {
     counts: 1,
 };
 
+const USES: Table = Table {
+    upsert: "INSERT INTO dictionary_uses (kind, id, uses) VALUES (?1, ?2, ?3)
+             ON CONFLICT DO UPDATE SET uses = uses + excluded.uses
+             RETURNING uses",
+    delete: "DELETE FROM dictionary_uses WHERE kind = ?1 AND id = ?2",
+    keys: 2,
+    counts: 1,
+};
+
 /// The tallies, in the order a batch writes them (each one's rows in key order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Tally {
@@ -115,6 +124,7 @@ enum Tally {
     Fixes,
     FixTimes,
     FixVersions,
+    Uses,
 }
 
 impl Tally {
@@ -128,6 +138,7 @@ impl Tally {
             Tally::Fixes => &FIXES,
             Tally::FixTimes => &FIX_TIMES,
             Tally::FixVersions => &FIX_VERSIONS,
+            Tally::Uses => &USES,
         }
     }
 }
@@ -145,16 +156,56 @@ pub(crate) struct AttemptFacts {
 }
 
 /// Changes to the tallies, summed per row: `(latest, every)` for failures, `(learners,
-/// passing)` for learners, `(failed, fixed, stuck)` learners for fixes.
+/// passing)` for learners, `(failed, fixed, stuck)` learners for fixes, uses for dictionary
+/// values.
 #[derive(Debug, Default)]
-pub(crate) struct Deltas(BTreeMap<Key, [i64; 3]>);
+pub(crate) struct Deltas {
+    sums: BTreeMap<Key, [i64; 3]>,
+    /// Dictionary values (kind, id) that lost a use: each may be unused once the batch is
+    /// written, even where the batch's sum is zero (a value added and taken away again).
+    lost_uses: BTreeSet<[i64; 2]>,
+}
 
 impl Deltas {
     fn add(&mut self, tally: Tally, key: [i64; 3], counts: [i64; 3]) {
-        let sums = self.0.entry((tally, key)).or_default();
+        let sums = self.sums.entry((tally, key)).or_default();
         for (sum, count) in sums.iter_mut().zip(counts) {
             *sum += count;
         }
+    }
+
+    /// A dictionary value is referred to `count` times more (or, negative, less).
+    fn uses(&mut self, kind: i64, id: i64, count: i64) {
+        if count != 0 {
+            self.add(Tally::Uses, [kind, id, 0], [count, 0, 0]);
+        }
+        if count < 0 {
+            self.lost_uses.insert([kind, id]);
+        }
+    }
+
+    /// An attempt with this machine profile and these successes (package ids) is added
+    /// (`sign` 1) or deleted (-1): its uses of dictionary values. Its failures' uses are
+    /// counted by [`Deltas::failure`].
+    pub(crate) fn attempt(&mut self, profile: i64, successes: &[i64], sign: i64) {
+        self.uses(PROFILE, profile, sign);
+        for &package in successes {
+            self.uses(PACKAGE, package, sign);
+        }
+    }
+
+    /// A learner's attempts are about to be deleted: their uses of dictionary values go with
+    /// them (the failures' with [`Deltas::failure`]).
+    pub(crate) fn leave(&mut self, conn: &Connection, user_id: i64) -> Result<(), StorageError> {
+        let mut attempts = conn
+            .prepare_cached("SELECT profile_id, successes FROM submissions WHERE user_id = ?1")?;
+        let mut rows = attempts.query([user_id])?;
+        while let Some(row) = rows.next()? {
+            let successes: Vec<i64> =
+                serde_json::from_str(&row.get::<_, String>(1)?).unwrap_or_default();
+            self.attempt(row.get(0)?, &successes, -1);
+        }
+        Ok(())
     }
 
     /// One failure of an attempt counts `latest` and `every` more (or, negative, less).
@@ -166,6 +217,11 @@ impl Deltas {
         latest: i64,
         every: i64,
     ) {
+        // A failure row is added or deleted exactly when `every` changes.
+        self.uses(PACKAGE, package, every);
+        if let Some(error) = error {
+            self.uses(ERROR_TEXT, error, every);
+        }
         for workshop in [attempt.workshop, ALL_WORKSHOPS] {
             let counts = [latest, every, 0];
             self.add(
@@ -237,20 +293,23 @@ impl Deltas {
 
     /// Rows these changes touch.
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.sums.len()
     }
 
     /// Adds another set of changes to these.
     pub(crate) fn merge(&mut self, other: Deltas) {
-        for ((tally, key), counts) in other.0 {
+        for ((tally, key), counts) in other.sums {
             self.add(tally, key, counts);
         }
+        self.lost_uses.extend(other.lost_uses);
     }
 
     /// Writes the changes: one upsert per row; a row whose counts reach zero is deleted.
+    /// Dictionary values left without a use are queued in `dictionary_unused`, for
+    /// [`super::dictionary::prune`] once the transaction is committed.
     pub(crate) fn apply(self, conn: &Connection) -> Result<(), StorageError> {
         let mut out_of_step = 0;
-        for ((tally, key), counts) in self.0 {
+        for ((tally, key), counts) in self.sums {
             if counts == [0; 3] {
                 continue;
             }
@@ -270,6 +329,13 @@ impl Deltas {
             } else if now.iter().any(|&n| n < 0) {
                 out_of_step += 1;
             }
+        }
+        for [kind, id] in self.lost_uses {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO dictionary_unused (kind, id) SELECT ?1, ?2
+                  WHERE NOT EXISTS (SELECT 1 FROM dictionary_uses WHERE kind = ?1 AND id = ?2)",
+            )?
+            .execute([kind, id])?;
         }
         if out_of_step > 0 {
             log::warn!(
@@ -341,7 +407,38 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
              SELECT workshop, count(*), sum(passing) FROM scratch_learner_facts GROUP BY 1;
          DROP TABLE scratch_learner_facts;"
     ))?;
-    super::fixes::rebuild(conn, dictionary)
+    super::fixes::rebuild(conn, dictionary)?;
+    recount_uses(conn)
+}
+
+/// Recounts every dictionary value's uses from the raw rows, and queues every value without
+/// one for [`super::dictionary::prune`] (those of learners deleted by hand, or by a version
+/// of this program that kept them).
+pub(crate) fn recount_uses(conn: &Connection) -> Result<(), StorageError> {
+    conn.execute_batch(&format!(
+        "DELETE FROM dictionary_uses;
+         INSERT INTO dictionary_uses (kind, id, uses)
+             SELECT {PACKAGE}, package_id, count(*) FROM
+                 (SELECT j.value AS package_id FROM submissions s, json_each(s.successes) j
+                  UNION ALL SELECT package_id FROM submission_failures)
+              GROUP BY package_id
+             UNION ALL
+             SELECT {ERROR_TEXT}, error_id, count(*) FROM submission_failures
+              WHERE error_id IS NOT NULL GROUP BY error_id
+             UNION ALL
+             SELECT {PROFILE}, profile_id, count(*) FROM submissions GROUP BY profile_id;
+         DELETE FROM dictionary_unused;
+         INSERT INTO dictionary_unused (kind, id)
+             SELECT {PACKAGE}, id FROM packages WHERE id NOT IN
+                 (SELECT id FROM dictionary_uses WHERE kind = {PACKAGE})
+             UNION ALL
+             SELECT {ERROR_TEXT}, id FROM error_texts WHERE id NOT IN
+                 (SELECT id FROM dictionary_uses WHERE kind = {ERROR_TEXT})
+             UNION ALL
+             SELECT {PROFILE}, id FROM system_profiles WHERE id NOT IN
+                 (SELECT id FROM dictionary_uses WHERE kind = {PROFILE});"
+    ))?;
+    Ok(())
 }
 
 /// Points every learner at the profile of their own fields (which a hand edit may have

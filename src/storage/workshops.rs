@@ -1,6 +1,5 @@
 //! Workshops a host registered: their own check list and the private link's secret, of which
-//! only a SHA-256 is stored; and what the host's readiness page reads, each learner's
-//! attempts, straight from the raw rows (a workshop has tens to hundreds of learners).
+//! only a SHA-256 is stored. What their readiness page reads is in `readiness.rs`.
 
 use super::record::{self, Deleted};
 use super::timestamp;
@@ -8,7 +7,6 @@ use super::writer::Work;
 use super::StorageError;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
 /// Random bytes in a link's secret: 160 bits, past any guessing.
@@ -66,43 +64,18 @@ pub struct HostedWorkshop {
     pub learners: i64,
 }
 
-/// One learner of a workshop, with every attempt, oldest first.
-#[derive(Debug, Clone)]
-pub(crate) struct LearnerHistory {
-    /// A short name derived from the key, which is never shown.
-    pub pseudonym: String,
-    pub email: Option<String>,
-    pub system: Option<String>,
-    pub distribution: Option<String>,
-    pub python_version: Option<String>,
-    pub attempts: Vec<AttemptRecord>,
-}
-
-/// What one attempt said, package by package.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct AttemptRecord {
-    pub time: Option<String>,
-    pub passed: Vec<String>,
-    pub failed: Vec<FailureRecord>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct FailureRecord {
-    pub name: String,
-    pub version: Option<String>,
-    pub error: Option<String>,
-}
-
 /// What the host's page is made of.
 #[derive(Debug, Clone)]
 pub(crate) struct HostView {
     pub workshop: HostedWorkshop,
-    pub learners: Vec<LearnerHistory>,
+    /// The checks it requires.
+    pub required: Vec<super::RequiredCheck>,
+    pub standings: super::Standings,
 }
 
 /// The pseudonym of a key: the first 32 bits of its SHA-256, which tell a few hundred
 /// learners apart and say nothing about the key.
-fn pseudonym(key: &str) -> String {
+pub(crate) fn pseudonym(key: &str) -> String {
     let digest = Sha256::digest(format!("learner pseudonym\n{key}").as_bytes());
     let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
     format!("learner-{hex}")
@@ -223,94 +196,6 @@ pub(crate) fn admits(conn: &Connection, name: &str, secret: &str) -> Result<bool
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| vec![0; 32]);
     Ok(known && bool::from(given.as_slice().ct_eq(stored.as_slice())))
-}
-
-/// The host's page's data: every learner whose current workshop is `name`, with every attempt.
-pub(crate) fn histories(
-    conn: &Connection,
-    name: &str,
-) -> Result<Vec<LearnerHistory>, StorageError> {
-    let mut learners: Vec<LearnerHistory> = Vec::new();
-    let mut index: HashMap<i64, usize> = HashMap::new();
-    let mut rows = conn.prepare_cached(
-        "SELECT u.id, u.unique_user_id, u.email_id, p.system, p.distribution_name,
-                p.distribution_version, p.python_version
-           FROM user_system_info u LEFT JOIN system_profiles p ON p.id = u.profile_id
-          WHERE u.workshop_id = ?1 ORDER BY u.id",
-    )?;
-    let mut found = rows.query([name])?;
-    while let Some(r) = found.next()? {
-        let distribution = match (
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<String>>(5)?,
-        ) {
-            (Some(n), Some(v)) if !v.is_empty() => Some(format!("{n} {v}")),
-            (n, _) => n.filter(|n| !n.is_empty()),
-        };
-        index.insert(r.get(0)?, learners.len());
-        learners.push(LearnerHistory {
-            pseudonym: pseudonym(&r.get::<_, String>(1)?),
-            email: r
-                .get::<_, Option<String>>(2)?
-                .filter(|e| !e.trim().is_empty()),
-            system: r.get(3)?,
-            distribution,
-            python_version: r.get(6)?,
-            attempts: Vec::new(),
-        });
-    }
-    // Attempts in order, then their packages, each placed by the attempt's id.
-    let mut attempt_at: HashMap<i64, (usize, usize)> = HashMap::new();
-    let mut rows = conn.prepare_cached(
-        "SELECT s.id, s.user_id, s.create_time FROM submissions s
-           JOIN user_system_info u ON u.id = s.user_id
-          WHERE u.workshop_id = ?1 ORDER BY s.user_id, s.create_time, s.id",
-    )?;
-    let mut found = rows.query([name])?;
-    while let Some(r) = found.next()? {
-        let Some(&learner) = index.get(&r.get::<_, i64>(1)?) else {
-            continue;
-        };
-        let attempts = &mut learners[learner].attempts;
-        attempt_at.insert(r.get(0)?, (learner, attempts.len()));
-        attempts.push(AttemptRecord {
-            time: r.get(2)?,
-            ..AttemptRecord::default()
-        });
-    }
-    let mut rows = conn.prepare_cached(
-        "SELECT s.id, p.name FROM submissions s
-           JOIN user_system_info u ON u.id = s.user_id, json_each(s.successes) j
-           JOIN packages p ON p.id = j.value
-          WHERE u.workshop_id = ?1 ORDER BY s.id, j.key",
-    )?;
-    let mut found = rows.query([name])?;
-    while let Some(r) = found.next()? {
-        if let Some(&(learner, attempt)) = attempt_at.get(&r.get::<_, i64>(0)?) {
-            learners[learner].attempts[attempt].passed.push(r.get(1)?);
-        }
-    }
-    let mut rows = conn.prepare_cached(
-        "SELECT f.submission_id, p.name, p.version, e.text FROM submission_failures f
-           JOIN submissions s ON s.id = f.submission_id
-           JOIN user_system_info u ON u.id = s.user_id
-           JOIN packages p ON p.id = f.package_id
-           LEFT JOIN error_texts e ON e.id = f.error_id
-          WHERE u.workshop_id = ?1 ORDER BY f.submission_id, f.position",
-    )?;
-    let mut found = rows.query([name])?;
-    while let Some(r) = found.next()? {
-        if let Some(&(learner, attempt)) = attempt_at.get(&r.get::<_, i64>(0)?) {
-            learners[learner].attempts[attempt]
-                .failed
-                .push(FailureRecord {
-                    name: r.get(1)?,
-                    version: r.get(2)?,
-                    error: r.get(3)?,
-                });
-        }
-    }
-    Ok(learners)
 }
 
 #[cfg(test)]

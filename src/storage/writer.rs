@@ -237,6 +237,8 @@ fn commit(
         }
         return Err(e);
     }
+    // Values another process (or this one's sweep) deleted must not be referred to again.
+    dictionary.refresh(conn);
     let mut deltas = Deltas::default();
     // Set when SQLite rolled the whole transaction back under a job (a full disk, an I/O
     // error): the jobs after it must not run outside any transaction, each committing alone.
