@@ -3,10 +3,12 @@
 //! wire contract's shape; and the server's words for it are the script's, entry for entry.
 
 use crate::check_script::python;
+use crate::dashboard::fetch;
 use crate::support::{answer, memory_store, peer, post, report};
 use result_aggregation_server::app::App;
 use result_aggregation_server::config::Config;
 use result_aggregation_server::report::Advice;
+use result_aggregation_server::storage::NewWorkshop;
 use result_aggregation_server::throttle::Throttle;
 use serde_json::{json, Value};
 use std::process::Command;
@@ -147,6 +149,57 @@ async fn the_answer_tells_what_learners_on_the_same_system_did_from_five_learner
     unknown["user_system_info"]["system"] = Value::Null;
     let answered = submit(&app, &unknown).await;
     assert!(answered.get("advice").is_none(), "{answered}");
+}
+
+/// The host's "What to tell them" gives, under a problem's fix, the line the script prints
+/// its learners: what learners on that system who failed the check did.
+#[tokio::test]
+async fn the_hosts_page_tells_what_learners_on_the_same_system_did() {
+    const WORKSHOP: &str = "2026-11-27-oslo";
+    let in_workshop = |mut value: Value| {
+        value["user_system_info"]["workshop_id"] = WORKSHOP.into();
+        value
+    };
+    // Elsewhere three Windows learners fixed git; in the workshop two are stuck with it, and
+    // one Linux learner, whose system has too few learners for advice.
+    let mut histories = vec![
+        fixed_git("Windows", 60, "2.43.0"),
+        fixed_git("Windows", 120, "2.43.0"),
+        fixed_git("Windows", 180, "2.44.0"),
+    ];
+    for system in ["Windows", "Windows", "Linux"] {
+        let stuck = in_workshop(attempt(None, system, &["Git (git)"], &[]));
+        histories.push(vec![(stuck, at(10, 0))]);
+    }
+    let app = app_after(&histories).await;
+    let secret = app
+        .store
+        .create_workshop(NewWorkshop {
+            name: WORKSHOP.into(),
+            title: None,
+            checks: Some("git".into()),
+        })
+        .await
+        .unwrap();
+    let page = fetch(&app, &format!("/host/{WORKSHOP}/{}/", secret.expose())).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let told = page.text.split("What to tell them").nth(1).unwrap();
+    let windows = told
+        .split("<article")
+        .find(|a| a.contains("on Windows"))
+        .unwrap();
+    assert!(
+        windows.contains(
+            "3 of 5 learners on Windows fixed this, half of them within 2 hours; most ended \
+             with Git 2.43.</pre>"
+        ),
+        "{windows}"
+    );
+    let linux = told
+        .split("<article")
+        .find(|a| a.contains("on Linux"))
+        .unwrap();
+    assert!(!linux.contains("learners on Linux"), "{linux}");
 }
 
 #[tokio::test]

@@ -277,6 +277,35 @@ fn take(
 }
 
 impl Store {
+    /// The snapshot to read now: the kept one (renewed in the background once it is no
+    /// longer fresh), or, before the first, one taken now.
+    async fn advice_snapshot(&self) -> Result<Arc<Snapshot>, StorageError> {
+        match self.advice.plan(Instant::now()) {
+            Plan::Fresh(snapshot) => Ok(snapshot),
+            Plan::Refresh(snapshot) => {
+                let (pool, cache) = (self.readers.clone(), self.advice.clone());
+                // Not awaited: this answer reads the snapshot it has.
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = take(&pool, &cache) {
+                        cache.failed();
+                        log::warn!("advice: a new snapshot could not be taken: {e}");
+                    }
+                });
+                Ok(snapshot)
+            }
+            Plan::First => {
+                let _one_pass = self.advice.first.lock().await;
+                match self.advice.current() {
+                    Some(snapshot) => Ok(snapshot),
+                    None => {
+                        let (pool, cache) = (self.readers.clone(), self.advice.clone());
+                        tokio::task::spawn_blocking(move || take(&pool, &cache)).await?
+                    }
+                }
+            }
+        }
+    }
+
     /// The advice for the checks `names` (as a report lists its failures) on `system`: one
     /// entry per distinct name that at least [`MIN_ADVICE_LEARNERS`] learners failed on that
     /// system, in the order given. Nothing for a report that names no system.
@@ -291,30 +320,7 @@ impl Store {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let snapshot = match self.advice.plan(Instant::now()) {
-            Plan::Fresh(snapshot) => snapshot,
-            Plan::Refresh(snapshot) => {
-                let (pool, cache) = (self.readers.clone(), self.advice.clone());
-                // Not awaited: this answer reads the snapshot it has.
-                tokio::task::spawn_blocking(move || {
-                    if let Err(e) = take(&pool, &cache) {
-                        cache.failed();
-                        log::warn!("advice: a new snapshot could not be taken: {e}");
-                    }
-                });
-                snapshot
-            }
-            Plan::First => {
-                let _one_pass = self.advice.first.lock().await;
-                match self.advice.current() {
-                    Some(snapshot) => snapshot,
-                    None => {
-                        let (pool, cache) = (self.readers.clone(), self.advice.clone());
-                        tokio::task::spawn_blocking(move || take(&pool, &cache)).await??
-                    }
-                }
-            }
-        };
+        let snapshot = self.advice_snapshot().await?;
         let mut given: Vec<Advice> = Vec::new();
         for name in names {
             if given.iter().any(|a| a.name == name) {
@@ -325,6 +331,22 @@ impl Store {
             }
         }
         Ok(given)
+    }
+
+    /// The advice for each `(check name, system)` of `problems`, from one snapshot (what a
+    /// host's page shows beside each problem's fix).
+    pub(crate) async fn advice_on(
+        &self,
+        problems: Vec<(String, String)>,
+    ) -> Result<Vec<Option<Advice>>, StorageError> {
+        if problems.is_empty() {
+            return Ok(Vec::new());
+        }
+        let snapshot = self.advice_snapshot().await?;
+        Ok(problems
+            .iter()
+            .map(|(name, system)| snapshot.get(name, system).cloned())
+            .collect())
     }
 }
 
