@@ -1,5 +1,8 @@
 -- wrk script: POSTs realistic reports (25 checks, about one in ten failing) to
--- /installation_data/, each from a new learner. Used by bench/ingest.sh.
+-- /installation_data/, each from a new learner. Used by bench/ingest.sh and bench/stats.sh.
+-- With POST_FAILURES=common in the environment, each report fails instead three of the
+-- checks `generate`'s learners fail most on its system, so every answer has advice to look
+-- up (bench/advice.sh).
 local names = {
   "Bash (bash)", "GNU nano (nano)", "Vim (vim)", "Visual Studio Code (vscode)", "Git (git)",
   "GNU Make (make)", "Python (python)", "pip (pip)", "conda (conda)",
@@ -15,14 +18,28 @@ local systems = {
   '"distribution_name": "Ubuntu", "distribution_version": "22.04", "system": "Linux", "system_version": "#50-Ubuntu SMP PREEMPT_DYNAMIC", "machine": "x86_64", "system_platform": "Linux-6.5.0-x86_64-with-glibc2.35"',
 }
 
+-- The most failed checks of `generate`'s data, by system (as `systems` lists them).
+local common = {
+  {"Git Bash (git-bash)", "GNU Make (make)", "GNU Emacs (emacs)", "Zsh (zsh)", "conda (conda)"},
+  {"GNU Emacs (emacs)", "PowerShell (powershell)", "RStudio (rstudio)", "R (r)", "Git Bash (git-bash)"},
+  {"Zsh (zsh)", "PowerShell (powershell)", "Visual Studio Code (vscode)", "SQLite (sqlite3)", "GNU Emacs (emacs)"},
+}
+local common_failures = os.getenv("POST_FAILURES") == "common"
+
 -- A handful of distinct bodies, built once per thread, so building them costs nothing.
 local bodies = {}
 function init(args)
   for b = 1, 16 do
+    local failing = {}
+    for k = 0, 2 do
+      failing[common[b % 3 + 1][(b + k) % 5 + 1]] = true
+    end
     local ok, failed = {}, {}
     for i, name in ipairs(names) do
       local version = string.format("%d.%d.%d", (i + b) % 7 + 1, (i * b) % 20, b % 5)
-      if math.random() < 0.1 then
+      local fails
+      if common_failures then fails = failing[name] else fails = math.random() < 0.1 end
+      if fails then
         failed[#failed + 1] = string.format(
           '{"name": "%s", "version": "%s", "error_description": "version %s is too old"}',
           name, version, version)

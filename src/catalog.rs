@@ -1,7 +1,9 @@
 //! The checks the learner's script knows: their names, default minimum versions and the fix
-//! printed for each kind of failure. They are read from the JSON block inside
+//! printed for each kind of failure; and the presets, the checks of each curriculum the
+//! workshop template knows. They are read from the JSON block inside
 //! `contrib/check/check.py`, the file the script itself reads them from, so the server's list
-//! of names and the fixes a host sees are the script's own and cannot drift from it.
+//! of names, the fixes a host sees and `workshop create --curriculum` are the script's own and
+//! cannot drift from it.
 
 use crate::config::Checks;
 use serde::Deserialize;
@@ -31,6 +33,28 @@ pub(crate) struct Catalog {
     /// Situation (`install`, `upgrade`, `timed_out`, `reinstall`), then kind, then template.
     fixes: BTreeMap<String, BTreeMap<String, String>>,
     checks: Vec<Entry>,
+    /// The checks of each curriculum (and flavor), in the template's order.
+    presets: Vec<Preset>,
+}
+
+/// The checks one curriculum's workshops need, by the workshop template's own keys
+/// (`curriculum` and `flavor` in a workshop's `_config.yml`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Preset {
+    pub curriculum: String,
+    /// `python` or `r`; `None` for a curriculum that has no flavors (`lc`).
+    pub flavor: Option<String>,
+    /// Check specs, as `--checks` takes them.
+    pub checks: Vec<String>,
+    /// Where the list comes from: the template's and lessons' setup pages.
+    pub sources: Vec<String>,
+}
+
+impl Preset {
+    /// Its checks as one list, as `--checks` takes it and a workshop stores it.
+    pub(crate) fn check_list(&self) -> String {
+        self.checks.join(",")
+    }
 }
 
 /// One check; the fields the server needs (the script reads more).
@@ -90,6 +114,60 @@ impl Catalog {
 
     pub(crate) fn check(&self, name: &str) -> Option<&Entry> {
         self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The curricula with presets, in the catalog's order.
+    pub(crate) fn curricula(&self) -> Vec<&str> {
+        let mut curricula: Vec<&str> = Vec::new();
+        for preset in &self.presets {
+            if !curricula.contains(&preset.curriculum.as_str()) {
+                curricula.push(&preset.curriculum);
+            }
+        }
+        curricula
+    }
+
+    /// The flavors of `curriculum` (empty for one that has none), in the catalog's order.
+    pub(crate) fn flavors(&self, curriculum: &str) -> Vec<&str> {
+        self.presets
+            .iter()
+            .filter(|p| p.curriculum == curriculum)
+            .filter_map(|p| p.flavor.as_deref())
+            .collect()
+    }
+
+    /// The preset of `curriculum` in `flavor`: a flavor exactly where the curriculum has
+    /// them. The error names the values that would do.
+    pub(crate) fn preset(&self, curriculum: &str, flavor: Option<&str>) -> Result<&Preset, String> {
+        let curricula = self.curricula();
+        if !curricula.contains(&curriculum) {
+            return Err(format!(
+                "unknown curriculum {curriculum}; the curricula are: {}",
+                curricula.join(", ")
+            ));
+        }
+        let flavors = self.flavors(curriculum);
+        match (flavor, flavors.as_slice()) {
+            (Some(_), []) => Err(format!("curriculum {curriculum} takes no --flavor")),
+            (None, [_, ..]) => Err(format!(
+                "curriculum {curriculum} needs --flavor: {}",
+                flavors.join(" or ")
+            )),
+            (Some(flavor), _) if !flavors.contains(&flavor) => Err(format!(
+                "curriculum {curriculum} has no flavor {flavor}; its flavors are: {}",
+                flavors.join(", ")
+            )),
+            _ => Ok(self
+                .presets
+                .iter()
+                .find(|p| p.curriculum == curriculum && p.flavor.as_deref() == flavor)
+                .expect("a curriculum's flavor has its preset")),
+        }
+    }
+
+    /// The preset whose check list `list` is, if any (what `workshop show` names).
+    pub(crate) fn preset_of(&self, list: &str) -> Option<&Preset> {
+        self.presets.iter().find(|p| p.check_list() == list)
     }
 
     /// Refuses a list that names a check the script does not know, naming those it does.
@@ -222,6 +300,73 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 23: every preset names checks the script knows, each curriculum the template
+    /// validates is there, flavors exactly where the template has them, and each preset says
+    /// where its list comes from.
+    #[test]
+    fn every_preset_names_known_checks_and_its_sources() {
+        let catalog = catalog();
+        assert_eq!(
+            catalog.curricula(),
+            ["swc-inflammation", "swc-gapminder", "dc-ecology", "lc"]
+        );
+        for curriculum in ["swc-inflammation", "swc-gapminder", "dc-ecology"] {
+            assert_eq!(catalog.flavors(curriculum), ["python", "r"], "{curriculum}");
+        }
+        assert!(catalog.flavors("lc").is_empty());
+        for preset in &catalog.presets {
+            let at = format!("{} {:?}", preset.curriculum, preset.flavor);
+            let checks: Checks = preset.check_list().parse().unwrap();
+            assert_eq!(catalog.validate(&checks), Ok(()), "{at}");
+            assert_eq!(
+                checks.to_string(),
+                preset.check_list(),
+                "{at}: stored as written"
+            );
+            assert!(!preset.sources.is_empty(), "{at}");
+            for source in &preset.sources {
+                assert!(source.starts_with("https://"), "{at}: {source}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_preset_needs_a_flavor_exactly_where_the_curriculum_has_them() {
+        let catalog = catalog();
+        let dc_r = catalog.preset("dc-ecology", Some("r")).unwrap();
+        for check in ["r", "rstudio", "r-tidyverse", "openrefine", "dbbrowser"] {
+            assert!(dc_r.checks.iter().any(|c| c == check), "{check}");
+        }
+        assert!(catalog.preset("lc", None).is_ok());
+        let errors = [
+            (
+                catalog.preset("dc-ecology", None),
+                "curriculum dc-ecology needs --flavor: python or r",
+            ),
+            (
+                catalog.preset("lc", Some("r")),
+                "curriculum lc takes no --flavor",
+            ),
+            (
+                catalog.preset("swc-gapminder", Some("julia")),
+                "curriculum swc-gapminder has no flavor julia; its flavors are: python, r",
+            ),
+            (
+                catalog.preset("dc-genomics", None),
+                "unknown curriculum dc-genomics; the curricula are: swc-inflammation, \
+                 swc-gapminder, dc-ecology, lc",
+            ),
+        ];
+        for (outcome, error) in errors {
+            assert_eq!(outcome.unwrap_err(), error);
+        }
+        assert_eq!(
+            catalog.preset_of(&dc_r.check_list()).map(|p| &p.curriculum),
+            Some(&"dc-ecology".to_owned())
+        );
+        assert!(catalog.preset_of("git,make").is_none());
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer, count; and
-//! its undoing, `DELETE /installation_data/<key>/`. Takes only the store, the throttle and the
-//! metrics it uses.
+//! Ingestion, `POST /installation_data/`: throttle, read, check, store, answer (with advice
+//! from learners who fixed the same failures), count; and its undoing,
+//! `DELETE /installation_data/<key>/`. Takes only the store, the throttle and the metrics it
+//! uses.
 
 use crate::http::body::read_limited;
 use crate::http::response::{self, Body};
 use crate::http::RequestError;
 use crate::metrics::Metrics;
-use crate::report::{parse_key, parse_report, MAX_BODY_BYTES};
+use crate::report::{parse_key, parse_report, Advice, MAX_BODY_BYTES};
 use crate::storage::{StorageError, Store};
 use crate::throttle::{Decision, Throttle};
 use hyper::body::Bytes;
@@ -16,11 +17,15 @@ use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// The original's answer, which its clients read the key from.
+/// The original's answer, which its clients read the key from, and what learners on the
+/// same system did about each failure (left out when there is nothing to say, so a report
+/// without such failures gets the original's answer byte for byte).
 #[derive(Serialize)]
 struct Answer {
     key: String,
     summary: Summary,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    advice: Vec<Advice>,
 }
 
 #[derive(Serialize)]
@@ -141,7 +146,15 @@ where
     }
     let body = read_limited(request, MAX_BODY_BYTES).await?;
     let report = parse_report(&body)?;
+    let system = report.system.system.clone();
+    let failed: Vec<String> = report.failures.iter().map(|f| f.name.clone()).collect();
     let receipt = store.record(report).await?;
+    // Read after the commit; the report is stored whatever happens here, so a failure costs
+    // the advice only.
+    let advice = store.advice(system, failed).await.unwrap_or_else(|e| {
+        log::warn!("advice could not be read: {e}");
+        Vec::new()
+    });
     let message = if receipt.known {
         "pushed data with same id"
     } else {
@@ -155,6 +168,7 @@ where
                 status: "Successful",
                 message,
             },
+            advice,
         },
     ))
 }

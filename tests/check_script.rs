@@ -1,7 +1,7 @@
 //! The learner's script as a learner meets it: downloaded from the real server, run with the
 //! Python on this machine, its report found in the database.
 
-use crate::binary::{agent, Server};
+use crate::binary::{agent, post_json, Server};
 use rusqlite::Connection;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -523,4 +523,128 @@ fn the_scripts_own_unit_tests_pass_on_python_3_6() {
         return;
     };
     unit_tests_pass(&python);
+}
+
+/// A time `hours` before now, as a report's `checked_at` (RFC 3339, UTC).
+fn hours_ago(hours: u32) -> String {
+    Connection::open_in_memory()
+        .unwrap()
+        .query_row(
+            &format!("SELECT strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{hours} hours')"),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Another learner on Linux who failed git three hours ago and fixed it with 2.43.0 an hour
+/// ago, as their script reported it.
+fn another_learner_fixed_git(base: &str) {
+    let report = |failed: bool, checked_at: String, key: Option<String>| {
+        let git = serde_json::json!({"name": "Git (git)", "version": if failed { "1.8.3" } else { "2.43.0" },
+                                     "error_description": "version 1.8.3 < required 2.0"});
+        serde_json::json!({
+            "user_system_info": {"system": "Linux", "distribution_name": "Ubuntu",
+                                 "distribution_version": "24.04", "machine": "x86_64"},
+            "successful_installs": if failed { vec![] } else { vec![git.clone()] },
+            "failed_installs": if failed { vec![git] } else { vec![] },
+            "unique_user_id": key, "checked_at": checked_at,
+        })
+        .to_string()
+    };
+    let url = format!("{base}/installation_data/");
+    let (status, body) = post_json(&agent(), &url, &report(true, hours_ago(3), None));
+    assert_eq!(status, 200, "{body}");
+    let key: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let key = key["key"].as_str().map(str::to_owned);
+    let (status, body) = post_json(&agent(), &url, &report(false, hours_ago(1), key));
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Issue 22: a learner who fails a check sees, under its fix, what learners on their system
+/// who failed it did; nothing while fewer than five did. The answer's numbers are the
+/// reference SQL's over the database as the report left it. The server restarts before each
+/// run of the learner's script: answers read a snapshot taken at most about a second earlier,
+/// and a fresh server takes its first after the report that needs it is committed, so the
+/// numbers the script prints are those of the database right after its own report.
+#[test]
+fn the_script_prints_what_learners_on_the_same_system_did_from_five_learners_up() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let flags = ["--checks", "git>=2.0,make,python", "--rate-limit", "off"];
+    let mut server = Server::start_on(&listen, &db, &flags);
+    download_script(&server.base, "", dir.path());
+    let bin = fake_tools(dir.path(), &python);
+    let learner = || {
+        let run = Command::new(&python)
+            .arg(dir.path().join("check.py"))
+            .arg("--yes")
+            .env("PATH", &bin)
+            .env("SWC_CHECK_CONFIG_DIR", dir.path().join("config"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    let heading = "What learners on your system who had the same problem did:";
+
+    // Three others fixed git; with the learner, four failed it on Linux: nothing to say.
+    for _ in 0..3 {
+        another_learner_fixed_git(&server.base);
+    }
+    server.terminate();
+    let mut server = Server::start_on(&listen, &db, &flags);
+    let first = learner();
+    assert!(
+        first.contains("Thank you, your results were sent"),
+        "{first}"
+    );
+    assert!(!first.contains(heading), "{first}");
+    let reference = |name| result_aggregation_server::testing::reference_advice(&db, name, "Linux");
+    assert_eq!(
+        reference("Git (git)").unwrap(),
+        None,
+        "four learners: no advice"
+    );
+
+    // A fourth fixed it: five failed, four fixed.
+    another_learner_fixed_git(&server.base);
+    server.terminate();
+    let _server = Server::start_on(&listen, &db, &flags);
+    let second = learner();
+    let advice = reference("Git (git)")
+        .unwrap()
+        .expect("five learners: advice");
+    assert_eq!(
+        (advice.failed_learners, advice.fixed_learners),
+        (5, 4),
+        "{advice:?}"
+    );
+    assert_eq!(advice.median_seconds_to_fix, Some(7200));
+    assert_eq!(advice.fixed_with, [("2.43.0".to_owned(), 4)]);
+    let line = advice.line("Git").unwrap();
+    assert_eq!(
+        line,
+        "4 of 5 learners on Linux fixed this, half of them within 2 hours; most ended with Git \
+         2.43."
+    );
+    // Under the heading, the check's result and fix again, then the advice under the fix.
+    let shown = second
+        .split_once(heading)
+        .unwrap_or_else(|| panic!("no advice printed:\n{second}"))
+        .1;
+    let mut lines = shown.lines().skip_while(|l| l.is_empty());
+    assert!(
+        lines.next().unwrap().starts_with("[FAIL] Git (git): "),
+        "{second}"
+    );
+    assert!(
+        lines.next().unwrap().trim_start().starts_with("Fix: "),
+        "{second}"
+    );
+    assert_eq!(lines.next().unwrap(), format!("       {line}"), "{second}");
+    // Nothing for make, which passed, nor for a check nobody else failed.
+    assert_eq!(second.matches("learners on Linux").count(), 1, "{second}");
 }

@@ -298,7 +298,9 @@ async fn the_landing_page_shows_the_commands_for_this_server() {
         "{text}"
     );
     assert!(text.contains(
-        "Invoke-WebRequest -UseBasicParsing -Uri 'http://ras.example.org:8080/check.py' -OutFile check.py; python check.py"
+        "Invoke-WebRequest -UseBasicParsing -Uri 'http://ras.example.org:8080/check.py' -OutFile check.py; \
+         if ($env:CONDA_PREFIX -or -not (Get-Command py -ErrorAction SilentlyContinue)) { python check.py } \
+         else { py check.py }"
     ));
     assert!(text.contains("No learner has reported yet"));
     assert!(

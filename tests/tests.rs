@@ -2,6 +2,7 @@
 //! in-process with hand-built requests, the real binary over a socket, and the real outside
 //! parts (nginx, redis-server, systemd-analyze, a browser) where the tests find them.
 
+mod advice;
 mod architecture;
 mod binary;
 mod browser;

@@ -436,3 +436,135 @@ fn an_id_with_markup_is_a_workshop_at_every_door_and_one_with_controls_at_none()
     assert_eq!(listed.lines().count(), 1, "{listed}");
     assert!(server.terminate().success());
 }
+
+/// Issue 23: a host says what their workshop is instead of listing checks. A Data Carpentry
+/// ecology workshop in R, by the template's own keys: its learners' script checks R, RStudio,
+/// the R packages, OpenRefine and DB Browser; `workshop show` names the curriculum. A value
+/// that names no preset is refused (exit 2) with the values that would do, and nothing is
+/// registered.
+#[test]
+fn a_data_carpentry_r_workshop_by_its_curriculum_checks_what_its_lessons_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let server = Server::start(&db, &["--rate-limit", "off"]);
+    let created = succeeded(&run(
+        &db,
+        &[
+            "workshop",
+            "create",
+            WORKSHOP,
+            "--curriculum",
+            "dc-ecology",
+            "--flavor",
+            "r",
+            "--public-url",
+            &server.base,
+        ],
+    ));
+    let r_checks = [
+        "r",
+        "rstudio",
+        "r-tidyverse",
+        "r-lubridate",
+        "r-ratdat",
+        "r-rsqlite",
+        "openrefine",
+        "dbbrowser",
+    ];
+    assert!(
+        line_starting(&created, "Checks: ").ends_with("(curriculum dc-ecology, flavor r)"),
+        "{created}"
+    );
+    let (status, script) = get(&format!("{}/check.py?workshop={WORKSHOP}", server.base));
+    assert_eq!(status, 200);
+    let checks: Vec<String> =
+        serde_json::from_str(line_starting(&script, "CHECKS = ").trim_start_matches("CHECKS = "))
+            .unwrap();
+    for check in r_checks {
+        assert!(checks.iter().any(|c| c == check), "{check} in {checks:?}");
+    }
+    assert!(!checks.iter().any(|c| c == "python"), "{checks:?}");
+    let shown = succeeded(&run(&db, &["workshop", "show", WORKSHOP]));
+    assert!(
+        shown.contains(&format!(
+            "checks {} (curriculum dc-ecology, flavor r)",
+            checks.join(",")
+        )),
+        "{shown}"
+    );
+
+    // What the learner's script then runs: each of them (none installed here).
+    if let Some(python) = python() {
+        let path = dir.path().join("check.py");
+        std::fs::write(&path, &script).unwrap();
+        let ran = Command::new(&python)
+            .arg(&path)
+            .arg("--no-report")
+            .env("PATH", dir.path())
+            .env("HOME", dir.path())
+            .env("SWC_CHECK_CONFIG_DIR", dir.path().join("config"))
+            .output()
+            .unwrap();
+        let (passed, failed) = printed(&stdout(&ran));
+        let named: BTreeSet<String> = passed.union(&failed).cloned().collect();
+        for label in [
+            "R (r)",
+            "RStudio (rstudio)",
+            "R package tidyverse (r-tidyverse)",
+            "R package lubridate (r-lubridate)",
+            "R package ratdat (r-ratdat)",
+            "R package RSQLite (r-rsqlite)",
+            "OpenRefine (openrefine)",
+            "DB Browser for SQLite (dbbrowser)",
+        ] {
+            assert!(named.contains(label), "{label}:\n{}", stdout(&ran));
+        }
+    }
+
+    // Values that name no preset: exit 2, the valid ones named, nothing registered.
+    for (args, says) in [
+        (
+            &["--curriculum", "dc-genomics"][..],
+            "swc-inflammation, swc-gapminder, dc-ecology, lc",
+        ),
+        (
+            &["--curriculum", "dc-ecology"],
+            "needs --flavor: python or r",
+        ),
+        (
+            &["--curriculum", "swc-gapminder", "--flavor", "julia"],
+            "python, r",
+        ),
+        (
+            &["--curriculum", "lc", "--flavor", "r"],
+            "lc takes no --flavor",
+        ),
+        (
+            &["--curriculum", "lc", "--checks", "git"],
+            "cannot be used with",
+        ),
+        (&["--flavor", "r"], "--curriculum"),
+    ] {
+        let mut command = vec!["workshop", "create", OTHER];
+        command.extend(args);
+        let refused = run(&db, &command);
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {error}");
+        assert!(error.contains(says), "{args:?}: {error}");
+    }
+    let listed = succeeded(&run(&db, &["workshop", "list"]));
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    // Library Carpentry has no flavors; the curricula and flavors are in --help.
+    succeeded(&run(
+        &db,
+        &["workshop", "create", OTHER, "--curriculum", "lc"],
+    ));
+    let help = stdout(&run(&db, &["workshop", "create", "--help"]));
+    // Wrapped to the terminal's width: read as one line.
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("swc-inflammation, swc-gapminder, dc-ecology")
+            && help.contains("lc takes none"),
+        "{help}"
+    );
+}

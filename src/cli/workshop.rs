@@ -12,6 +12,7 @@ use crate::config::{Checks, Location};
 use crate::dashboard::{host_url, LearnerCommands};
 use crate::report::WorkshopId;
 use crate::storage::{HostedWorkshop, NewWorkshop, Secret, StorageError};
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -85,6 +86,14 @@ pub struct CreateArgs {
     #[arg(long, value_name = "LIST", value_parser = parse_known_checks)]
     pub checks: Option<Checks>,
 
+    #[arg(long, value_name = "NAME", conflicts_with = "checks", help = curriculum_help(),
+          value_parser = PossibleValuesParser::new(catalog().curricula()))]
+    pub curriculum: Option<String>,
+
+    #[arg(long, value_name = "FLAVOR", requires = "curriculum", help = flavor_help(),
+          value_parser = PossibleValuesParser::new(all_flavors()))]
+    pub flavor: Option<String>,
+
     /// A title for your readiness page, e.g. "Data Carpentry, Oslo"
     #[arg(long, value_name = "TEXT", value_parser = parse_title)]
     pub title: Option<String>,
@@ -106,6 +115,62 @@ pub struct DeleteArgs {
     /// SQLite database file
     #[arg(long, env = "RAS_DB", value_name = "PATH", default_value = DEFAULT_DB)]
     pub db: String,
+}
+
+/// `--curriculum`'s help; clap adds the catalog's curricula as its possible values.
+fn curriculum_help() -> String {
+    "Instead of --checks: the checks a curriculum's workshops need, by the workshop \
+     template's own key (its `curriculum` in _config.yml); see --flavor"
+        .to_owned()
+}
+
+/// Every flavor of every curriculum, once each.
+fn all_flavors() -> Vec<&'static str> {
+    let catalog = catalog();
+    let mut flavors: Vec<&str> = Vec::new();
+    for curriculum in catalog.curricula() {
+        for flavor in catalog.flavors(curriculum) {
+            if !flavors.contains(&flavor) {
+                flavors.push(flavor);
+            }
+        }
+    }
+    flavors
+}
+
+/// `--flavor`'s help, from the catalog: which curricula take which flavors, and which none.
+fn flavor_help() -> String {
+    let catalog = catalog();
+    let mut groups: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
+    for curriculum in catalog.curricula() {
+        let flavors = catalog.flavors(curriculum);
+        match groups.iter_mut().find(|(f, _)| *f == flavors) {
+            Some((_, curricula)) => curricula.push(curriculum),
+            None => groups.push((flavors, vec![curriculum])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(flavors, curricula)| match flavors.as_slice() {
+            [] => format!("{} takes none", curricula.join(" and ")),
+            _ => format!("{} for {}", flavors.join(" or "), curricula.join(", ")),
+        })
+        .collect();
+    format!(
+        "With --curriculum: its flavor, the template's `flavor` key ({})",
+        parts.join("; ")
+    )
+}
+
+/// The curriculum and flavor whose preset `list` is, to name beside the checks.
+fn preset_note(list: &str) -> String {
+    match catalog().preset_of(list) {
+        Some(preset) => match &preset.flavor {
+            Some(flavor) => format!(" (curriculum {}, flavor {flavor})", preset.curriculum),
+            None => format!(" (curriculum {})", preset.curriculum),
+        },
+        None => String::new(),
+    }
 }
 
 /// A check list in the script's grammar whose every name the script knows.
@@ -180,7 +245,7 @@ fn print_link(base_url: &str, id: &str, secret: &Secret) {
 
 fn print_checks(checks: Option<&str>) {
     match checks {
-        Some(list) => println!("Checks: {list}"),
+        Some(list) => println!("Checks: {list}{}", preset_note(list)),
         None => println!("Checks: the server's --checks, else the script's own list"),
     }
 }
@@ -208,16 +273,27 @@ fn create(mut args: CreateArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let location = Location::parse(&args.place.db);
-    let new = NewWorkshop {
-        name: args.id.clone(),
-        title: args.title.clone().filter(|t| !t.is_empty()),
+    let checks = match &args.curriculum {
+        // Stored as the ordinary list: the script and the host's page read nothing else.
+        Some(curriculum) => match catalog().preset(curriculum, args.flavor.as_deref()) {
+            Ok(preset) => Some(preset.check_list()),
+            Err(why) => {
+                eprintln!("error: {why}");
+                return ExitCode::from(USAGE);
+            }
+        },
         // `--checks default` is no list of its own.
-        checks: args
+        None => args
             .checks
             .as_ref()
             .filter(|c| c.0.is_some())
             .map(ToString::to_string),
+    };
+    let location = Location::parse(&args.place.db);
+    let new = NewWorkshop {
+        name: args.id.clone(),
+        title: args.title.clone().filter(|t| !t.is_empty()),
+        checks,
     };
     let checks = new.checks.clone();
     // A host's first command on a new laptop: the database may not exist yet.
@@ -229,6 +305,9 @@ fn create(mut args: CreateArgs) -> ExitCode {
             let base = args.place.base_url();
             println!("Registered workshop {} in {location}.", args.id);
             print_checks(checks.as_deref());
+            if let Some(preset) = checks.as_deref().and_then(|l| catalog().preset_of(l)) {
+                println!("As its setup pages say: {}", preset.sources.join(" "));
+            }
             println!();
             print_commands(base, &args.id);
             println!();
@@ -245,12 +324,15 @@ fn describe(workshop: &HostedWorkshop) -> String {
         .as_deref()
         .map(|t| format!(" \"{t}\""))
         .unwrap_or_default();
+    let checks = match workshop.checks.as_deref() {
+        Some(list) => format!("{list}{}", preset_note(list)),
+        None => "(the server's)".to_owned(),
+    };
     format!(
-        "{}{title}: {} learner{}, checks {}, registered {} UTC",
+        "{}{title}: {} learner{}, checks {checks}, registered {} UTC",
         workshop.name,
         workshop.learners,
         if workshop.learners == 1 { "" } else { "s" },
-        workshop.checks.as_deref().unwrap_or("(the server's)"),
         &workshop.created_time[..workshop.created_time.len().min(16)],
     )
 }

@@ -4,6 +4,15 @@
 
 use super::query::script_url;
 
+/// How the PowerShell line runs the script once downloaded. `python` alone is, on many
+/// Windows machines, the Microsoft Store's stand-in (python.org's installer leaves PATH alone
+/// unless asked) while python.org's `py` launcher is there; but `py` ignores an activated
+/// conda environment, whose `python` is the one whose packages the workshop uses (Miniforge,
+/// as the install instructions have it). So: `python` in a conda environment
+/// (`CONDA_PREFIX`) or where there is no `py`, else `py`.
+const WINDOWS_RUN: &str = "if ($env:CONDA_PREFIX -or -not (Get-Command py -ErrorAction \
+                           SilentlyContinue)) { python check.py } else { py check.py }";
+
 /// The learners' commands for one workshop (or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LearnerCommands {
@@ -23,7 +32,7 @@ impl LearnerCommands {
                 posix_quoted(&url)
             ),
             windows: format!(
-                "Invoke-WebRequest -UseBasicParsing -Uri {} -OutFile check.py; python check.py",
+                "Invoke-WebRequest -UseBasicParsing -Uri {} -OutFile check.py; {WINDOWS_RUN}",
                 powershell_quoted(&url)
             ),
             script_url: url,
@@ -69,6 +78,28 @@ mod tests {
         assert!(commands.windows.starts_with(
             "Invoke-WebRequest -UseBasicParsing -Uri 'http://h:8080/check.py?workshop="
         ));
+    }
+
+    /// Issue 23, item 10: the Windows line ran `python`, the Store's stand-in where Python
+    /// came from python.org. It runs `py` there now, and `python` in a conda environment or
+    /// where there is no `py`; still one line a learner pastes into PowerShell.
+    #[test]
+    fn the_windows_line_runs_py_unless_in_a_conda_environment() {
+        let windows = LearnerCommands::new("http://h:8080", None).windows;
+        assert_eq!(
+            windows,
+            "Invoke-WebRequest -UseBasicParsing -Uri 'http://h:8080/check.py' -OutFile \
+             check.py; if ($env:CONDA_PREFIX -or -not (Get-Command py -ErrorAction \
+             SilentlyContinue)) { python check.py } else { py check.py }"
+        );
+        assert!(!windows.contains('\n'));
+        // Balanced, so PowerShell reads one statement list (its parser is not here to ask).
+        for (open, close) in [('(', ')'), ('{', '}')] {
+            assert_eq!(
+                windows.matches(open).count(),
+                windows.matches(close).count()
+            );
+        }
     }
 
     #[test]

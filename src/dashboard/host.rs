@@ -1,5 +1,7 @@
 //! The host's private readiness page, `/host/<workshop>/<secret>/`: who is ready, who still
-//! fails what and since when, the fix to send for each problem, and the learner table as CSV.
+//! fails what and since when, the fix to send for each problem (with what learners on that
+//! system who failed it did, in the words the check script prints), and the learner table as
+//! CSV.
 //! It names learners (emails included), so it answers only to the workshop's current secret;
 //! anything else under `/host/` is the same 404, and the secret never reaches the log.
 
@@ -7,10 +9,12 @@ use super::charts::{Category, ColumnChart};
 use super::commands::LearnerCommands;
 use super::export::Sheet;
 use super::fixes::duration;
+use super::pages::system_label;
 use super::pages::{share, Layout, MAX_TABLE_ROWS};
 use super::query::{pairs, value, workshop_from_segment};
 use super::readiness::HostRules;
 use super::EXPORT_ROWS;
+use crate::catalog::catalog;
 use crate::config::Checks;
 use crate::storage::{timestamp, LearnerWindow, RequiredCheck, Rows, Standings, Store};
 use askama::Template;
@@ -190,6 +194,9 @@ pub struct FixGroup {
     pub system: String,
     pub text: String,
     pub url: Option<String>,
+    /// What learners on this system who failed the check did, as the script tells a learner
+    /// ("38 of 45 learners on Windows fixed this, ..."), where at least 5 failed it there.
+    pub others: Option<String>,
     pub required: bool,
     /// The first learners it concerns, and how many it concerns in all.
     pub names: Vec<String>,
@@ -248,6 +255,8 @@ pub struct HostReport {
     pub title: Option<String>,
     pub required: Vec<RequiredCheck>,
     pub standings: Standings,
+    /// Per problem of `standings.groups`, what learners on its system did about it.
+    pub others: Vec<Option<String>>,
 }
 
 impl HostReport {
@@ -266,11 +275,16 @@ impl HostReport {
         let view = store
             .host_view(workshop, secret, query.window(), Box::new(rules))
             .await?;
-        Ok(view.map(|view| HostReport {
+        let Some(view) = view else {
+            return Ok(None);
+        };
+        let others = others(store, &view.standings).await;
+        Ok(Some(HostReport {
             workshop: view.workshop.name,
             title: view.workshop.title,
             required: view.required,
             standings: view.standings,
+            others,
         }))
     }
 
@@ -284,6 +298,37 @@ impl HostReport {
     pub fn next_csv(&self, query: &HostQuery) -> Option<String> {
         (query.page < self.pages(query)).then(|| query.href(|q| q.page += 1))
     }
+}
+
+/// What learners on each problem's system who failed its check did, in the script's words
+/// (`Advice::line`, with the check's name for people); nothing for a problem of a learner
+/// whose system is unknown. The page is shown without it when it cannot be read.
+async fn others(store: &Store, standings: &Standings) -> Vec<Option<String>> {
+    let unknown = system_label(None);
+    let problems: Vec<(String, String)> = standings
+        .groups
+        .iter()
+        .map(|g| (g.label.clone(), g.system.clone()))
+        .collect();
+    let advice = match store.advice_on(problems).await {
+        Ok(advice) => advice,
+        Err(e) => {
+            log::warn!("advice for the host's page could not be read: {e}");
+            return vec![None; standings.groups.len()];
+        }
+    };
+    standings
+        .groups
+        .iter()
+        .zip(advice)
+        .map(|(group, advice)| {
+            let advice = advice.filter(|_| group.system != unknown)?;
+            let human = catalog()
+                .check_of_label(&group.label)
+                .map_or(group.label.as_str(), |c| c.human.as_str());
+            advice.line(human)
+        })
+        .collect()
 }
 
 impl HostPage {
@@ -385,11 +430,13 @@ impl HostPage {
             fixes: standings
                 .groups
                 .iter()
-                .map(|g| FixGroup {
+                .zip(&report.others)
+                .map(|(g, others)| FixGroup {
                     label: g.label.clone(),
                     system: g.system.clone(),
                     text: g.advice.text.clone(),
                     url: g.advice.url.clone(),
+                    others: others.clone(),
                     required: g.required,
                     names: g.names.clone(),
                     learners: g.learners,

@@ -1,13 +1,16 @@
 //! A learner's report: what a check script sends (the 2016 wire format), the limits it must
 //! keep, the parsing that turns a body into a [`Report`] every other part can trust, and the
 //! rules every door applies to a text a machine printed ([`clean`]), a workshop id
-//! ([`WorkshopId`]) and an email ([`normalize_email`]). Depends on nothing else in the crate.
+//! ([`WorkshopId`]) and an email ([`normalize_email`]); and what the answer adds for the
+//! learner ([`Advice`]). Depends on nothing else in the crate.
 
+mod advice;
 mod email;
 mod text;
 mod wire;
 mod workshop;
 
+pub use advice::{Advice, MAX_FIXED_WITH, MIN_ADVICE_LEARNERS};
 pub use email::normalize_email;
 pub use text::{clean, Lines};
 pub use wire::{parse_report, Rejection, RejectionKind};

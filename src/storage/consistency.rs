@@ -4,7 +4,8 @@
 //! they reach it through the hidden `testing` module.
 
 use super::stats::{PackageDetail, PackageFilter, Scope};
-use super::{reference, statistics, StorageError};
+use super::{advice, reference, statistics, StorageError};
+use crate::report::{Advice, MIN_ADVICE_LEARNERS};
 use rusqlite::{Connection, OpenFlags};
 use std::fmt::Debug;
 use std::path::Path;
@@ -17,6 +18,24 @@ pub(crate) fn check_file(path: &Path) -> Result<(), String> {
     conn.pragma_update(None, "query_only", true)
         .map_err(|e| e.to_string())?;
     check(&conn)
+}
+
+/// The advice the reference gives for check `name` on `system` in the file at `path` (at
+/// least [`MIN_ADVICE_LEARNERS`] learners), for the end-to-end tests to hold an answer to.
+pub(crate) fn advice_in_file(
+    path: &Path,
+    name: &str,
+    system: &str,
+) -> Result<Option<Advice>, String> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let records = reference::check_records(&conn).map_err(|e| e.to_string())?;
+    Ok(reference::advice(
+        &records,
+        name,
+        system,
+        MIN_ADVICE_LEARNERS,
+    ))
 }
 
 /// Compares every statistic with its reference inside one read transaction, so both sides
@@ -80,6 +99,16 @@ fn compare(conn: &Connection) -> Result<(), Mismatch> {
     }
     // What fixed it: every learner's record of every check, straight from the raw rows.
     let records = reference::check_records(conn)?;
+    // The answer's advice, every check on every system (from one learner up).
+    same(
+        "advice",
+        advice::snapshot(conn, 1)?
+            .entries()
+            .into_iter()
+            .cloned()
+            .collect(),
+        reference::all_advice(&records, 1),
+    )?;
     // All workshops together, each one, and one nobody named.
     let mut scopes: Vec<Option<String>> = vec![None, Some("no such workshop".into())];
     scopes.extend(workshops.into_iter().map(Some));

@@ -2,6 +2,7 @@
 //! connection and commits waiting submissions together (group commit); a pool of read-only
 //! connections answers statistics. Handlers see [`Store`] and plain Rust types, never rusqlite.
 
+mod advice;
 mod backup;
 mod consistency;
 mod dictionary;
@@ -54,6 +55,16 @@ pub(crate) fn check_statistics(path: &Path) -> Result<(), String> {
     consistency::check_file(path)
 }
 
+/// The advice the straightforward SQL gives for check `name` on `system` in the database at
+/// `path`. For the tests (through `testing`).
+pub(crate) fn reference_advice(
+    path: &Path,
+    name: &str,
+    system: &str,
+) -> Result<Option<crate::report::Advice>, String> {
+    consistency::advice_in_file(path, name, system)
+}
+
 /// How long a reader waits for a lock before it reports [`StorageError::Busy`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the writer waits for another process's write lock in one attempt; it then logs
@@ -79,6 +90,8 @@ pub struct Store {
     location: Location,
     /// What SQLite opens: the file's path, or the in-memory database's shared name.
     path: String,
+    /// The advice answers give, kept between passes over the fix records (`advice.rs`).
+    advice: Arc<advice::AdviceCache>,
 }
 
 /// Rows of the original's four tables (learners, attempts, and their packages).
@@ -205,6 +218,7 @@ impl Store {
             file,
             location: location.clone(),
             path,
+            advice: Arc::default(),
         })
     }
 

@@ -9,6 +9,7 @@ use super::stats::{
     VersionFailures, WorkshopSummary,
 };
 use super::StorageError;
+use crate::report::{Advice, MAX_FIXED_WITH};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
@@ -391,12 +392,60 @@ pub fn fix_overview(
     checks
 }
 
+/// The answer's advice for check `name` on `system`, among `records`: the learners who
+/// failed it on that system (each under the system of the attempt where they first failed
+/// it), those who fixed it, their median time to fix and the versions they fixed it with (the
+/// most learners first, at most three, those the script could not tell left out); `None`
+/// when fewer than `min_learners` failed it there.
+pub fn advice(
+    records: &[CheckRecord],
+    name: &str,
+    system: &str,
+    min_learners: i64,
+) -> Option<Advice> {
+    let chosen: Vec<&CheckRecord> = records
+        .iter()
+        .filter(|r| r.name == name && r.system.as_deref() == Some(system))
+        .collect();
+    let fixes = summarise(&chosen);
+    if chosen.is_empty() || fixes.failed_learners < min_learners {
+        return None;
+    }
+    Some(Advice {
+        name: name.to_owned(),
+        system: system.to_owned(),
+        failed_learners: fixes.failed_learners,
+        fixed_learners: fixes.fixed_learners,
+        median_seconds_to_fix: fixes.median_seconds_to_fix,
+        fixed_with: fixes
+            .fixed_with
+            .into_iter()
+            .filter_map(|(version, learners)| Some((version.filter(|v| !v.is_empty())?, learners)))
+            .take(MAX_FIXED_WITH)
+            .collect(),
+    })
+}
+
+/// [`advice`] for every check and system among `records`, by name and then system.
+pub fn all_advice(records: &[CheckRecord], min_learners: i64) -> Vec<Advice> {
+    let mut pairs: Vec<(&str, &str)> = records
+        .iter()
+        .filter_map(|r| Some((r.name.as_str(), r.system.as_deref()?)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+        .into_iter()
+        .filter_map(|(name, system)| advice(records, name, system, min_learners))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::record::{self, Keys};
     use super::super::{statistics, Location, Rows, StorageError, Store};
     use super::*;
-    use crate::report::{Failure, Package, Report, SystemInfo};
+    use crate::report::{Failure, Package, Report, SystemInfo, MIN_ADVICE_LEARNERS};
 
     /// Every statistic from the tallies equals its reference, in every scope.
     fn assert_tallies_match(conn: &Connection, at: &str) -> Result<(), StorageError> {
@@ -461,6 +510,14 @@ mod tests {
             );
         }
         let records = check_records(conn)?;
+        for min_learners in [1, 2, 5] {
+            let snapshot = super::super::advice::snapshot(conn, min_learners)?;
+            assert_eq!(
+                snapshot.entries().into_iter().cloned().collect::<Vec<_>>(),
+                all_advice(&records, min_learners),
+                "{at}, advice for at least {min_learners}"
+            );
+        }
         for workshop in [None, Some("w1"), Some("w2"), Some("none")] {
             for name in ["git", "make", "numpy", "bash", "nothing"] {
                 assert_eq!(
@@ -677,10 +734,7 @@ mod tests {
                 email_id: pick(rng, &[None, Some("a@example.org")]),
                 ..SystemInfo::default()
             },
-            successes: vec![Package {
-                name: "bash".into(),
-                version: None,
-            }],
+            successes,
             failures,
             checked_at: None,
         };
@@ -801,6 +855,17 @@ mod tests {
                     .await
                     .unwrap();
             }
+            // The advice compared was not all empty: at the end some check on some system
+            // has the minimum of learners, fixes with a median and versions.
+            let full = store
+                .read(|conn| Ok(all_advice(&check_records(conn)?, MIN_ADVICE_LEARNERS)))
+                .await
+                .unwrap();
+            assert!(
+                full.iter()
+                    .any(|a| a.median_seconds_to_fix.is_some() && !a.fixed_with.is_empty()),
+                "seed {seed}: {full:?}"
+            );
         }
     }
 
