@@ -23,7 +23,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use stream::{linger, StallLimited};
+use stream::{linger, StallLimited, Unread};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
@@ -381,11 +381,17 @@ impl Connections {
                 }
                 // The connection, and hyper's buffers with it, are dropped here.
             };
+            // A connection hyper ended with an error (a head over the cap, a malformed
+            // request) may have closed while the client was between two pieces of its
+            // request: linger then too, or its next piece meets a reset, not our answer.
+            let failed = ended.is_err();
             if let Err(e) = ended {
                 log::debug!("connection from {peer} ended: {e}");
             }
-            if let Ok(socket) = given_back.await {
-                linger(socket).await;
+            if let Ok((socket, unread)) = given_back.await {
+                if unread == Unread::Bytes || failed {
+                    linger(socket).await;
+                }
             }
             drop((slot, ticket, stopping));
         });

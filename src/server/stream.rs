@@ -27,27 +27,40 @@ const LINGER_BYTES: usize = 1024 * 1024;
 /// When hyper closes it while the client is still sending (hyper answered 431 to headers
 /// over the cap and stopped reading), closing the socket at once would make this side's
 /// kernel answer the client's further bytes with a reset, and a client still writing its
-/// request (Python's http.client, curl) would report the reset, never the 431. So the socket is handed back, through
-/// `give_back`, to be drained by [`linger`] once hyper let go of it and of its buffers.
+/// request (Python's http.client, curl) would report the reset, never the 431. So the socket
+/// is handed back, through `give_back`, with what was seen of the client at the close, to be
+/// drained by [`linger`] once hyper let go of it and of its buffers.
 pub(super) struct StallLimited<S> {
     /// `None` once handed back.
     inner: Option<S>,
     /// Armed when a write cannot go on; disarmed by any progress.
     stalled: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// Where the socket goes when it is dropped with the client still sending.
-    give_back: Option<oneshot::Sender<S>>,
-    /// Set when hyper shut the socket down with bytes of the client's still unread.
-    client_still_sending: bool,
+    /// Where the socket goes when it is dropped while the client may still send.
+    give_back: Option<oneshot::Sender<(S, Unread)>>,
+    /// What hyper's shutdown of the socket found of the client's side.
+    unread: Unread,
+}
+
+/// What was seen of the client's side when hyper shut the socket down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unread {
+    /// The client had closed its side, or the socket failed: nothing more will come.
+    Nothing,
+    /// Nothing waiting yet, but the client's side is open: a client writing its request in
+    /// pieces sends its next one a moment later (the probe raced it on an idle machine).
+    Maybe,
+    /// The client's bytes were waiting unread.
+    Bytes,
 }
 
 impl<S> StallLimited<S> {
-    /// `inner`, sent to `give_back` (if any) when dropped with the client still sending.
-    pub(super) fn new(inner: S, give_back: Option<oneshot::Sender<S>>) -> Self {
+    /// `inner`, sent to `give_back` (if any) when dropped while the client may still send.
+    pub(super) fn new(inner: S, give_back: Option<oneshot::Sender<(S, Unread)>>) -> Self {
         StallLimited {
             inner: Some(inner),
             stalled: None,
             give_back,
-            client_still_sending: false,
+            unread: Unread::Nothing,
         }
     }
 
@@ -115,26 +128,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for StallLimited<S> {
         self.guard(cx, poll)
     }
 
-    /// Sends our end's FIN after the answer, then looks whether the client's bytes are
-    /// waiting unread: if so, the socket lingers when dropped.
+    /// Sends our end's FIN after the answer, then looks whether the client's side is still
+    /// open, and whether its bytes are waiting unread: the socket may linger when dropped.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let poll = self.inner().poll_shutdown(cx);
         std::task::ready!(self.guard(cx, poll))?;
         let mut scratch = [0; 1024];
         let mut probe = ReadBuf::new(&mut scratch);
-        if let Poll::Ready(Ok(())) = self.inner().poll_read(cx, &mut probe) {
-            self.client_still_sending = !probe.filled().is_empty();
-        }
+        self.unread = match self.inner().poll_read(cx, &mut probe) {
+            Poll::Ready(Ok(())) if !probe.filled().is_empty() => Unread::Bytes,
+            Poll::Ready(_) => Unread::Nothing,
+            Poll::Pending => Unread::Maybe,
+        };
         Poll::Ready(Ok(()))
     }
 }
 
 impl<S> Drop for StallLimited<S> {
     fn drop(&mut self) {
-        if self.client_still_sending {
+        if self.unread != Unread::Nothing {
             if let (Some(inner), Some(give_back)) = (self.inner.take(), self.give_back.take()) {
                 // Nobody to take it (the connection's task is gone): it just closes.
-                let _ = give_back.send(inner);
+                let _ = give_back.send((inner, self.unread));
             }
         }
     }
