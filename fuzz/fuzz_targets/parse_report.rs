@@ -67,7 +67,9 @@ fuzz_target!(|body: &[u8]| {
                 if let Some(text) = &failure.error_description {
                     assert!(text.chars().count() <= MAX_ERROR_CHARS);
                     assert_eq!(clean(text, Lines::Many), *text);
-                    assert!(!text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+                    assert!(!text
+                        .chars()
+                        .any(|c| c.is_control() && c != '\n' && c != '\t'));
                 }
             }
         }
