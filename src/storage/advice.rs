@@ -18,8 +18,8 @@
 //! reference at the moment its snapshot was taken: a learner's own report counts in it when
 //! it was committed before then.
 
+use super::dictionary::ALL_WORKSHOPS;
 use super::stats::percentile_rank;
-use super::tally::ALL_WORKSHOPS;
 use super::{StorageError, Store};
 use crate::report::{Advice, MAX_FIXED_WITH, MIN_ADVICE_LEARNERS};
 use rusqlite::{Connection, OptionalExtension};

@@ -7,12 +7,17 @@
 //! processes may hold its id in memory: each batch first checks the generation that every
 //! prune counts up, and forgets its ids when it changed.
 
-use super::tally::ALL_WORKSHOPS;
 use super::StorageError;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::hash::Hash;
+
+/// The workshop key of failures and learners who named no workshop.
+pub(crate) const NO_WORKSHOP: i64 = 0;
+/// The workshop key under which every tally row is counted a second time, for all workshops
+/// together.
+pub(crate) const ALL_WORKSHOPS: i64 = -1;
 
 /// `dictionary_uses.kind` of a package (name and version).
 pub(crate) const PACKAGE: i64 = 1;
@@ -293,7 +298,7 @@ impl Dictionary {
         Ok(id)
     }
 
-    /// The id of a workshop, created if new; [`NO_WORKSHOP`](super::tally::NO_WORKSHOP) for
+    /// The id of a workshop, created if new; [`NO_WORKSHOP`] for
     /// none.
     pub(crate) fn workshop(
         &mut self,
@@ -301,7 +306,7 @@ impl Dictionary {
         name: Option<&str>,
     ) -> Result<i64, StorageError> {
         let Some(name) = name else {
-            return Ok(super::tally::NO_WORKSHOP);
+            return Ok(NO_WORKSHOP);
         };
         if let Some(id) = self.workshops.get(&name.to_owned()) {
             return Ok(id);

@@ -9,6 +9,7 @@ mod dictionary;
 mod error;
 mod file;
 mod fixes;
+mod rebuild;
 mod record;
 // The tests' meaning of every statistic; outside tests only `consistency` reads it.
 mod readiness;
@@ -339,7 +340,7 @@ impl Store {
             conn.pragma_update(None, "temp_store", "FILE")?;
             conn.busy_timeout(OPEN_PATIENCE)?;
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tally::rebuild(&tx, &mut dictionary::Dictionary::default())?;
+            rebuild::everything(&tx, &mut dictionary::Dictionary::default())?;
             tx.commit()?;
             Ok::<_, StorageError>(())
         })

@@ -298,7 +298,7 @@ fn attempt_failures(conn: &Connection, attempt: i64) -> Result<AttemptFailures, 
         .collect::<Result<_, _>>()?;
     Ok(AttemptFailures {
         facts: AttemptFacts {
-            workshop: workshop.unwrap_or(super::tally::NO_WORKSHOP),
+            workshop: workshop.unwrap_or(super::dictionary::NO_WORKSHOP),
             profile,
             day: timestamp::day_number(time.as_deref()),
         },

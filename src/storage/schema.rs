@@ -5,7 +5,7 @@
 //! deleted. Before a migration changes a file, a complete copy is written beside it.
 
 use super::dictionary::{self, text_hash, Dictionary};
-use super::{tally, StorageError};
+use super::{rebuild, tally, StorageError};
 use crate::config::Location;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -21,51 +21,89 @@ const LEGACY_TABLES: [&str; 4] = [
     "failed_installs",
 ];
 
+/// One migration step: the versions it starts from, the version it leaves, and what it does,
+/// in one transaction of its own (run with foreign keys off, see [`with_foreign_keys_off`]).
+struct Step {
+    from: std::ops::RangeInclusive<i64>,
+    to: i64,
+    /// Commits with the file at version `to`, which it is given.
+    run: fn(&mut Connection, i64) -> Result<(), StorageError>,
+    /// Run once the step has committed; its failure does not undo the step.
+    after: Option<fn(&Connection)>,
+}
+
+/// The migrations, in order. A file at a version runs the step that starts from it, then the
+/// one that starts from where that left it, until [`SCHEMA_VERSION`]; each step is tested from
+/// the version before it (`tests/migration.rs`: the original's file, `v2.db`, `v3.db`).
+///
+/// - 0 to 2 (the original's four tables, this server's first layouts): the rows become this
+///   schema's raw rows and dictionaries, every count rebuilt ([`rebuild_from_legacy`]);
+/// - 3 (error texts indexed by their whole text, no value ever deleted): texts indexed by a
+///   hash, unused values deleted ([`rebuild_error_texts`]), then the file rewritten without
+///   the free space that held deleted learners' rows ([`scrub`]).
+const STEPS: &[Step] = &[
+    Step {
+        from: 0..=2,
+        to: 4,
+        run: rebuild_from_legacy,
+        after: None,
+    },
+    Step {
+        from: 3..=3,
+        to: 4,
+        run: rebuild_error_texts,
+        after: Some(scrub),
+    },
+];
+
 /// Brings the database to [`SCHEMA_VERSION`].
 pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), StorageError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    match version {
-        SCHEMA_VERSION => Ok(()),
-        0 if !has_table(conn, "user_system_info")? => {
-            // Another process may be creating it at this moment (a second instance, a server
-            // starting while `workshop create` runs): the write lock picks one, the other
-            // finds it made.
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if !has_table(&tx, "user_system_info")? {
-                tx.execute_batch(SCHEMA)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-            }
-            tx.commit()?;
-            Ok(())
+    let mut version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == 0 && !has_table(conn, "user_system_info")? {
+        // A new file. Another process may be creating it at this moment (a second instance,
+        // a server starting while `workshop create` runs): the write lock picks one, the
+        // other finds it made.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if !has_table(&tx, "user_system_info")? {
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
-        0..=3 => {
-            if let Location::File(path) = location {
-                let copy = back_up(conn, path, version)?;
-                log::info!(
-                    "migrating {} from schema version {version} to {SCHEMA_VERSION}; \
-                     a copy of the file as it was is at {}",
-                    path.display(),
-                    copy.display()
-                );
-            }
-            let step = match version {
-                3 => rebuild_error_texts,
-                _ => rebuild_from_legacy,
-            };
-            with_foreign_keys_off(conn, step).map_err(|e| {
-                log::error!("migration failed, the database is unchanged: {e}");
-                e
-            })?;
-            if version == 3 {
-                scrub(conn);
-            }
-            Ok(())
-        }
-        newer => Err(StorageError::Other(format!(
-            "the database has schema version {newer}, newer than this program's \
-             {SCHEMA_VERSION}: run a newer result-aggregation-server"
-        ))),
+        tx.commit()?;
+        return Ok(());
     }
+    if version > SCHEMA_VERSION {
+        return Err(StorageError::Other(format!(
+            "the database has schema version {version}, newer than this program's \
+             {SCHEMA_VERSION}: run a newer result-aggregation-server"
+        )));
+    }
+    while version < SCHEMA_VERSION {
+        let step = STEPS
+            .iter()
+            .find(|step| step.from.contains(&version))
+            .ok_or_else(|| {
+                StorageError::Other(format!("no migration from schema version {version}"))
+            })?;
+        if let Location::File(path) = location {
+            let copy = back_up(conn, path, version)?;
+            log::info!(
+                "migrating {} from schema version {version} to {}; \
+                 a copy of the file as it was is at {}",
+                path.display(),
+                step.to,
+                copy.display()
+            );
+        }
+        with_foreign_keys_off(conn, |conn| (step.run)(conn, step.to)).map_err(|e| {
+            log::error!("migration failed, the database is unchanged: {e}");
+            e
+        })?;
+        if let Some(after) = step.after {
+            after(conn);
+        }
+        version = step.to;
+    }
+    Ok(())
 }
 
 /// `NAME.before-migration-vN.db` beside `path`, N the schema version the file has: one copy
@@ -200,7 +238,7 @@ fn quoted(name: &str) -> String {
 /// holds but no attempt uses (see [`dictionary::prune`]).
 fn with_foreign_keys_off(
     conn: &mut Connection,
-    step: fn(&mut Connection) -> Result<(), StorageError>,
+    step: impl FnOnce(&mut Connection) -> Result<(), StorageError>,
 ) -> Result<(), StorageError> {
     // Foreign keys cannot be switched inside a transaction.
     conn.pragma_update(None, "foreign_keys", false)?;
@@ -254,7 +292,7 @@ fn scrub(conn: &Connection) {
 /// Version 3: error texts were indexed by their whole text, and no dictionary value was ever
 /// deleted. The texts move to a table with a hash; the new tables are made (as `schema.sql`
 /// has them); every value's uses are counted, and those without any are queued for deletion.
-fn rebuild_error_texts(conn: &mut Connection) -> Result<(), StorageError> {
+fn rebuild_error_texts(conn: &mut Connection, to: i64) -> Result<(), StorageError> {
     // The old table is renamed out of the way without the rename reaching into the failures'
     // foreign key and the `failed_installs` view: both name `error_texts`, which is made
     // anew under that name below.
@@ -275,7 +313,7 @@ fn rebuild_error_texts(conn: &mut Connection) -> Result<(), StorageError> {
     }
     tx.execute_batch("DROP TABLE v3_error_texts")?;
     tally::recount_uses(&tx)?;
-    finish(tx)
+    finish(tx, to)
 }
 
 /// Makes every table, index and view of `schema.sql` that the file lacks, with the very
@@ -307,8 +345,8 @@ fn create_missing(conn: &Connection) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Checks the migrated rows' references, sets the version and commits.
-fn finish(tx: rusqlite::Transaction<'_>) -> Result<(), StorageError> {
+/// Checks the migrated rows' references, sets the version to `to` and commits.
+fn finish(tx: rusqlite::Transaction<'_>, to: i64) -> Result<(), StorageError> {
     let broken: Option<String> = tx
         .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
         .optional()?;
@@ -317,7 +355,7 @@ fn finish(tx: rusqlite::Transaction<'_>) -> Result<(), StorageError> {
             "migration left a broken reference in {table}"
         )));
     }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.pragma_update(None, "user_version", to)?;
     tx.commit()?;
     Ok(())
 }
@@ -332,7 +370,7 @@ fn finish(tx: rusqlite::Transaction<'_>) -> Result<(), StorageError> {
 /// hold them. Rows that point at a learner or attempt that does not exist (the original's
 /// cascade lived in its ORM and was not always run) cannot satisfy the foreign keys and are
 /// dropped, with a count in the log.
-fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
+fn rebuild_from_legacy(conn: &mut Connection, to: i64) -> Result<(), StorageError> {
     let tx = conn.transaction()?;
     // Version 2's triggers, view and tallies: derived, and replaced.
     for trigger in objects(&tx, "trigger", "%")? {
@@ -465,8 +503,8 @@ fn rebuild_from_legacy(conn: &mut Connection) -> Result<(), StorageError> {
          DROP TABLE legacy_successful_installs; DROP TABLE legacy_failed_installs;
          DROP TABLE legacy_attempts; DROP TABLE legacy_user_system_info;",
     )?;
-    tally::rebuild(&tx, &mut dictionary)?;
-    finish(tx)
+    rebuild::everything(&tx, &mut dictionary)?;
+    finish(tx, to)
 }
 
 /// The columns of an original table, for a file that lacks it.
@@ -487,5 +525,67 @@ fn empty_legacy(table: &str) -> &'static str {
             "SELECT NULL AS id, NULL AS name, NULL AS version, NULL AS error_description,
                     NULL AS user_id, NULL AS attempt_id, NULL AS create_time"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// From every version a file can have, the steps lead to [`SCHEMA_VERSION`], each step
+    /// forward; and each version has one step only.
+    #[test]
+    fn the_steps_lead_from_every_older_version_to_the_current_one() {
+        for start in 0..SCHEMA_VERSION {
+            let mut version = start;
+            while version < SCHEMA_VERSION {
+                let starting: Vec<&Step> =
+                    STEPS.iter().filter(|s| s.from.contains(&version)).collect();
+                assert_eq!(starting.len(), 1, "steps from version {version}");
+                assert!(
+                    starting[0].to > version,
+                    "a step from {version} goes forward"
+                );
+                version = starting[0].to;
+            }
+            assert_eq!(version, SCHEMA_VERSION, "from version {start}");
+        }
+    }
+
+    /// The first step, from the original's empty tables, leaves the file at the current version
+    /// with the schema of a new one (the later steps: `tests/migration.rs`, from `v3.db`).
+    #[test]
+    fn an_original_file_reaches_the_current_version_with_the_new_schema() {
+        let fresh = Connection::open_in_memory().unwrap();
+        fresh.execute_batch(SCHEMA).unwrap();
+        let shape = |conn: &Connection| -> Vec<(String, String)> {
+            conn.prepare(
+                "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY 1, 2",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        // The original's tables, as its Flask models made them (empty).
+        let original = "CREATE TABLE user_system_info (id INTEGER PRIMARY KEY, unique_user_id TEXT,
+                distribution_name TEXT, distribution_version TEXT, system_version TEXT,
+                system TEXT, machine TEXT, system_platform TEXT, python_version TEXT,
+                workshop_id TEXT, email_id TEXT, create_time TEXT);
+            CREATE TABLE attempts (id INTEGER PRIMARY KEY, unique_user_id INTEGER);
+            CREATE TABLE successful_installs (id INTEGER PRIMARY KEY, name TEXT, version TEXT,
+                user_id INTEGER, attempt_id INTEGER, create_time TEXT);
+            CREATE TABLE failed_installs (id INTEGER PRIMARY KEY, name TEXT, version TEXT,
+                error_description TEXT, user_id INTEGER, attempt_id INTEGER, create_time TEXT);";
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(original).unwrap();
+        migrate(&mut conn, &Location::Memory).unwrap();
+        assert_eq!(
+            conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+                .unwrap(),
+            SCHEMA_VERSION
+        );
+        assert_eq!(shape(&conn), shape(&fresh));
     }
 }

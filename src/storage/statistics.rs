@@ -5,13 +5,13 @@
 //! read a whole view in one transaction, so its numbers agree with each other.
 
 use super::dictionary::Profile;
+use super::dictionary::ALL_WORKSHOPS;
 use super::fixes::bucket_range;
 use super::stats::{
     most_stuck_first, percentile_rank, worst_system, Breakdown, CheckFixes, Comparison, Extent,
     FixOverview, Fixes, NameFailures, Overview, PackageDetail, PackageFilter, Rows, Scope,
     SystemFixes, SystemLearners, SystemNameFailures, ValueCount, VersionFailures, WorkshopSummary,
 };
-use super::tally::ALL_WORKSHOPS;
 use super::timestamp::{self, UNKNOWN_DAY};
 use super::{StorageError, Store};
 use rusqlite::types::Value;

@@ -1,18 +1,15 @@
 //! The tallies, write side. Every change to the raw rows made through the store says what it
 //! changes in the counts ([`Deltas`]); the writer adds up a whole batch's changes per key and
 //! applies them with one upsert per key, deleting rows that reach zero. `rebuild` recomputes
-//! everything from the raw rows, for hand edits and for migrations.
+//! them from the raw rows, for hand edits and for migrations (see `rebuild.rs`).
 
-use super::dictionary::{Dictionary, Profile, ERROR_TEXT, PACKAGE, PROFILE};
+use super::dictionary::{
+    Dictionary, Profile, ALL_WORKSHOPS, ERROR_TEXT, NO_WORKSHOP, PACKAGE, PROFILE,
+};
 use super::timestamp::UNKNOWN_DAY;
 use super::StorageError;
 use rusqlite::{params, params_from_iter, Connection};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The `workshop` of failures and learners who named no workshop.
-pub(crate) const NO_WORKSHOP: i64 = 0;
-/// The `workshop` under which every row is counted a second time, for all workshops together.
-pub(crate) const ALL_WORKSHOPS: i64 = -1;
 
 /// A tally table: how to add to one of its rows and how to delete a row that reached zero.
 /// Keys and counts are integers; `keys` and `counts` say how many each statement binds.
@@ -347,8 +344,9 @@ impl Deltas {
     }
 }
 
-/// Recomputes every tally from the raw rows, after first repairing what the rows point at:
-/// each learner's latest attempt and machine profile. Runs inside the caller's transaction.
+/// Recomputes the five tallies from the raw rows, after first repairing what the rows point at:
+/// each learner's latest attempt and machine profile. Runs inside the caller's transaction;
+/// [`super::rebuild::everything`] runs it with the fix tallies and the dictionary's uses.
 ///
 /// Its scratch tables hold a row per failure, so they are ordinary tables of the file (dropped
 /// before the commit), not temporary ones: the writer keeps its temporary storage in memory,
@@ -407,8 +405,7 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
              SELECT workshop, count(*), sum(passing) FROM scratch_learner_facts GROUP BY 1;
          DROP TABLE scratch_learner_facts;"
     ))?;
-    super::fixes::rebuild(conn, dictionary)?;
-    recount_uses(conn)
+    Ok(())
 }
 
 /// Recounts every dictionary value's uses from the raw rows, and queues every value without

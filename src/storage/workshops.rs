@@ -1,5 +1,5 @@
 //! Workshops a host registered: their own check list and the private link's secret, of which
-//! only a SHA-256 is stored. What their readiness page reads is in `readiness.rs`.
+//! only a SHA-256 is stored. What their readiness page reads is in `readiness/`.
 
 use super::record::{self, Deleted};
 use super::timestamp;
