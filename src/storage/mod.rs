@@ -44,7 +44,7 @@ use crate::metrics::{DatabaseFile, Metrics};
 use crate::report::Report;
 use r2d2_sqlite::SqliteConnectionManager;
 use record::Keys;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -163,6 +163,23 @@ fn open_writer(path: &str, location: &Location) -> Result<Connection, StorageErr
     Ok(conn)
 }
 
+/// The readers' connections to the database at `path`. A reader never creates the file: the
+/// pool opens connections at any time (one stays idle, others come and go), and one opened
+/// after the file was deleted would make a new empty file at its path, which the server would
+/// then take for a file put in its place ("replaced" instead of "deleted").
+fn readers_of(path: &str, location: &Location) -> SqliteConnectionManager {
+    let manager = SqliteConnectionManager::file(path);
+    let manager = match location {
+        Location::File(_) => manager.with_flags(
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ),
+        Location::Memory => manager,
+    };
+    manager.with_init(|c| configure(c, Role::Reader))
+}
+
 impl Store {
     /// Opens a database that must already exist (for commands that act on one: a mistyped
     /// path is an error, not a new empty file).
@@ -199,8 +216,7 @@ impl Store {
                 outcome => break outcome?,
             }
         };
-        let manager =
-            SqliteConnectionManager::file(&path).with_init(|c| configure(c, Role::Reader));
+        let manager = readers_of(&path, location);
         let readers = r2d2::Pool::builder()
             .max_size(READERS)
             .min_idle(Some(1))
@@ -448,6 +464,21 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader opened after the database file was deleted fails and leaves nothing at the
+    /// path: before, it made a new empty file there, and `/healthz` said "replaced" for a
+    /// deleted file whenever the pool happened to open a connection in between (a flaky
+    /// `operations::a_database_file_deleted_or_moved_while_serving_is_noticed`).
+    #[test]
+    fn a_reader_never_creates_the_database_file() {
+        use r2d2::ManageConnection;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("gone.db");
+        let location = Location::File(db.clone());
+        let manager = readers_of(&db.to_string_lossy(), &location);
+        assert!(manager.connect().is_err());
+        assert!(!db.exists(), "a reader made {}", db.display());
+    }
 
     /// Issue 11, item 2: four slow `/view/` requests made `/healthz` wait 6.5 s for the
     /// readers' pool. Its read has a connection of its own now: it answers while every
