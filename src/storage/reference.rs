@@ -15,22 +15,14 @@ use rusqlite::{params_from_iter, Connection};
 
 /// The field's SQL: a fixed expression over `f` (failed_installs) and `a` (the attempt, with
 /// its own workshop and machine fields), never built from input.
-fn expression(by: Breakdown) -> &'static str {
+fn expression(by: Breakdown) -> String {
     match by {
-        Breakdown::DistributionName => "a.distribution_name",
-        Breakdown::DistributionVersion => "a.distribution_version",
-        Breakdown::DistributionNameVersion => {
-            "CASE WHEN a.distribution_name <> '' AND a.distribution_version <> ''
-             THEN a.distribution_name || ' ' || a.distribution_version END"
-        }
-        Breakdown::System => "a.system",
-        Breakdown::SystemVersion => "a.system_version",
-        Breakdown::SystemPlatform => "a.system_platform",
-        Breakdown::Machine => "a.machine",
-        Breakdown::PythonVersion => "a.python_version",
         // The date part of "YYYY-MM-DD HH:MM:SS.fff", whatever precision follows.
-        Breakdown::Day => "substr(f.create_time, 1, 10)",
-        Breakdown::ErrorDescription => "f.error_description",
+        Breakdown::Day => "substr(f.create_time, 1, 10)".into(),
+        Breakdown::ErrorDescription => "f.error_description".into(),
+        _ => by
+            .machine_sql("a")
+            .expect("every other breakdown is a machine field"),
     }
 }
 

@@ -71,25 +71,6 @@ pub(crate) fn failure_count(
         .query_row(params_from_iter(values), |row| row.get(0))?)
 }
 
-/// The SQL of one machine field's value in `system_profiles pr`; `None` for the breakdowns
-/// that are not machine fields.
-fn profile_column(by: Breakdown) -> Option<&'static str> {
-    Some(match by {
-        Breakdown::DistributionName => "pr.distribution_name",
-        Breakdown::DistributionVersion => "pr.distribution_version",
-        Breakdown::DistributionNameVersion => {
-            "CASE WHEN pr.distribution_name <> '' AND pr.distribution_version <> ''
-                  THEN pr.distribution_name || ' ' || pr.distribution_version END"
-        }
-        Breakdown::System => "pr.system",
-        Breakdown::SystemVersion => "pr.system_version",
-        Breakdown::SystemPlatform => "pr.system_platform",
-        Breakdown::Machine => "pr.machine",
-        Breakdown::PythonVersion => "pr.python_version",
-        Breakdown::Day | Breakdown::ErrorDescription => return None,
-    })
-}
-
 /// Failures of `package` in scope, counted by one field, most first; empty and unknown
 /// values left out; the `window` of them, counted in SQL.
 pub(crate) fn failure_breakdown(
@@ -99,7 +80,7 @@ pub(crate) fn failure_breakdown(
     by: Breakdown,
     window: Rows,
 ) -> Result<Vec<ValueCount>, StorageError> {
-    let Some(column) = profile_column(by) else {
+    let Some(column) = by.machine_sql("pr") else {
         return match by {
             Breakdown::Day => per_day(conn, package, scope, window),
             _ => per_error(conn, package, scope, window),
