@@ -69,6 +69,17 @@ pub(crate) fn columns(prefix: &str) -> String {
         .join(", ")
 }
 
+/// `column = ?n` for every field in order, numbered from `?first` on: an `UPDATE` that
+/// writes a whole profile, with [`Profile::values`] as those parameters.
+pub(crate) fn assignments(first: usize) -> String {
+    Field::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, field)| format!("{} = ?{}", field.column(), first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The machine fields of a report, as `system_profiles` keeps them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Profile {
@@ -187,6 +198,8 @@ mod tests {
             "pr.distribution_name, pr.distribution_version, pr.system, pr.system_version, \
              pr.machine, pr.system_platform, pr.python_version"
         );
+        assert!(assignments(2).starts_with("distribution_name = ?2, distribution_version = ?3"));
+        assert!(assignments(2).ends_with("python_version = ?8"));
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! tallies; the writer applies those changes with the rest of its batch.
 
 use super::fixes::{self, LearnerChecks};
-use super::profile::{columns, Field, Profile};
+use super::profile::{assignments, columns, Field, Profile};
 use super::tally::AttemptFacts;
 use super::timestamp;
 use super::writer::Work;
 use super::StorageError;
 use crate::report::{parse_key, Report};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use std::time::SystemTime;
 use uuid::Uuid;
 
@@ -138,27 +138,20 @@ pub(crate) fn record_attempt(
     ])?;
     let attempt_id = conn.last_insert_rowid();
     deltas.attempt(profile, &successes, 1);
-    conn.prepare_cached(
-        "UPDATE user_system_info SET distribution_name = ?2, distribution_version = ?3,
-            system_version = ?4, system = ?5, machine = ?6, system_platform = ?7,
-            python_version = ?8, workshop_id = ?9, email_id = ?10, latest_attempt_id = ?11,
-            profile_id = ?12
+    let mut values: Vec<&dyn ToSql> = vec![&user_id];
+    values.extend(system.values().map(|v| v as &dyn ToSql));
+    let after = values.len() + 1;
+    values.extend([&workshop_name as &dyn ToSql, &email, &attempt_id, &profile]);
+    conn.prepare_cached(&format!(
+        "UPDATE user_system_info SET {}, workshop_id = ?{after}, email_id = ?{},
+            latest_attempt_id = ?{}, profile_id = ?{}
          WHERE id = ?1",
-    )?
-    .execute(params![
-        user_id,
-        system.distribution_name,
-        system.distribution_version,
-        system.system_version,
-        system.system,
-        system.machine,
-        system.system_platform,
-        system.python_version,
-        workshop_name,
-        email,
-        attempt_id,
-        profile,
-    ])?;
+        assignments(2),
+        after + 1,
+        after + 2,
+        after + 3,
+    ))?
+    .execute(values.as_slice())?;
     let facts = AttemptFacts {
         workshop,
         profile,
