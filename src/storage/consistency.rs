@@ -3,7 +3,7 @@
 //! version the database holds. For the tests that crash, fill and restart the real binary;
 //! they reach it through the hidden `testing` module.
 
-use super::stats::{PackageDetail, PackageFilter, Scope};
+use super::stats::{PackageDetail, PackageFilter, Rows, Scope};
 use super::{advice, reference, statistics, StorageError};
 use crate::report::{Advice, MIN_ADVICE_LEARNERS};
 use rusqlite::{Connection, OpenFlags};
@@ -73,11 +73,15 @@ fn same<T: PartialEq + Debug>(what: &str, served: T, meant: T) -> Result<(), Mis
 
 fn compare(conn: &Connection) -> Result<(), Mismatch> {
     let workshops = reference::workshops(conn)?;
-    same("workshops", statistics::workshops(conn)?, workshops.clone())?;
+    same(
+        "workshops",
+        statistics::workshops(conn, Rows::ALL)?,
+        workshops.clone(),
+    )?;
     let names = reference::package_names(conn)?;
     same(
         "package names",
-        statistics::package_names(conn)?,
+        statistics::package_names(conn, Rows::ALL)?,
         names.clone(),
     )?;
     let mut packages = Vec::new();
@@ -85,7 +89,7 @@ fn compare(conn: &Connection) -> Result<(), Mismatch> {
         let versions = reference::package_versions(conn, name)?;
         same(
             &format!("versions of {name}"),
-            statistics::package_versions(conn, name)?,
+            statistics::package_versions(conn, name, Rows::ALL)?,
             versions.clone(),
         )?;
         packages.push(PackageFilter {
@@ -117,18 +121,27 @@ fn compare(conn: &Connection) -> Result<(), Mismatch> {
         let workshop = workshop.as_deref();
         same(
             &format!("{at}: learners by system"),
-            statistics::learners_by_system(conn, workshop)?,
+            statistics::learners_by_system(conn, workshop, Rows::ALL)?,
             reference::learners_by_system(conn, workshop)?,
+        )?;
+        let summaries = reference::workshop_summaries(conn, workshop)?;
+        same(
+            &format!("{at}: learner totals"),
+            statistics::learner_totals(conn, workshop)?,
+            (
+                summaries.iter().map(|s| s.learners).sum(),
+                summaries.iter().map(|s| s.passing).sum(),
+            ),
         )?;
         same(
             &format!("{at}: summaries"),
-            statistics::workshop_summaries(conn, workshop)?,
-            reference::workshop_summaries(conn, workshop)?,
+            statistics::workshop_summaries(conn, workshop, Rows::ALL)?,
+            summaries,
         )?;
         for min_failed in [1, 5] {
             same(
                 &format!("{at}: what gets fixed, at least {min_failed}"),
-                statistics::fix_overview(conn, workshop, min_failed)?,
+                statistics::fix_overview(conn, workshop, min_failed, Rows::ALL)?,
                 reference::fix_overview(&records, workshop, min_failed),
             )?;
         }
@@ -140,17 +153,20 @@ fn compare(conn: &Connection) -> Result<(), Mismatch> {
             let at = format!("{scope:?}");
             same(
                 &format!("{at}: failed versions"),
-                statistics::failed_versions(conn, &scope)?,
+                statistics::failed_versions(conn, &scope, Rows::ALL)?,
                 reference::failed_versions(conn, &scope)?,
             )?;
+            let failed_names = statistics::failed_names(conn, &scope, Rows::ALL)?;
+            let heat_names: Vec<String> = failed_names.iter().map(|f| f.name.clone()).collect();
             same(
                 &format!("{at}: failed names"),
-                statistics::failed_names(conn, &scope)?,
+                failed_names,
                 reference::failed_names(conn, &scope)?,
             )?;
+            // The heat map's cells, as the overview reads them: for the names it shows.
             same(
                 &format!("{at}: failures by system"),
-                statistics::failures_by_system(conn, &scope)?,
+                statistics::failures_by_system(conn, &scope, Some(&heat_names), Rows::ALL)?,
                 reference::failures_by_system(conn, &scope)?,
             )?;
             for package in &packages {
@@ -162,7 +178,7 @@ fn compare(conn: &Connection) -> Result<(), Mismatch> {
                 )?;
                 same(
                     &format!("{at}: detail of {package:?}"),
-                    statistics::package_detail(conn, package, &scope)?,
+                    statistics::package_detail(conn, package, &scope, Rows::ALL)?,
                     meant,
                 )?;
             }

@@ -7,6 +7,7 @@
 //! processes may hold its id in memory: each batch first checks the generation that every
 //! prune counts up, and forgets its ids when it changed.
 
+use super::profile::{columns, Profile};
 use super::StorageError;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -40,55 +41,6 @@ pub(crate) fn text_hash(text: &str) -> i64 {
 /// server sees, small enough (a few MiB at the longest values) that a flood of new values
 /// cannot grow the writer's memory.
 const CACHE_ENTRIES: usize = 20_000;
-
-/// The machine fields of a report, in `system_profiles`' column order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Profile {
-    pub distribution_name: Option<String>,
-    pub distribution_version: Option<String>,
-    pub system: Option<String>,
-    pub system_version: Option<String>,
-    pub machine: Option<String>,
-    pub system_platform: Option<String>,
-    pub python_version: Option<String>,
-}
-
-impl Profile {
-    fn fields(&self) -> [&Option<String>; 7] {
-        [
-            &self.distribution_name,
-            &self.distribution_version,
-            &self.system,
-            &self.system_version,
-            &self.machine,
-            &self.system_platform,
-            &self.python_version,
-        ]
-    }
-
-    /// A 64-bit FNV-1a hash of the fields, each marked as absent or as its length and bytes,
-    /// so that no two different profiles are one string. Stored, so it must never change.
-    pub(crate) fn fingerprint(&self) -> i64 {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut feed = |bytes: &[u8]| {
-            for &b in bytes {
-                hash ^= u64::from(b);
-                hash = hash.wrapping_mul(0x0100_0000_01b3);
-            }
-        };
-        for field in self.fields() {
-            match field {
-                None => feed(&[0]),
-                Some(text) => {
-                    feed(&[1]);
-                    feed(&(text.len() as u32).to_le_bytes());
-                    feed(text.as_bytes());
-                }
-            }
-        }
-        hash as i64
-    }
-}
 
 /// A bounded map that forgets everything when full (cheaper than an LRU, and a cache miss
 /// only costs one indexed lookup).
@@ -244,24 +196,12 @@ impl Dictionary {
             return Ok(id);
         }
         let fingerprint = profile.fingerprint();
-        let mut same_fingerprint = conn.prepare_cached(
-            "SELECT id, distribution_name, distribution_version, system, system_version,
-                    machine, system_platform, python_version
-               FROM system_profiles WHERE fingerprint = ?1",
-        )?;
+        let mut same_fingerprint = conn.prepare_cached(&format!(
+            "SELECT id, {} FROM system_profiles WHERE fingerprint = ?1",
+            columns("")
+        ))?;
         let candidates = same_fingerprint.query_map([fingerprint], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                Profile {
-                    distribution_name: r.get(1)?,
-                    distribution_version: r.get(2)?,
-                    system: r.get(3)?,
-                    system_version: r.get(4)?,
-                    machine: r.get(5)?,
-                    system_platform: r.get(6)?,
-                    python_version: r.get(7)?,
-                },
-            ))
+            Ok((r.get::<_, i64>(0)?, Profile::read(r, 1)?))
         })?;
         let mut found = None;
         for candidate in candidates {
@@ -274,23 +214,15 @@ impl Dictionary {
         let id = match found {
             Some(id) => id,
             None => {
-                let f = profile.fields();
-                conn.prepare_cached(
-                    "INSERT INTO system_profiles (fingerprint, distribution_name,
-                         distribution_version, system, system_version, machine,
-                         system_platform, python_version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    fingerprint,
-                    f[0],
-                    f[1],
-                    f[2],
-                    f[3],
-                    f[4],
-                    f[5],
-                    f[6]
-                ])?;
+                let mut values: Vec<&dyn rusqlite::ToSql> = vec![&fingerprint];
+                values.extend(profile.values().map(|v| v as &dyn rusqlite::ToSql));
+                let places: Vec<String> = (2..=values.len()).map(|i| format!("?{i}")).collect();
+                conn.prepare_cached(&format!(
+                    "INSERT INTO system_profiles (fingerprint, {}) VALUES (?1, {})",
+                    columns(""),
+                    places.join(", ")
+                ))?
+                .execute(values.as_slice())?;
                 conn.last_insert_rowid()
             }
         };

@@ -9,6 +9,7 @@ mod dictionary;
 mod error;
 mod file;
 mod fixes;
+mod profile;
 mod rebuild;
 mod record;
 // The tests' meaning of every statistic; outside tests only `consistency` reads it.

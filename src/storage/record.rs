@@ -1,14 +1,14 @@
 //! Writing: one learner's attempt, and deleting a learner. Each says what it changes in the
 //! tallies; the writer applies those changes with the rest of its batch.
 
-use super::dictionary::Profile;
 use super::fixes::{self, LearnerChecks};
+use super::profile::{assignments, columns, Field, Profile};
 use super::tally::AttemptFacts;
 use super::timestamp;
 use super::writer::Work;
 use super::StorageError;
 use crate::report::{parse_key, Report};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use std::time::SystemTime;
 use uuid::Uuid;
 
@@ -83,17 +83,9 @@ pub(crate) fn record_attempt(
         None => None,
     };
     let s = &report.system;
-    let reported = Profile {
-        distribution_name: s.distribution_name.clone(),
-        distribution_version: s.distribution_version.clone(),
-        system: s.system.clone(),
-        system_version: s.system_version.clone(),
-        machine: s.machine.clone(),
-        system_platform: s.system_platform.clone(),
-        python_version: s.python_version.clone(),
-    };
+    let reported = Profile::reported(s);
     let system = match &known {
-        Some((learner, _)) => keep_unless_given(reported, &learner.system),
+        Some((learner, _)) => reported.or(&learner.system),
         None => reported,
     };
     let workshop_name = s
@@ -146,27 +138,20 @@ pub(crate) fn record_attempt(
     ])?;
     let attempt_id = conn.last_insert_rowid();
     deltas.attempt(profile, &successes, 1);
-    conn.prepare_cached(
-        "UPDATE user_system_info SET distribution_name = ?2, distribution_version = ?3,
-            system_version = ?4, system = ?5, machine = ?6, system_platform = ?7,
-            python_version = ?8, workshop_id = ?9, email_id = ?10, latest_attempt_id = ?11,
-            profile_id = ?12
+    let mut values: Vec<&dyn ToSql> = vec![&user_id];
+    values.extend(system.values().map(|v| v as &dyn ToSql));
+    let after = values.len() + 1;
+    values.extend([&workshop_name as &dyn ToSql, &email, &attempt_id, &profile]);
+    conn.prepare_cached(&format!(
+        "UPDATE user_system_info SET {}, workshop_id = ?{after}, email_id = ?{},
+            latest_attempt_id = ?{}, profile_id = ?{}
          WHERE id = ?1",
-    )?
-    .execute(params![
-        user_id,
-        system.distribution_name,
-        system.distribution_version,
-        system.system_version,
-        system.system,
-        system.machine,
-        system.system_platform,
-        system.python_version,
-        workshop_name,
-        email,
-        attempt_id,
-        profile,
-    ])?;
+        assignments(2),
+        after + 1,
+        after + 2,
+        after + 3,
+    ))?
+    .execute(values.as_slice())?;
     let facts = AttemptFacts {
         workshop,
         profile,
@@ -237,44 +222,21 @@ pub(crate) fn record_attempt(
     })
 }
 
-/// Each field the report gives replaces the stored one; the others stay.
-fn keep_unless_given(reported: Profile, stored: &Profile) -> Profile {
-    let or = |new: Option<String>, old: &Option<String>| new.or_else(|| old.clone());
-    Profile {
-        distribution_name: or(reported.distribution_name, &stored.distribution_name),
-        distribution_version: or(reported.distribution_version, &stored.distribution_version),
-        system: or(reported.system, &stored.system),
-        system_version: or(reported.system_version, &stored.system_version),
-        machine: or(reported.machine, &stored.machine),
-        system_platform: or(reported.system_platform, &stored.system_platform),
-        python_version: or(reported.python_version, &stored.python_version),
-    }
-}
-
 fn find_learner(conn: &Connection, key: &str) -> Result<Option<Known>, StorageError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id, latest_attempt_id, profile_id, distribution_name, distribution_version,
-                    system, system_version, machine, system_platform, python_version,
-                    workshop_id, email_id
-               FROM user_system_info WHERE unique_user_id = ?1",
-        )?
+        .prepare_cached(&format!(
+            "SELECT id, latest_attempt_id, profile_id, {}, workshop_id, email_id
+                   FROM user_system_info WHERE unique_user_id = ?1",
+            columns("")
+        ))?
         .query_row([key], |r| {
             Ok(Known {
                 id: r.get(0)?,
                 latest: r.get(1)?,
                 profile: r.get(2)?,
-                system: Profile {
-                    distribution_name: r.get(3)?,
-                    distribution_version: r.get(4)?,
-                    system: r.get(5)?,
-                    system_version: r.get(6)?,
-                    machine: r.get(7)?,
-                    system_platform: r.get(8)?,
-                    python_version: r.get(9)?,
-                },
-                workshop: r.get(10)?,
-                email: r.get(11)?,
+                system: Profile::read(r, 3)?,
+                workshop: r.get(3 + Field::ALL.len())?,
+                email: r.get(4 + Field::ALL.len())?,
             })
         })
         .optional()?)

@@ -15,22 +15,14 @@ use rusqlite::{params_from_iter, Connection};
 
 /// The field's SQL: a fixed expression over `f` (failed_installs) and `a` (the attempt, with
 /// its own workshop and machine fields), never built from input.
-fn expression(by: Breakdown) -> &'static str {
+fn expression(by: Breakdown) -> String {
     match by {
-        Breakdown::DistributionName => "a.distribution_name",
-        Breakdown::DistributionVersion => "a.distribution_version",
-        Breakdown::DistributionNameVersion => {
-            "CASE WHEN a.distribution_name <> '' AND a.distribution_version <> ''
-             THEN a.distribution_name || ' ' || a.distribution_version END"
-        }
-        Breakdown::System => "a.system",
-        Breakdown::SystemVersion => "a.system_version",
-        Breakdown::SystemPlatform => "a.system_platform",
-        Breakdown::Machine => "a.machine",
-        Breakdown::PythonVersion => "a.python_version",
         // The date part of "YYYY-MM-DD HH:MM:SS.fff", whatever precision follows.
-        Breakdown::Day => "substr(f.create_time, 1, 10)",
-        Breakdown::ErrorDescription => "f.error_description",
+        Breakdown::Day => "substr(f.create_time, 1, 10)".into(),
+        Breakdown::ErrorDescription => "f.error_description".into(),
+        _ => by
+            .machine_sql("a")
+            .expect("every other breakdown is a machine field"),
     }
 }
 
@@ -476,35 +468,35 @@ mod tests {
                         Breakdown::Machine,
                     ] {
                         assert_eq!(
-                            statistics::failure_breakdown(conn, &package, &scope, by)?,
+                            statistics::failure_breakdown(conn, &package, &scope, by, Rows::ALL)?,
                             failure_breakdown(conn, &package, &scope, by)?,
                             "{at}, {package:?}, {by:?}"
                         );
                     }
                 }
                 assert_eq!(
-                    statistics::failed_versions(conn, &scope)?,
+                    statistics::failed_versions(conn, &scope, Rows::ALL)?,
                     failed_versions(conn, &scope)?,
                     "{at}"
                 );
                 assert_eq!(
-                    statistics::failed_names(conn, &scope)?,
+                    statistics::failed_names(conn, &scope, Rows::ALL)?,
                     failed_names(conn, &scope)?,
                     "{at}"
                 );
                 assert_eq!(
-                    statistics::failures_by_system(conn, &scope)?,
+                    statistics::failures_by_system(conn, &scope, None, Rows::ALL)?,
                     failures_by_system(conn, &scope)?,
                     "{at}"
                 );
             }
             assert_eq!(
-                statistics::learners_by_system(conn, workshop)?,
+                statistics::learners_by_system(conn, workshop, Rows::ALL)?,
                 learners_by_system(conn, workshop)?,
                 "{at}, {workshop:?}"
             );
             assert_eq!(
-                statistics::workshop_summaries(conn, workshop)?,
+                statistics::workshop_summaries(conn, workshop, Rows::ALL)?,
                 workshop_summaries(conn, workshop)?,
                 "{at}, {workshop:?}"
             );
@@ -521,27 +513,31 @@ mod tests {
         for workshop in [None, Some("w1"), Some("w2"), Some("none")] {
             for name in ["git", "make", "numpy", "bash", "nothing"] {
                 assert_eq!(
-                    statistics::check_fixes(conn, name, workshop)?,
+                    statistics::check_fixes(conn, name, workshop, Rows::ALL)?,
                     check_fixes(&records, name, workshop),
                     "{at}, fixes of {name} in {workshop:?}"
                 );
             }
             for min_failed in [1, 3] {
                 assert_eq!(
-                    statistics::fix_overview(conn, workshop, min_failed)?,
+                    statistics::fix_overview(conn, workshop, min_failed, Rows::ALL)?,
                     fix_overview(&records, workshop, min_failed),
                     "{at}, what gets fixed in {workshop:?}, at least {min_failed}"
                 );
             }
         }
-        assert_eq!(statistics::workshops(conn)?, workshops(conn)?, "{at}");
         assert_eq!(
-            statistics::package_names(conn)?,
+            statistics::workshops(conn, Rows::ALL)?,
+            workshops(conn)?,
+            "{at}"
+        );
+        assert_eq!(
+            statistics::package_names(conn, Rows::ALL)?,
             package_names(conn)?,
             "{at}"
         );
         assert_eq!(
-            statistics::package_versions(conn, "git")?,
+            statistics::package_versions(conn, "git", Rows::ALL)?,
             package_versions(conn, "git")?,
             "{at}"
         );
@@ -597,22 +593,26 @@ mod tests {
                     };
                     let at = format!("{at}, {scope:?}");
                     assert_eq!(
-                        statistics::failed_versions_in(conn, &scope, window)?,
-                        window_of(&statistics::failed_versions(conn, &scope)?, window),
+                        statistics::failed_versions(conn, &scope, window)?,
+                        window_of(
+                            &statistics::failed_versions(conn, &scope, Rows::ALL)?,
+                            window
+                        ),
                         "{at}"
                     );
                     assert_eq!(
-                        statistics::failed_names_in(conn, &scope, window)?,
-                        window_of(&statistics::failed_names(conn, &scope)?, window),
+                        statistics::failed_names(conn, &scope, window)?,
+                        window_of(&statistics::failed_names(conn, &scope, Rows::ALL)?, window),
                         "{at}"
                     );
                     let names = ["git".to_owned(), "numpy".to_owned()];
-                    let cells: Vec<_> = statistics::failures_by_system(conn, &scope)?
-                        .into_iter()
-                        .filter(|c| names.contains(&c.name))
-                        .collect();
+                    let cells: Vec<_> =
+                        statistics::failures_by_system(conn, &scope, None, Rows::ALL)?
+                            .into_iter()
+                            .filter(|c| names.contains(&c.name))
+                            .collect();
                     assert_eq!(
-                        statistics::failures_by_system_of(conn, &scope, &names, window)?,
+                        statistics::failures_by_system(conn, &scope, Some(&names), window)?,
                         window_of(&cells, window),
                         "{at}"
                     );
@@ -623,11 +623,15 @@ mod tests {
                         };
                         for by in breakdowns {
                             assert_eq!(
-                                statistics::failure_breakdown_in(
-                                    conn, &package, &scope, by, window
-                                )?,
+                                statistics::failure_breakdown(conn, &package, &scope, by, window)?,
                                 window_of(
-                                    &statistics::failure_breakdown(conn, &package, &scope, by)?,
+                                    &statistics::failure_breakdown(
+                                        conn,
+                                        &package,
+                                        &scope,
+                                        by,
+                                        Rows::ALL
+                                    )?,
                                     window
                                 ),
                                 "{at}, {package:?}, {by:?}"
@@ -636,13 +640,16 @@ mod tests {
                     }
                 }
                 assert_eq!(
-                    statistics::learners_by_system_in(conn, workshop, window)?,
-                    window_of(&statistics::learners_by_system(conn, workshop)?, window),
+                    statistics::learners_by_system(conn, workshop, window)?,
+                    window_of(
+                        &statistics::learners_by_system(conn, workshop, Rows::ALL)?,
+                        window
+                    ),
                     "{at}, {workshop:?}"
                 );
-                let summaries = statistics::workshop_summaries(conn, workshop)?;
+                let summaries = statistics::workshop_summaries(conn, workshop, Rows::ALL)?;
                 assert_eq!(
-                    statistics::workshop_summaries_in(conn, workshop, window)?,
+                    statistics::workshop_summaries(conn, workshop, window)?,
                     window_of(&summaries, window),
                     "{at}, {workshop:?}"
                 );
@@ -655,8 +662,8 @@ mod tests {
                     "{at}, {workshop:?}"
                 );
                 for name in ["git", "make", "nothing"] {
-                    let full = statistics::check_fixes(conn, name, workshop)?;
-                    let bounded = statistics::check_fixes_in(conn, name, workshop, window)?;
+                    let full = statistics::check_fixes(conn, name, workshop, Rows::ALL)?;
+                    let bounded = statistics::check_fixes(conn, name, workshop, window)?;
                     assert_eq!(
                         bounded,
                         Fixes {
@@ -669,9 +676,9 @@ mod tests {
                 }
                 for min_failed in [1, 2, 3] {
                     assert_eq!(
-                        statistics::fix_overview_in(conn, workshop, min_failed, window)?,
+                        statistics::fix_overview(conn, workshop, min_failed, window)?,
                         window_of(
-                            &statistics::fix_overview(conn, workshop, min_failed)?,
+                            &statistics::fix_overview(conn, workshop, min_failed, Rows::ALL)?,
                             window
                         ),
                         "{at}, what gets fixed in {workshop:?}, at least {min_failed}"
@@ -679,18 +686,21 @@ mod tests {
                 }
             }
             assert_eq!(
-                statistics::workshops_in(conn, window)?,
-                window_of(&statistics::workshops(conn)?, window),
+                statistics::workshops(conn, window)?,
+                window_of(&statistics::workshops(conn, Rows::ALL)?, window),
                 "{at}"
             );
             assert_eq!(
-                statistics::package_names_in(conn, window)?,
-                window_of(&statistics::package_names(conn)?, window),
+                statistics::package_names(conn, window)?,
+                window_of(&statistics::package_names(conn, Rows::ALL)?, window),
                 "{at}"
             );
             assert_eq!(
-                statistics::package_versions_in(conn, "git", window)?,
-                window_of(&statistics::package_versions(conn, "git")?, window),
+                statistics::package_versions(conn, "git", window)?,
+                window_of(
+                    &statistics::package_versions(conn, "git", Rows::ALL)?,
+                    window
+                ),
                 "{at}"
             );
         }

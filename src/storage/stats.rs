@@ -1,6 +1,8 @@
-//! Statistics: the types behind every dashboard view, as plain data. `statistics.rs` fills
+//! Statistics: the types behind every dashboard view, as plain data. `statistics/` fills
 //! them from the tallies; `reference.rs` says what each number means as plain SQL over the raw
 //! rows.
+
+use super::profile::Field;
 
 /// Which failures count: whose, and from which attempts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -125,6 +127,40 @@ pub enum Breakdown {
     /// The day the failure was reported.
     Day,
     ErrorDescription,
+}
+
+impl Breakdown {
+    /// The machine field it counts by, if it is one.
+    pub(crate) fn field(self) -> Option<Field> {
+        Some(match self {
+            Breakdown::DistributionName => Field::DistributionName,
+            Breakdown::DistributionVersion => Field::DistributionVersion,
+            Breakdown::System => Field::System,
+            Breakdown::SystemVersion => Field::SystemVersion,
+            Breakdown::SystemPlatform => Field::SystemPlatform,
+            Breakdown::Machine => Field::Machine,
+            Breakdown::PythonVersion => Field::PythonVersion,
+            Breakdown::DistributionNameVersion | Breakdown::Day | Breakdown::ErrorDescription => {
+                return None
+            }
+        })
+    }
+
+    /// Its value as SQL over the machine fields of `table` (an alias of `system_profiles`
+    /// or `attempts`, never input); `None` for the day and the error text, which are not
+    /// machine fields.
+    pub(crate) fn machine_sql(self, table: &str) -> Option<String> {
+        if let Some(field) = self.field() {
+            return Some(format!("{table}.{}", field.column()));
+        }
+        (self == Breakdown::DistributionNameVersion).then(|| {
+            let name = format!("{table}.{}", Field::DistributionName.column());
+            let version = format!("{table}.{}", Field::DistributionVersion.column());
+            format!(
+                "CASE WHEN {name} <> '' AND {version} <> '' THEN {name} || ' ' || {version} END"
+            )
+        })
+    }
 }
 
 /// Everything `/fixes/` shows.

@@ -3,9 +3,8 @@
 //! applies them with one upsert per key, deleting rows that reach zero. `rebuild` recomputes
 //! them from the raw rows, for hand edits and for migrations (see `rebuild.rs`).
 
-use super::dictionary::{
-    Dictionary, Profile, ALL_WORKSHOPS, ERROR_TEXT, NO_WORKSHOP, PACKAGE, PROFILE,
-};
+use super::dictionary::{Dictionary, ALL_WORKSHOPS, ERROR_TEXT, NO_WORKSHOP, PACKAGE, PROFILE};
+use super::profile::{columns, Field, Profile};
 use super::timestamp::UNKNOWN_DAY;
 use super::StorageError;
 use rusqlite::{params, params_from_iter, Connection};
@@ -444,27 +443,18 @@ pub(crate) fn repair_learner_profiles(
     conn: &Connection,
     dictionary: &mut Dictionary,
 ) -> Result<(), StorageError> {
-    let mut learners = conn.prepare(
-        "SELECT id, distribution_name, distribution_version, system, system_version, machine,
-                system_platform, python_version, workshop_id, profile_id
-           FROM user_system_info",
-    )?;
+    let mut learners = conn.prepare(&format!(
+        "SELECT id, {}, workshop_id, profile_id FROM user_system_info",
+        columns("")
+    ))?;
     let mut rows = learners.query([])?;
     let mut update = conn.prepare("UPDATE user_system_info SET profile_id = ?2 WHERE id = ?1")?;
     while let Some(row) = rows.next()? {
-        let profile = Profile {
-            distribution_name: row.get(1)?,
-            distribution_version: row.get(2)?,
-            system: row.get(3)?,
-            system_version: row.get(4)?,
-            machine: row.get(5)?,
-            system_platform: row.get(6)?,
-            python_version: row.get(7)?,
-        };
-        let workshop: Option<String> = row.get(8)?;
+        let profile = Profile::read(row, 1)?;
+        let workshop: Option<String> = row.get(1 + Field::ALL.len())?;
         dictionary.workshop(conn, workshop.as_deref())?;
         let id = dictionary.profile(conn, &profile)?;
-        if row.get::<_, Option<i64>>(9)? != Some(id) {
+        if row.get::<_, Option<i64>>(2 + Field::ALL.len())? != Some(id) {
             update.execute(params![row.get::<_, i64>(0)?, id])?;
         }
     }
