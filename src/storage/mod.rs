@@ -9,11 +9,10 @@ mod dictionary;
 mod error;
 mod file;
 mod fixes;
+mod readiness;
 mod rebuild;
 mod record;
-// The tests' meaning of every statistic; outside tests only `consistency` reads it.
-mod readiness;
-#[cfg_attr(not(test), allow(dead_code))]
+// What every statistic means, which `verify` (`consistency`) holds the tallies to.
 mod reference;
 mod retention;
 mod schema;
@@ -25,6 +24,7 @@ mod workshops;
 mod writer;
 
 pub use backup::back_up;
+pub use consistency::{verify, Difference, VerifyError};
 pub use error::StorageError;
 pub(crate) use readiness::{
     Advice, LearnerOrder, LearnerRow, LearnerWindow, PageRules, RequiredCheck, Standings,
@@ -49,12 +49,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use writer::Writer;
-
-/// Compares every statistic of the database at `path` with the straightforward SQL over its
-/// raw rows; the first difference is the error. For the tests (through `testing`).
-pub(crate) fn check_statistics(path: &Path) -> Result<(), String> {
-    consistency::check_file(path)
-}
 
 /// The advice the straightforward SQL gives for check `name` on `system` in the database at
 /// `path`. For the tests (through `testing`).
