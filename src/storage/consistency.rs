@@ -481,3 +481,91 @@ fn compare(conn: &Connection, found: &mut Findings) -> Result<(), StorageError> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::stats::{NameFailures, ValueCount};
+
+    fn shown<T: Debug>(reference: T, found: T) -> String {
+        Difference {
+            statistic: "all workshops, latest attempts: failed names".into(),
+            reference: format!("{reference:?}"),
+            found: format!("{found:?}"),
+        }
+        .to_string()
+    }
+
+    fn failures(counts: &[(&str, i64)]) -> Vec<NameFailures> {
+        counts
+            .iter()
+            .map(|&(name, count)| NameFailures {
+                name: name.into(),
+                count,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_difference_shows_only_the_rows_that_differ_a_few_of_each() {
+        let text = shown(
+            failures(&[("git", 3), ("make, GNU", 2), ("numpy", 1)]),
+            failures(&[("git", 3), ("make, GNU", 7), ("numpy", 1)]),
+        );
+        assert_eq!(
+            text,
+            "all workshops, latest attempts: failed names differs:\n  \
+             reference  NameFailures { name: \"make, GNU\", count: 2 }\n  \
+             found      NameFailures { name: \"make, GNU\", count: 7 }\n"
+        );
+        let many: Vec<_> = (0..10).map(|n| (format!("p{n}"), n)).collect();
+        let many: Vec<_> = many.iter().map(|(name, n)| (name.as_str(), *n)).collect();
+        let text = shown(failures(&many), Vec::new());
+        assert!(text.contains("reference  ... and 7 more"), "{text}");
+        assert!(!text.contains("found"), "{text}");
+        let text = shown(
+            failures(&[("a", 1), ("b", 1)]),
+            failures(&[("b", 1), ("a", 1)]),
+        );
+        assert!(text.contains("the same rows in another order"), "{text}");
+    }
+
+    #[test]
+    fn a_struct_is_compared_field_by_field_and_into_its_lists() {
+        let detail = |count| {
+            Some((
+                count,
+                vec![ValueCount {
+                    value: "Windows".into(),
+                    count,
+                }],
+            ))
+        };
+        // A tuple is not a struct: shown whole.
+        let text = shown(detail(1), detail(2));
+        assert!(text.contains("reference  Some((1, [ValueCount"), "{text}");
+        let mut lines = DifferingRows::default();
+        differing_rows(
+            "",
+            "Detail { failures: 1, system: [ValueCount { value: \"Linux\", count: 4 }, \
+             ValueCount { value: \"Windows\", count: 1 }] }",
+            "Detail { failures: 2, system: [ValueCount { value: \"Linux\", count: 4 }, \
+             ValueCount { value: \"Windows\", count: 2 }] }",
+            &mut lines,
+        );
+        assert_eq!(
+            lines.reference,
+            [
+                "failures: 1",
+                "system: ValueCount { value: \"Windows\", count: 1 }"
+            ]
+        );
+        assert_eq!(
+            lines.found,
+            [
+                "failures: 2",
+                "system: ValueCount { value: \"Windows\", count: 2 }"
+            ]
+        );
+    }
+}
