@@ -4,6 +4,7 @@
 
 use crate::binary::BIN;
 use result_aggregation_server::storage::{verify, VerifyError, SCHEMA_VERSION};
+use rusqlite::config::DbConfig;
 use rusqlite::Connection;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -41,8 +42,15 @@ fn a_tally_edited_by_hand_is_named_until_rebuild_tallies_sets_it_right() {
     let compared: usize = line.split(' ').next().unwrap().parse().unwrap();
     assert!(compared > 50, "{line}");
 
-    // One failure counted five times more, in every workshop together, over every attempt.
+    // One failure counted five times more, in every workshop together, over every attempt,
+    // left in the WAL (as a server that is still running or was killed leaves it).
     let conn = Connection::open(&db).unwrap();
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .unwrap();
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
     let edited = conn
         .execute(
             "UPDATE failure_tally SET every = every + 5
@@ -54,8 +62,12 @@ fn a_tally_edited_by_hand_is_named_until_rebuild_tallies_sets_it_right() {
         .unwrap();
     assert_eq!(edited, 1);
     drop(conn);
+    let wal = dir.path().join("generated.db-wal");
+    let files = || (std::fs::read(&db).unwrap(), std::fs::read(&wal).unwrap());
+    let before = files();
     let differ = run(&["verify"], &db);
     assert_eq!(differ.status.code(), Some(1), "{differ:?}");
+    assert!(before == files(), "verify changed the file or its WAL");
     let said = stdout(&differ);
     assert!(
         said.contains("all workshops, every attempt: failed names differs:"),

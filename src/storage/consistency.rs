@@ -7,6 +7,7 @@
 use super::stats::{PackageDetail, PackageFilter, Scope};
 use super::{advice, reference, statistics, StorageError, SCHEMA_VERSION};
 use crate::report::{Advice, MIN_ADVICE_LEARNERS};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use std::fmt::{self, Debug};
 use std::path::{Path, PathBuf};
@@ -18,9 +19,10 @@ const SHOWN_ROW_CHARS: usize = 240;
 
 /// Compares every statistic of the database file at `path` with its reference, inside one
 /// read transaction so both sides see the same rows: the number of statistics compared when
-/// all agree. The file is never created, and no row is changed (it is opened read-write
-/// without the right to create, only so SQLite can replay a WAL a killed process left behind,
-/// and with `query_only`).
+/// all agree. The file is never created, and neither it nor its WAL is changed: it is opened
+/// read-write without the right to create only so SQLite can read a WAL a killed process
+/// left behind, with `query_only`, and without the checkpoint a last connection makes as it
+/// closes.
 pub fn verify(path: &Path) -> Result<usize, VerifyError> {
     if !path.is_file() {
         return Err(VerifyError::Missing(path.to_owned()));
@@ -30,6 +32,9 @@ pub fn verify(path: &Path) -> Result<usize, VerifyError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(not_database)?;
     conn.pragma_update(None, "query_only", true)
+        .map_err(not_database)?;
+    // The last connection to close would fold the WAL into the file: leave both as they are.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
         .map_err(not_database)?;
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
