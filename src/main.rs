@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::DeleteUser(args) => cli::delete_user(args),
         Command::Generate(args) => cli::generate(args),
         Command::RebuildTallies(args) => cli::rebuild_tallies(args),
+        Command::Verify(args) => cli::verify(args),
         Command::Workshop(args) => cli::workshop(args),
         Command::Purge(args) => cli::purge(args),
         Command::Backup(args) => cli::backup(args),

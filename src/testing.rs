@@ -3,12 +3,6 @@
 
 pub use crate::throttle::ManualClock;
 
-/// Compares every statistic of the database file at `path` (tallies) with the straightforward
-/// SQL over its raw rows; the first difference, or what could not be read, is the error.
-pub fn check_statistics(path: &std::path::Path) -> Result<(), String> {
-    crate::storage::check_statistics(path)
-}
-
 /// The advice the straightforward SQL over the raw rows gives for check `name` on `system`
 /// in the database file at `path` (what an answer's advice must equal when its snapshot was
 /// taken then).

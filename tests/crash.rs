@@ -4,7 +4,7 @@
 //! pass `PRAGMA integrity_check`, and every statistic must equal the straightforward SQL.
 
 use crate::binary::{agent, Server};
-use result_aggregation_server::testing::check_statistics;
+use result_aggregation_server::storage::verify;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -174,7 +174,7 @@ fn nothing_acknowledged_is_lost_when_the_server_is_killed_again_and_again() {
         acknowledged.len() > 10 * KILLS,
         "the submitters kept sending: {figures}"
     );
-    check_statistics(&db).unwrap();
+    verify(&db).unwrap();
     // And the server starts on it once more.
     let server = Server::start(&db, &[]);
     let health = agent()

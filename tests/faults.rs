@@ -310,7 +310,7 @@ impl Drop for SmallDisk {
 fn a_full_disk_gets_503_with_retry_after_and_the_server_recovers_by_itself() {
     use crate::binary::agent;
     use crate::crash::{integrity, lost, marked_report, Acknowledged};
-    use result_aggregation_server::testing::check_statistics;
+    use result_aggregation_server::storage::verify;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     let dir = tempfile::tempdir().unwrap();
@@ -438,5 +438,5 @@ fn a_full_disk_gets_503_with_retry_after_and_the_server_recovers_by_itself() {
         acknowledged.len()
     );
     assert_eq!(lost, 0);
-    check_statistics(&db).unwrap();
+    verify(&db).unwrap();
 }

@@ -341,7 +341,7 @@ async fn a_version_3_database_migrates_with_every_export_unchanged_and_its_orpha
     for text in forgotten {
         assert!(!holds(&after, text), "the migrated file still holds {text}");
     }
-    result_aggregation_server::testing::check_statistics(&path).unwrap();
+    result_aggregation_server::storage::verify(&path).unwrap();
 }
 
 /// Files migrated from every older version end with the very schema a new file gets.

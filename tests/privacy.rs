@@ -309,7 +309,7 @@ fn a_forgotten_learners_own_values_are_in_neither_the_file_nor_its_wal() {
         5,
         "another learner's values stay"
     );
-    result_aggregation_server::testing::check_statistics(&db).unwrap();
+    result_aggregation_server::storage::verify(&db).unwrap();
 }
 
 /// A learner whose reports are `days` old, written through the library as `generate` does.
@@ -382,5 +382,5 @@ fn purged_retained_and_hand_deleted_learners_leave_nothing_either() {
         5,
         "another learner's values stay"
     );
-    result_aggregation_server::testing::check_statistics(&db).unwrap();
+    result_aggregation_server::storage::verify(&db).unwrap();
 }

@@ -4,7 +4,7 @@
 
 use crate::binary::{agent, post_json, Server, BIN};
 use crate::support::sample;
-use result_aggregation_server::testing::check_statistics;
+use result_aggregation_server::storage::verify;
 use rusqlite::Connection;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -87,7 +87,7 @@ fn purge_deletes_learners_whose_latest_attempt_is_older_and_keeps_every_statisti
         "SELECT count(*) FROM submissions WHERE user_id NOT IN (SELECT id FROM user_system_info)",
     );
     assert_eq!(orphans, 0, "attempts went with their learners");
-    check_statistics(&db).unwrap();
+    verify(&db).unwrap();
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn the_server_applies_its_retention_at_start_up() {
         "{log}"
     );
     assert_eq!(stale(&db, 20), 0);
-    check_statistics(&db).unwrap();
+    verify(&db).unwrap();
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn a_backup_taken_while_reports_arrive_is_complete_and_checks_out() {
         .unwrap();
     assert!(attempts >= 200, "{attempts}");
     drop(conn);
-    check_statistics(&copy).unwrap();
+    verify(&copy).unwrap();
     // Restoring is copying the file back while the server is stopped.
     std::fs::copy(&copy, &db).unwrap();
     let _ = std::fs::remove_file(db.with_extension("db-wal"));

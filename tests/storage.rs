@@ -442,7 +442,7 @@ async fn unused_dictionary_values_go_with_the_learners_who_used_them() {
             )
             .unwrap();
         assert_eq!(dangling, 0, "{what}: every success names a package");
-        result_aggregation_server::testing::check_statistics(&path).unwrap();
+        result_aggregation_server::storage::verify(&path).unwrap();
     };
     check("after deleting learners one by one");
     store.delete_workshop("ws-a".into()).await.unwrap_err(); // not registered: nothing goes

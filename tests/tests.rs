@@ -30,4 +30,5 @@ mod support;
 mod systemd;
 mod throttle;
 mod tls;
+mod verify;
 mod workshop;

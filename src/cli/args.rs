@@ -35,7 +35,30 @@ Examples:
   result-aggregation-server delete-user 1b4e28ba-2fa1-11d2-883f-0016d3cca427
   result-aggregation-server workshop create 2026-11-27-oslo --checks 'git>=2.30,numpy,make?'
   result-aggregation-server backup /var/backups/ras.db   # a checked copy, while it serves
-  result-aggregation-server purge --older-than 365 --dry-run";
+  result-aggregation-server purge --older-than 365 --dry-run
+  result-aggregation-server verify   # every statistic against the stored reports";
+
+const VERIFY_ABOUT: &str = "\
+Check every statistic against its meaning computed from the stored reports.
+
+The pages read counts (tallies) that the server keeps up to date as reports arrive. verify \
+recomputes each statistic, in every scope (all workshops and each one, latest or every \
+attempt, every package and version), with plain SQL over the stored reports and compares. It \
+reads the database without changing it and never creates one; it can run while the server \
+serves.
+
+Run it after editing or deleting rows by hand with SQL, and before and after \
+`rebuild-tallies`: before, to see what the edit put out of step; after, to see that the \
+rebuild set it right.";
+
+const VERIFY_AFTER_HELP: &str = "\
+Exit status: 0 when every statistic agrees (one line: N statistics agree); 1 when some differ, \
+with each one's scope and the rows that differ (reference: from the stored reports; found: \
+from the tallies); 2 when the file is missing, is not an SQLite database, or is not this \
+server's database at its schema version.
+
+Example:
+  result-aggregation-server verify --db /var/lib/result-aggregation-server/result-aggregation.db";
 
 /// What `--version` prints after the name: the release, and the schema version of the
 /// databases it writes (an admin checks it against the CHANGELOG before a rolling restart).
@@ -83,6 +106,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Recompute every statistic's counts from the stored reports (after editing rows by hand)
     RebuildTallies(DatabaseArgs),
+    /// Check every statistic against its meaning computed from the stored reports (after
+    /// editing rows by hand, before and after rebuild-tallies)
+    #[command(long_about = VERIFY_ABOUT, after_help = VERIFY_AFTER_HELP)]
+    Verify(DatabaseArgs),
     /// Register a workshop for a private readiness page and checks of its own; list, show,
     /// revoke its link, delete it
     Workshop(WorkshopArgs),

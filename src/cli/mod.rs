@@ -3,12 +3,14 @@
 
 mod args;
 mod generate;
+mod verify;
 mod workshop;
 
 pub use args::{
     BackupArgs, Cli, Command, DatabaseArgs, DeleteUserArgs, PurgeArgs, ServeArgs, Switch,
 };
 pub use generate::{generate, GenerateArgs};
+pub use verify::verify;
 pub use workshop::{workshop, WorkshopAction, WorkshopArgs};
 
 use crate::config::{Config, Location, RedisSettings, RedisUrl};

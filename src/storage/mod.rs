@@ -10,11 +10,10 @@ mod error;
 mod file;
 mod fixes;
 mod profile;
+mod readiness;
 mod rebuild;
 mod record;
-// The tests' meaning of every statistic; outside tests only `consistency` reads it.
-mod readiness;
-#[cfg_attr(not(test), allow(dead_code))]
+// What every statistic means, which `verify` (`consistency`) holds the tallies to.
 mod reference;
 mod retention;
 mod schema;
@@ -26,6 +25,7 @@ mod workshops;
 mod writer;
 
 pub use backup::back_up;
+pub use consistency::{verify, Difference, VerifyError};
 pub use error::StorageError;
 pub(crate) use readiness::{
     Advice, LearnerOrder, LearnerRow, LearnerWindow, PageRules, RequiredCheck, Standings,
@@ -50,12 +50,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use writer::Writer;
-
-/// Compares every statistic of the database at `path` with the straightforward SQL over its
-/// raw rows; the first difference is the error. For the tests (through `testing`).
-pub(crate) fn check_statistics(path: &Path) -> Result<(), String> {
-    consistency::check_file(path)
-}
 
 /// The advice the straightforward SQL gives for check `name` on `system` in the database at
 /// `path`. For the tests (through `testing`).
