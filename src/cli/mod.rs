@@ -2,6 +2,7 @@
 //! the rest of the program trusts, and the subcommands that are not serving.
 
 mod args;
+mod flags;
 mod generate;
 mod workshop;
 
