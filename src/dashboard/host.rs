@@ -8,7 +8,7 @@
 use super::charts::{Category, ColumnChart};
 use super::commands::LearnerCommands;
 use super::export::Sheet;
-use super::fixes::duration;
+use super::pages::duration;
 use super::pages::system_label;
 use super::pages::{share, Layout, MAX_TABLE_ROWS};
 use super::query::{pairs, value};
