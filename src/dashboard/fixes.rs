@@ -141,8 +141,8 @@ fn percent(part: i64, whole: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::dashboard::pages::duration;
+    // The durations this page shows (written in pages.rs, which the detail page shares).
+    use super::super::pages::duration;
 
     #[test]
     fn durations_read_as_people_say_them() {
