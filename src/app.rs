@@ -78,7 +78,7 @@ impl App {
         let method = request.method().clone();
         // Read once: who answers, the metric's label, and the path as logged (the path only:
         // a query string is the client's to fill; a learner's key and a host's secret cut out).
-        let route = Route::parse(&method, request.uri().path());
+        let route = Route::parse(&method, request.uri().path(), self.serve_metrics);
         // The server says which of our addresses the request came in on; an in-process test's
         // request says nothing, and `--listen` is the best guess then.
         let arrived_at = request
@@ -153,7 +153,7 @@ impl App {
                     "ok\n",
                 ))
             }
-            Endpoint::Metrics if self.serve_metrics => {
+            Endpoint::Metrics => {
                 self.store.measure(&self.metrics);
                 Ok(response::with_type(
                     StatusCode::OK,
@@ -170,9 +170,7 @@ impl App {
             Endpoint::Host(page) => {
                 dashboard::host(&self.store, page.as_ref(), query, &base_url(), &self.checks).await
             }
-            Endpoint::Metrics | Endpoint::NotFound => {
-                Err(RequestError::NotFound(request.uri().path().to_owned()))
-            }
+            Endpoint::NotFound => Err(RequestError::NotFound(request.uri().path().to_owned())),
         }
     }
 }

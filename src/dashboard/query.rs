@@ -527,7 +527,7 @@ mod tests {
             let segment = &path["/view/".len()..path.len() - 1];
             assert!(!segment.contains('/'), "{href}");
             // The route table reads the link back as the same workshop.
-            let route = Route::parse(&Method::GET, path);
+            let route = Route::parse(&Method::GET, path, true);
             let workshop = Endpoint::Dashboard(Page::Workshop(id.to_owned()));
             assert_eq!(route.endpoint().unwrap(), &workshop, "{href}");
             assert!(href.ends_with("?all_attempts=1&export=json"), "{href}");

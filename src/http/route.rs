@@ -38,7 +38,7 @@ pub(crate) enum Endpoint {
     Forget { key: String },
     /// `/healthz`.
     Health,
-    /// `/metrics` (not served with `--metrics off`).
+    /// `/metrics` (with `--metrics off`, [`Endpoint::NotFound`]).
     Metrics,
     /// `/check.py`, the learner's script.
     CheckScript,
@@ -81,9 +81,14 @@ pub(crate) struct HostPage {
 const READ_ONLY: &str = "GET, HEAD";
 
 impl Route {
-    /// The route of `method` on `path` (the path only, without its query).
-    pub(crate) fn parse(method: &Method, path: &str) -> Route {
-        let endpoint = Endpoint::parse(path);
+    /// The route of `method` on `path` (the path only, without its query), on a server that
+    /// serves `/metrics` when `metrics` says so (without, it is a path like any unknown one,
+    /// whatever the method).
+    pub(crate) fn parse(method: &Method, path: &str, metrics: bool) -> Route {
+        let endpoint = match Endpoint::parse(path) {
+            Endpoint::Metrics if !metrics => Endpoint::NotFound,
+            endpoint => endpoint,
+        };
         let read = matches!(*method, Method::GET | Method::HEAD);
         // The methods the endpoint answers, and whether the request's is one.
         let (allow, answers) = match endpoint {
@@ -209,8 +214,13 @@ fn logged(endpoint: &Endpoint, path: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The route on a server that serves `/metrics`.
+    fn route(method: &Method, path: &str) -> Route {
+        Route::parse(method, path, true)
+    }
+
     fn get(path: &str) -> Endpoint {
-        Route::parse(&Method::GET, path).endpoint().unwrap().clone()
+        route(&Method::GET, path).endpoint().unwrap().clone()
     }
 
     fn dashboard(page: Page) -> Endpoint {
@@ -225,7 +235,7 @@ mod tests {
     #[test]
     fn the_urls_of_the_wire_contract_parse() {
         // DESIGN.md's URLs, as the original's clients and links send them.
-        let submit = Route::parse(&Method::POST, "/installation_data/");
+        let submit = route(&Method::POST, "/installation_data/");
         assert_eq!(submit.endpoint().unwrap(), &Endpoint::Submit);
         assert_eq!(get("/view/"), dashboard(Page::Overview));
         assert_eq!(
@@ -301,7 +311,7 @@ mod tests {
             ),
         ];
         for (method, path, endpoint) in cases {
-            let route = Route::parse(&method, path);
+            let route = route(&method, path);
             assert_eq!(route.endpoint().unwrap(), &endpoint, "{method} {path}");
         }
     }
@@ -333,7 +343,7 @@ mod tests {
             "",
         ] {
             for method in [Method::GET, Method::POST, Method::DELETE] {
-                let route = Route::parse(&method, path);
+                let route = route(&method, path);
                 assert_eq!(route.endpoint().unwrap(), &Endpoint::NotFound, "{path}");
                 assert_eq!(route.label(StatusCode::NOT_FOUND), metrics::Route::Other);
             }
@@ -359,7 +369,7 @@ mod tests {
             (Method::POST, "/host/a/b/c/", READ_ONLY),
         ];
         for (method, path, allow) in cases {
-            match Route::parse(&method, path).endpoint() {
+            match route(&method, path).endpoint() {
                 Err(RequestError::MethodNotAllowed(told)) => assert_eq!(told, allow, "{path}"),
                 other => panic!("{method} {path}: {other:?}"),
             }
@@ -369,7 +379,7 @@ mod tests {
     #[test]
     fn each_endpoint_has_its_label_and_a_404_is_other() {
         let ok = StatusCode::OK;
-        let label = |method: &Method, path: &str| Route::parse(method, path).label(ok);
+        let label = |method: &Method, path: &str| route(method, path).label(ok);
         assert_eq!(
             label(&Method::POST, "/installation_data"),
             metrics::Route::Submit
@@ -401,14 +411,14 @@ mod tests {
         }
         assert_eq!(label(&Method::GET, "/host/a/b/"), metrics::Route::Host);
         assert_eq!(label(&Method::GET, "/nope"), metrics::Route::Other);
-        let missing = Route::parse(&Method::GET, "/static/missing.css");
+        let missing = route(&Method::GET, "/static/missing.css");
         assert_eq!(missing.label(StatusCode::NOT_FOUND), metrics::Route::Other);
     }
 
     #[test]
     fn the_secret_and_the_key_are_cut_from_logged_paths() {
         let secret = "0123456789abcdef0123456789abcdef01234567";
-        let logged = |method: &Method, path: String| Route::parse(method, &path).logged;
+        let logged = |method: &Method, path: String| route(method, &path).logged;
         assert_eq!(
             logged(&Method::GET, format!("/host/ws-1/{secret}/")),
             "/host/ws-1/[secret]/"
@@ -432,6 +442,14 @@ mod tests {
         }
         for path in ["/installation_data/", "/view/", "/view/ws/", "/nope?x"] {
             assert_eq!(logged(&Method::GET, path.into()), path);
+        }
+    }
+
+    #[test]
+    fn metrics_off_is_not_found_whatever_the_method() {
+        for method in [Method::GET, Method::POST] {
+            let route = Route::parse(&method, "/metrics", false);
+            assert_eq!(route.endpoint().unwrap(), &Endpoint::NotFound, "{method}");
         }
     }
 }
