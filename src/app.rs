@@ -7,26 +7,16 @@ use crate::config::{Checks, Config, TrustedProxies};
 use crate::dashboard;
 use crate::http::request_log::RequestLog;
 use crate::http::response::{self, Body};
+use crate::http::route::{Endpoint, Route};
 use crate::http::{base_url, client_ip, has_several_hosts, ArrivedAt, RequestError};
 use crate::ingest;
-use crate::metrics::{self, Metrics, Route};
+use crate::metrics::{self, Metrics};
 use crate::storage::Store;
 use crate::throttle::Throttle;
 use hyper::body::Bytes;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
-
-/// Where a learner's own data lives: `/installation_data/<key>/`.
-const LEARNER_PREFIX: &str = "/installation_data/";
-
-/// The path as logged: the key in a learner's path is their only credential, not ours to log.
-fn loggable(path: &str) -> String {
-    match path.strip_prefix(LEARNER_PREFIX) {
-        Some(rest) if !rest.is_empty() => format!("{LEARNER_PREFIX}<key>/"),
-        _ => path.to_owned(),
-    }
-}
 
 /// Everything a request may need, complete from [`App::new`] on.
 pub struct App {
@@ -86,10 +76,9 @@ impl App {
         let started = Instant::now();
         let client = client_ip(&self.proxies, peer.ip(), request.headers());
         let method = request.method().clone();
-        // The path only: a query string is the client's to fill and is not ours to log. A
-        // learner's key and a host's secret in the path are cut out.
-        let path = request.uri().path();
-        let path = dashboard::redacted_path(path).unwrap_or_else(|| loggable(path));
+        // Read once: who answers, the metric's label, and the path as logged (the path only:
+        // a query string is the client's to fill; a learner's key and a host's secret cut out).
+        let route = Route::parse(&method, request.uri().path(), self.serve_metrics);
         // The server says which of our addresses the request came in on; an in-process test's
         // request says nothing, and `--listen` is the best guess then.
         let arrived_at = request
@@ -98,19 +87,29 @@ impl App {
             .map_or(self.listen, |a| a.0);
         // Only a trusted proxy's forwarding headers say how the learner reached us.
         let from_proxy = self.proxies.trusts(peer.ip());
-        let response = match self.route(request, client, arrived_at, from_proxy).await {
+        let response = match self
+            .dispatch(&route, request, client, arrived_at, from_proxy)
+            .await
+        {
             Ok(response) => response,
             Err(e) => e.into_response(),
         };
         self.metrics
-            .request_answered(route_of(&path, response.status()), started.elapsed());
-        self.log
-            .request(client, &method, &path, response.status(), started.elapsed());
+            .request_answered(route.label(response.status()), started.elapsed());
+        self.log.request(
+            client,
+            &method,
+            route.logged(),
+            response.status(),
+            started.elapsed(),
+        );
         response
     }
 
-    async fn route<B>(
+    /// Hands the request to the endpoint its route names.
+    async fn dispatch<B>(
         &self,
+        route: &Route,
         request: Request<B>,
         client: IpAddr,
         arrived_at: SocketAddr,
@@ -123,97 +122,55 @@ impl App {
         if has_several_hosts(request.headers()) {
             return Err(RequestError::SeveralHosts);
         }
-        let path = request.uri().path();
-        let method = request.method();
-        let public_url = self.public_url.as_deref();
-        match path {
-            // The original's URL, with and without the slash its clients always sent.
-            "/installation_data/" | "/installation_data" => match *method {
-                Method::POST => {
-                    Ok(
-                        ingest::submit(&self.store, &self.throttle, &self.metrics, request, client)
-                            .await,
-                    )
-                }
-                _ => Err(RequestError::MethodNotAllowed("POST")),
-            },
-            p if p.starts_with(LEARNER_PREFIX) => match *method {
-                Method::DELETE => {
-                    let key = p[LEARNER_PREFIX.len()..].trim_end_matches('/');
-                    let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
-                    Ok(ingest::forget(&self.store, &self.throttle, &key, client).await)
-                }
-                _ => Err(RequestError::MethodNotAllowed("DELETE")),
-            },
-            "/healthz" => match *method {
-                Method::GET | Method::HEAD => {
-                    self.store.ping().await?;
-                    self.store
-                        .writable()
-                        .await
-                        .map_err(RequestError::NotWritable)?;
-                    Ok(response::with_type(
-                        StatusCode::OK,
-                        "text/plain; charset=utf-8",
-                        "ok\n",
-                    ))
-                }
-                _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
-            },
-            "/metrics" if self.serve_metrics => match *method {
-                Method::GET | Method::HEAD => {
-                    self.store.measure(&self.metrics);
-                    Ok(response::with_type(
-                        StatusCode::OK,
-                        metrics::CONTENT_TYPE,
-                        self.metrics.encode(),
-                    ))
-                }
-                _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
-            },
-            "/check.py" => match *method {
-                Method::GET | Method::HEAD => {
-                    check_script::serve(
-                        &self.store,
-                        &base_url(public_url, request.headers(), arrived_at, from_proxy),
-                        request.uri().query(),
-                        &self.checks,
-                    )
+        let base_url = || {
+            base_url(
+                self.public_url.as_deref(),
+                request.headers(),
+                arrived_at,
+                from_proxy,
+            )
+        };
+        let query = request.uri().query();
+        match route.endpoint()? {
+            Endpoint::Submit => {
+                Ok(
+                    ingest::submit(&self.store, &self.throttle, &self.metrics, request, client)
+                        .await,
+                )
+            }
+            Endpoint::Forget { key } => {
+                Ok(ingest::forget(&self.store, &self.throttle, key, client).await)
+            }
+            Endpoint::Health => {
+                self.store.ping().await?;
+                self.store
+                    .writable()
                     .await
-                }
-                _ => Err(RequestError::MethodNotAllowed("GET, HEAD")),
-            },
-            "/" | "/view" | "/fixes" | "/fixes/" => {
-                let base_url = base_url(public_url, request.headers(), arrived_at, from_proxy);
-                dashboard::route(&self.store, request, &base_url).await
+                    .map_err(RequestError::NotWritable)?;
+                Ok(response::with_type(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    "ok\n",
+                ))
             }
-            p if p.starts_with("/host/") => {
-                let base_url = base_url(public_url, request.headers(), arrived_at, from_proxy);
-                dashboard::host(&self.store, request, &base_url, &self.checks).await
+            Endpoint::Metrics => {
+                self.store.measure(&self.metrics);
+                Ok(response::with_type(
+                    StatusCode::OK,
+                    metrics::CONTENT_TYPE,
+                    self.metrics.encode(),
+                ))
             }
-            p if p.starts_with("/view/") || p.starts_with("/static/") => {
-                let base_url = base_url(public_url, request.headers(), arrived_at, from_proxy);
-                dashboard::route(&self.store, request, &base_url).await
+            Endpoint::CheckScript => {
+                check_script::serve(&self.store, &base_url(), query, &self.checks).await
             }
-            _ => Err(RequestError::NotFound(path.to_owned())),
+            Endpoint::Dashboard(page) => {
+                dashboard::page(&self.store, page, query, &base_url()).await
+            }
+            Endpoint::Host(page) => {
+                dashboard::host(&self.store, page.as_ref(), query, &base_url(), &self.checks).await
+            }
+            Endpoint::NotFound => Err(RequestError::NotFound(request.uri().path().to_owned())),
         }
-    }
-}
-
-/// The route a path was answered by, as the latency metric labels it: a fixed few values,
-/// whatever paths clients make up. A 404 is `other`, whichever prefix it had.
-fn route_of(path: &str, status: StatusCode) -> Route {
-    match path {
-        _ if status == StatusCode::NOT_FOUND => Route::Other,
-        "/installation_data/" | "/installation_data" => Route::Submit,
-        "/healthz" => Route::Health,
-        "/check.py" => Route::CheckScript,
-        "/metrics" => Route::Metrics,
-        p if p.starts_with("/static/") => Route::Static,
-        "/" | "/view" | "/fixes" | "/fixes/" => Route::Dashboard,
-        p if p.starts_with("/view/") => Route::Dashboard,
-        p if p.starts_with("/host/") => Route::Host,
-        p if p.starts_with("/installation_data/") => Route::Forget,
-        _ => Route::Other,
     }
 }

@@ -49,36 +49,21 @@ const MAX_REQUEST_HEAD: usize = 16 * 1024;
 const FILES_BESIDES_CONNECTIONS: usize = 64;
 
 /// Why the server could not start.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The async runtime could not be built (out of threads or memory, say).
-    Runtime(std::io::Error),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// The listening address could not be bound.
-    Bind(std::net::SocketAddr, std::io::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(std::net::SocketAddr, #[source] std::io::Error),
     /// The database could not be opened, created or migrated.
-    Storage(StorageError),
+    #[error("cannot open the database: {0}")]
+    Storage(#[from] StorageError),
     /// `--redis-url` names nothing the Redis client can connect to (an unreachable Redis is
     /// no error: the throttle counts in this process until it answers).
-    Redis(String),
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
-            StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
-            StartError::Storage(e) => write!(f, "cannot open the database: {e}"),
-            StartError::Redis(e) => write!(f, "cannot use the Redis URL: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-impl From<StorageError> for StartError {
-    fn from(e: StorageError) -> Self {
-        StartError::Storage(e)
-    }
+    #[error("cannot use the Redis URL: {0}")]
+    Redis(#[source] redis::RedisError),
 }
 
 /// Serves until `shutdown` resolves: opens the database named in `config`, accepts on
@@ -110,7 +95,7 @@ pub async fn serve(
     log::info!("the served check script runs checks: {}", config.checks);
     let throttle = Throttle::start(&config, &metrics)
         .await
-        .map_err(|e| StartError::Redis(e.to_string()))?;
+        .map_err(StartError::Redis)?;
     if config.metrics {
         log::info!("metrics at /metrics (keep them from the public: see the nginx site)");
     }

@@ -426,3 +426,20 @@ async fn metrics_off_is_not_served() {
     let response = answer(app.handle(get("/metrics"), peer("127.0.0.1")).await).await;
     assert_eq!(response.status, 404);
 }
+
+/// Whatever the method: `--metrics off` makes `/metrics` an unknown path, not a 405.
+#[tokio::test]
+async fn metrics_off_is_not_served_to_any_method() {
+    let config = Config {
+        metrics: false,
+        ..Config::in_memory()
+    };
+    let app = App::new(
+        &config,
+        crate::support::memory_store(),
+        Throttle::from_limit(None),
+    );
+    let request = post("/metrics", "");
+    let response = answer(app.handle(request, peer("127.0.0.1")).await).await;
+    assert_eq!(response.status, 404);
+}

@@ -2,6 +2,7 @@
 //! the rest of the program trusts, and the subcommands that are not serving.
 
 mod args;
+mod flags;
 mod generate;
 mod verify;
 mod workshop;
@@ -14,7 +15,7 @@ pub use verify::verify;
 pub use workshop::{workshop, WorkshopAction, WorkshopArgs};
 
 use crate::config::{Config, Location, RedisSettings, RedisUrl};
-use crate::storage::{StorageError, Store};
+use crate::storage::{Cause, StorageError, Store};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
 use std::process::ExitCode;
@@ -151,7 +152,7 @@ fn run_on<T>(
 ) -> Result<T, StorageError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
-        .map_err(|e| StorageError::Other(format!("starting a runtime: {e}")))?;
+        .map_err(|e| StorageError::Other(Cause::new("starting a runtime", e)))?;
     let outcome = runtime.block_on(work(&store));
     store.close();
     outcome

@@ -5,7 +5,7 @@
 // The doc comments below are `--help` text for people, not rustdoc.
 #![allow(rustdoc::bare_urls)]
 
-use super::args::{parse_public_url, DEFAULT_DB};
+use super::flags::{parse_public_url, DEFAULT_DB};
 use super::{with_existing_store, with_store};
 use crate::catalog::catalog;
 use crate::config::{Checks, Location};

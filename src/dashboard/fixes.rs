@@ -1,10 +1,13 @@
 //! "What fixed it", shown: the `/fixes/` page (every check many learners failed, most stuck
-//! first) and the fixes section of the package detail, as view models for `templates/`.
+//! first), as view models for `templates/`. The fixes section of the package detail is the
+//! detail page's (`pages.rs`), so that imports go one way: this file takes from `pages.rs`.
 
 use super::charts::{BarChart, Category};
-use super::pages::{share, shown, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS};
+use super::pages::{
+    maybe_duration, share, shown, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS,
+};
 use super::query::{detail_href, fixes_href, Export, FixesQuery};
-use crate::storage::{CheckFixes, FixOverview, Fixes, PackageFilter};
+use crate::storage::{CheckFixes, FixOverview, PackageFilter};
 use askama::Template;
 
 /// The definitions, written where the numbers are shown (and in the README).
@@ -24,103 +27,6 @@ pub const DEFINITIONS: [(&str, &str); 5] = [
     ("fixed with", "the version in that passing attempt"),
     ("stuck", "a learner whose latest attempt still fails it"),
 ];
-
-/// A number of seconds as people say it: `45 s`, `12 min`, `3 h 20 min`, `2 d 4 h`.
-pub fn duration(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86_400 => match s / 60 % 60 {
-            0 => format!("{} h", s / 3600),
-            m => format!("{} h {m} min", s / 3600),
-        },
-        _ => match s / 3600 % 24 {
-            0 => format!("{} d", s / 86_400),
-            h => format!("{} d {h} h", s / 86_400),
-        },
-    }
-}
-
-fn maybe_duration(seconds: Option<i64>) -> String {
-    seconds.map_or_else(|| "–".to_owned(), duration)
-}
-
-/// One operating system's line in a check's fixes.
-pub struct SystemRow {
-    pub system: String,
-    pub failed: i64,
-    pub fixed: i64,
-    pub stuck: i64,
-    pub fixed_share: String,
-}
-
-/// The fixes section of one package on the detail page.
-pub struct FixSummary {
-    pub label: String,
-    pub failed: i64,
-    pub fixed: i64,
-    pub stuck: i64,
-    pub fixed_share: String,
-    pub stuck_share: String,
-    pub median: String,
-    pub p90: String,
-    /// `(version, learners)`; an unknown version reads "version not reported".
-    pub fixed_with: Vec<(String, i64)>,
-    pub chart: BarChart,
-    pub systems: Vec<SystemRow>,
-}
-
-impl FixSummary {
-    pub fn new(label: &str, fixes: &Fixes) -> FixSummary {
-        let systems: Vec<SystemRow> = fixes
-            .by_system
-            .iter()
-            .map(|s| SystemRow {
-                system: system_label(s.system.as_deref()),
-                failed: s.failed,
-                fixed: s.fixed,
-                stuck: s.stuck,
-                fixed_share: share(s.fixed, s.failed),
-            })
-            .collect();
-        let chart = BarChart::new(
-            &format!("{label}: learners who failed and who fixed it, per operating system"),
-            &systems
-                .iter()
-                .map(|s| Category {
-                    label: s.system.clone(),
-                    counts: vec![s.failed, s.fixed],
-                })
-                .collect::<Vec<_>>(),
-            &["failed".to_owned(), "fixed".to_owned()],
-            "learners",
-        );
-        FixSummary {
-            label: label.to_owned(),
-            failed: fixes.failed_learners,
-            fixed: fixes.fixed_learners,
-            stuck: fixes.stuck_learners,
-            fixed_share: share(fixes.fixed_learners, fixes.failed_learners),
-            stuck_share: share(fixes.stuck_learners, fixes.failed_learners),
-            median: maybe_duration(fixes.median_seconds_to_fix),
-            p90: maybe_duration(fixes.p90_seconds_to_fix),
-            fixed_with: fixes
-                .fixed_with
-                .iter()
-                .map(|(version, n)| {
-                    let label = match version {
-                        Some(v) if !v.is_empty() => v.clone(),
-                        _ => "version not reported".to_owned(),
-                    };
-                    (label, *n)
-                })
-                .collect(),
-            chart,
-            systems,
-        }
-    }
-}
 
 /// A row of "What gets fixed".
 pub struct FixRow {
@@ -235,7 +141,8 @@ fn percent(part: i64, whole: i64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    // The durations this page shows (written in pages.rs, which the detail page shares).
+    use super::super::pages::duration;
 
     #[test]
     fn durations_read_as_people_say_them() {

@@ -8,43 +8,20 @@
 use super::charts::{Category, ColumnChart};
 use super::commands::LearnerCommands;
 use super::export::Sheet;
-use super::fixes::duration;
+use super::pages::duration;
 use super::pages::system_label;
 use super::pages::{share, Layout, MAX_TABLE_ROWS};
-use super::query::{pairs, value, workshop_from_segment};
+use super::query::{pairs, value};
 use super::readiness::HostRules;
 use super::EXPORT_ROWS;
 use crate::catalog::catalog;
 use crate::config::Checks;
+use crate::http::route::HOST_PREFIX as PREFIX;
 use crate::storage::{timestamp, LearnerWindow, RequiredCheck, Rows, Standings, Store};
 use askama::Template;
 
-/// Where the pages live; the segment after the workshop is the secret.
-pub const PREFIX: &str = "/host/";
-
 /// What every failure under [`PREFIX`] answers as its path, so no error repeats a secret.
 pub const HIDDEN_PATH: &str = "/host/…";
-
-/// The request path with the secret replaced, for the log.
-pub fn redacted(path: &str) -> Option<String> {
-    let rest = path.strip_prefix(PREFIX)?;
-    Some(match rest.split_once('/') {
-        Some((workshop, secret)) if !secret.is_empty() => {
-            let tail = secret.split_once('/').map_or("", |(_, tail)| tail);
-            let slash = if secret.contains('/') { "/" } else { "" };
-            format!("{PREFIX}{workshop}/[secret]{slash}{tail}")
-        }
-        _ => path.to_owned(),
-    })
-}
-
-/// `<workshop>` and `<secret>` of `/host/<workshop>/<secret>/`, the workshop decoded.
-pub fn parse_path(path: &str) -> Option<(String, String)> {
-    let rest = path.strip_prefix(PREFIX)?.strip_suffix('/')?;
-    let (workshop, secret) = rest.split_once('/')?;
-    let plain = !secret.is_empty() && secret.chars().all(|c| c.is_ascii_alphanumeric());
-    (plain && !workshop.is_empty()).then(|| (workshop_from_segment(workshop), secret.to_owned()))
-}
 
 /// The private link of a workshop.
 pub fn host_url(base_url: &str, workshop: &str, secret: &str) -> String {
@@ -576,39 +553,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_secret_is_cut_from_logged_paths() {
-        let secret = "0123456789abcdef0123456789abcdef01234567";
-        assert_eq!(
-            redacted(&format!("/host/ws-1/{secret}/")).unwrap(),
-            "/host/ws-1/[secret]/"
-        );
-        assert_eq!(
-            redacted(&format!("/host/ws-1/{secret}")).unwrap(),
-            "/host/ws-1/[secret]"
-        );
-        assert_eq!(
-            redacted(&format!("/host/ws-1/{secret}/x/y")).unwrap(),
-            "/host/ws-1/[secret]/x/y"
-        );
-        assert_eq!(redacted("/host/ws-1").unwrap(), "/host/ws-1");
-        assert_eq!(redacted("/view/"), None);
-    }
-
-    #[test]
-    fn only_the_exact_page_path_parses() {
-        assert_eq!(
-            parse_path("/host/a%20b/abc123/"),
-            Some(("a b".into(), "abc123".into()))
-        );
-        for bad in [
-            "/host/a/abc123",
-            "/host/a/abc/x/",
-            "/host//abc/",
-            "/host/a//",
-            "/host/a/ab-c/",
-        ] {
-            assert_eq!(parse_path(bad), None, "{bad}");
-        }
+    fn the_private_link_carries_the_workshop_as_one_segment() {
         assert_eq!(
             host_url("http://h", "a/b c", "s1"),
             "http://h/host/a%2Fb%20c/s1/"

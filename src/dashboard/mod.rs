@@ -12,10 +12,11 @@ mod query;
 mod readiness;
 
 pub(crate) use commands::LearnerCommands;
-pub(crate) use host::{host_url, redacted as redacted_path};
+pub(crate) use host::host_url;
 
 use crate::config::Checks;
 use crate::http::response::{self, Body};
+use crate::http::route::{HostPage, Page};
 use crate::http::RequestError;
 use crate::storage::{Extent, Overview, Rows, Scope, Store};
 use askama::Template;
@@ -24,7 +25,7 @@ use hyper::header::{
     HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, LINK, LOCATION,
     REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use query::{DetailQuery, Export, FixesQuery, ViewQuery, ALL_WORKSHOPS};
 
 /// Scripts and styles from our own files only, nothing inline, nothing from elsewhere.
@@ -87,24 +88,17 @@ fn with_next(mut response: Response<Body>, next: Option<&str>) -> Response<Body>
     response
 }
 
-/// Answers `/`, `/view/...` and `/static/...`; any other path is not ours.
-pub(crate) async fn route<B>(
+/// Answers a page or file of the public dashboard, `query` its query string.
+pub(crate) async fn page(
     store: &Store,
-    request: Request<B>,
+    page: &Page,
+    query: Option<&str>,
     base_url: &str,
 ) -> Result<Response<Body>, RequestError> {
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return Err(RequestError::MethodNotAllowed("GET, HEAD"));
-    }
-    let path = request.uri().path();
-    let query = request.uri().query();
-    if let Some(name) = path.strip_prefix("/static/") {
-        return asset(name);
-    }
-    match path {
-        "/" => landing(store, query, base_url).await,
-        "/view" => Ok(redirect(&with_query("/view/", query))),
-        "/view/" => {
+    match page {
+        Page::Landing => landing(store, query, base_url).await,
+        Page::AddSlash(path) => Ok(redirect(&with_query(path, query))),
+        Page::Overview => {
             let view = ViewQuery::parse(query);
             match view.workshop.clone() {
                 None => overview(store, None, &view).await,
@@ -121,41 +115,36 @@ pub(crate) async fn route<B>(
                 }
             }
         }
-        "/view/detail/" | "/view/detail" => detail(store, DetailQuery::parse(query)).await,
-        "/fixes/" => what_gets_fixed(store, FixesQuery::parse(query)).await,
-        "/fixes" => Ok(redirect(&with_query("/fixes/", query))),
-        _ => match path.strip_prefix("/view/") {
-            Some(rest) => {
-                let workshop = query::workshop_from_segment(rest.strip_suffix('/').unwrap_or(rest));
-                let view = ViewQuery::parse(query);
-                if workshop.is_empty() || workshop == ALL_WORKSHOPS {
-                    // As the original did for its selector's "All workshops".
-                    let href = query::view_href(None, view.all_attempts.all(), view.export);
-                    Ok(redirect(&href))
-                } else {
-                    overview(store, Some(&workshop), &view).await
-                }
+        Page::Workshop(workshop) => {
+            let view = ViewQuery::parse(query);
+            if workshop.is_empty() || workshop == ALL_WORKSHOPS {
+                // As the original did for its selector's "All workshops".
+                let href = query::view_href(None, view.all_attempts.all(), view.export);
+                Ok(redirect(&href))
+            } else {
+                overview(store, Some(workshop), &view).await
             }
-            None => Err(RequestError::NotFound(path.to_owned())),
-        },
+        }
+        Page::Detail => detail(store, DetailQuery::parse(query)).await,
+        Page::Fixes => what_gets_fixed(store, FixesQuery::parse(query)).await,
+        Page::Asset(name) => asset(name),
     }
 }
 
 /// Answers `/host/<workshop>/<secret>/`: the page, or its CSV with `?export=csv`, for the
-/// workshop's current secret; any other path, workshop or secret gets one and the same 404.
-pub(crate) async fn host<B>(
+/// workshop's current secret; any other path (`None`), workshop or secret gets one and the
+/// same 404.
+pub(crate) async fn host(
     store: &Store,
-    request: Request<B>,
+    page: Option<&HostPage>,
+    query: Option<&str>,
     base_url: &str,
     checks: &Checks,
 ) -> Result<Response<Body>, RequestError> {
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return Err(RequestError::MethodNotAllowed("GET, HEAD"));
-    }
     let hidden = || RequestError::NotFound(host::HIDDEN_PATH.to_owned());
-    let (workshop, secret) = host::parse_path(request.uri().path()).ok_or_else(hidden)?;
-    let query = host::HostQuery::parse(request.uri().query());
-    let report = host::HostReport::load(store, workshop, secret, checks, &query)
+    let HostPage { workshop, secret } = page.ok_or_else(hidden)?;
+    let query = host::HostQuery::parse(query);
+    let report = host::HostReport::load(store, workshop.clone(), secret.clone(), checks, &query)
         .await?
         .ok_or_else(hidden)?;
     let mut response = if query.csv {

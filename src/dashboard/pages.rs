@@ -4,12 +4,11 @@
 use super::assets;
 use super::charts::{BarChart, Category, ColumnChart};
 use super::commands::LearnerCommands;
-use super::fixes::FixSummary;
 use super::query::{
     detail_href, landing_href, script_url, view_href, DetailQuery, Export, ViewQuery,
 };
 use crate::report::{WorkshopId, WorkshopIdError};
-use crate::storage::{Comparison, Overview, PackageFilter, ValueCount, WorkshopSummary};
+use crate::storage::{Comparison, Fixes, Overview, PackageFilter, ValueCount, WorkshopSummary};
 use askama::Template;
 use std::collections::HashMap;
 
@@ -643,6 +642,104 @@ impl DetailPage {
             json_href: detail_href(&package_refs, workshop, all, Export::Json),
             csv_href: detail_href(&package_refs, workshop, all, Export::Csv),
             scope_label,
+        }
+    }
+}
+
+/// A number of seconds as people say it: `45 s`, `12 min`, `3 h 20 min`, `2 d 4 h`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => match s / 60 % 60 {
+            0 => format!("{} h", s / 3600),
+            m => format!("{} h {m} min", s / 3600),
+        },
+        _ => match s / 3600 % 24 {
+            0 => format!("{} d", s / 86_400),
+            h => format!("{} d {h} h", s / 86_400),
+        },
+    }
+}
+
+pub fn maybe_duration(seconds: Option<i64>) -> String {
+    seconds.map_or_else(|| "–".to_owned(), duration)
+}
+
+/// One operating system's line in a check's fixes.
+pub struct FixSystemRow {
+    pub system: String,
+    pub failed: i64,
+    pub fixed: i64,
+    pub stuck: i64,
+    pub fixed_share: String,
+}
+
+/// The fixes section of one package on the detail page (its numbers defined with "What gets
+/// fixed", in `fixes.rs`, which imports this file).
+pub struct FixSummary {
+    pub label: String,
+    pub failed: i64,
+    pub fixed: i64,
+    pub stuck: i64,
+    pub fixed_share: String,
+    pub stuck_share: String,
+    pub median: String,
+    pub p90: String,
+    /// `(version, learners)`; an unknown version reads "version not reported".
+    pub fixed_with: Vec<(String, i64)>,
+    pub chart: BarChart,
+    pub systems: Vec<FixSystemRow>,
+}
+
+impl FixSummary {
+    pub fn new(label: &str, fixes: &Fixes) -> FixSummary {
+        let systems: Vec<FixSystemRow> = fixes
+            .by_system
+            .iter()
+            .map(|s| FixSystemRow {
+                system: system_label(s.system.as_deref()),
+                failed: s.failed,
+                fixed: s.fixed,
+                stuck: s.stuck,
+                fixed_share: share(s.fixed, s.failed),
+            })
+            .collect();
+        let chart = BarChart::new(
+            &format!("{label}: learners who failed and who fixed it, per operating system"),
+            &systems
+                .iter()
+                .map(|s| Category {
+                    label: s.system.clone(),
+                    counts: vec![s.failed, s.fixed],
+                })
+                .collect::<Vec<_>>(),
+            &["failed".to_owned(), "fixed".to_owned()],
+            "learners",
+        );
+        FixSummary {
+            label: label.to_owned(),
+            failed: fixes.failed_learners,
+            fixed: fixes.fixed_learners,
+            stuck: fixes.stuck_learners,
+            fixed_share: share(fixes.fixed_learners, fixes.failed_learners),
+            stuck_share: share(fixes.stuck_learners, fixes.failed_learners),
+            median: maybe_duration(fixes.median_seconds_to_fix),
+            p90: maybe_duration(fixes.p90_seconds_to_fix),
+            fixed_with: fixes
+                .fixed_with
+                .iter()
+                .map(|(version, n)| {
+                    let label = match version {
+                        Some(v) if !v.is_empty() => v.clone(),
+                        _ => "version not reported".to_owned(),
+                    };
+                    (label, *n)
+                })
+                .collect(),
+            chart,
+            systems,
         }
     }
 }

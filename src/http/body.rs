@@ -64,7 +64,7 @@ where
         } else {
             match tokio::time::timeout_at(due(started, seen), body.frame()).await {
                 Ok(Some(Ok(frame))) => frame,
-                Ok(Some(Err(e))) => return Err(RequestError::BodyUnreadable(e.to_string())),
+                Ok(Some(Err(e))) => return Err(RequestError::BodyUnreadable(e.into())),
                 Ok(None) => return Ok(kept.freeze()),
                 Err(_) => return Err(RequestError::BodyTooSlow),
             }

@@ -21,7 +21,7 @@ pub enum RequestError {
     /// The body is larger than [`MAX_BODY_BYTES`].
     BodyTooLarge,
     /// The body could not be read (the client went away mid-body, say).
-    BodyUnreadable(String),
+    BodyUnreadable(Box<dyn std::error::Error + Send + Sync>),
     /// The body did not arrive within [`BODY_DEADLINE`] or fell below [`MIN_BODY_RATE`].
     BodyTooSlow,
     /// A submission whose Content-Type is not JSON (what a cross-site form or `text/plain`
@@ -78,8 +78,9 @@ impl RequestError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
-        let (status, error, detail) = match &self {
+    /// The status, and the error and its detail as the client reads them.
+    fn answer(&self) -> (StatusCode, &'static str, String) {
+        match self {
             RequestError::NotFound(path) => (
                 StatusCode::NOT_FOUND,
                 "not found",
@@ -96,7 +97,7 @@ impl RequestError {
                 format!("a report may be at most {MAX_BODY_BYTES} bytes"),
             ),
             RequestError::BodyUnreadable(why) => {
-                (StatusCode::BAD_REQUEST, "body unreadable", why.clone())
+                (StatusCode::BAD_REQUEST, "body unreadable", why.to_string())
             }
             RequestError::BodyTooSlow => (
                 StatusCode::REQUEST_TIMEOUT,
@@ -159,32 +160,41 @@ impl RequestError {
                     "database file gone",
                     e.to_string(),
                 ),
-                StorageError::Io(_) => {
-                    log::error!("storage failed: {e}");
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "temporarily unavailable",
-                        e.to_string(),
-                    )
-                }
+                StorageError::Io(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily unavailable",
+                    e.to_string(),
+                ),
                 StorageError::Corrupt(_)
                 | StorageError::NoDatabase(_)
                 | StorageError::Interrupted(_)
-                | StorageError::Other(_) => {
-                    log::error!("storage failed: {e}");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal error",
-                        "the server could not store or read data; see its log".to_string(),
-                    )
-                }
+                | StorageError::Other(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                    "the server could not store or read data; see its log".to_string(),
+                ),
             },
             RequestError::NotWritable(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database not writable",
                 e.to_string(),
             ),
-        };
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        // What the client is not told in full is logged: the admin's to see.
+        if let RequestError::Storage(
+            e @ (StorageError::Io(_)
+            | StorageError::Corrupt(_)
+            | StorageError::NoDatabase(_)
+            | StorageError::Interrupted(_)
+            | StorageError::Other(_)),
+        ) = &self
+        {
+            log::error!("storage failed: {e}");
+        }
+        let (status, error, detail) = self.answer();
         let mut response = response::json(
             status,
             &ErrorBody {
@@ -220,6 +230,24 @@ impl RequestError {
     }
 }
 
+/// As the client reads it: `error: detail`.
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (_, error, detail) = self.answer();
+        write!(f, "{error}: {detail}")
+    }
+}
+
+impl std::error::Error for RequestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RequestError::BodyUnreadable(e) => Some(e.as_ref()),
+            RequestError::Storage(e) | RequestError::NotWritable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +265,17 @@ mod tests {
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(response.headers()[RETRY_AFTER], NO_DISK_RETRY_AFTER);
         }
+    }
+
+    #[test]
+    fn a_body_that_could_not_be_read_keeps_why() {
+        let broken = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let e = RequestError::BodyUnreadable(Box::new(broken));
+        assert_eq!(e.to_string(), "body unreadable: reset by peer");
+        let source = std::error::Error::source(&e).unwrap();
+        let io = source.downcast_ref::<std::io::Error>().unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+        let full = RequestError::Storage(StorageError::Full);
+        assert!(std::error::Error::source(&full).is_some());
     }
 }

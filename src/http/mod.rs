@@ -6,6 +6,7 @@ mod client;
 mod error;
 pub(crate) mod request_log;
 pub(crate) mod response;
+pub(crate) mod route;
 
 pub(crate) use client::ArrivedAt;
 pub(crate) use client::{base_url, client_ip, has_several_hosts};

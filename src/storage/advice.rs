@@ -20,7 +20,7 @@
 
 use super::dictionary::ALL_WORKSHOPS;
 use super::stats::percentile_rank;
-use super::{StorageError, Store};
+use super::{Cause, StorageError, Store};
 use crate::report::{Advice, MAX_FIXED_WITH, MIN_ADVICE_LEARNERS};
 use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
@@ -264,7 +264,7 @@ fn take(
 ) -> Result<Arc<Snapshot>, StorageError> {
     let conn = pool
         .get()
-        .map_err(|e| StorageError::Other(format!("no reader available: {e}")))?;
+        .map_err(|e| StorageError::Other(Cause::new("no reader available", e)))?;
     let began = Instant::now();
     let snapshot = snapshot(&conn, MIN_ADVICE_LEARNERS)?;
     let took = began.elapsed();

@@ -3,7 +3,7 @@
 //! checked before it replaces anything.
 
 use super::file::FileId;
-use super::{Location, StorageError};
+use super::{Cause, Location, StorageError};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -34,10 +34,9 @@ pub(super) fn copy(conn: &Connection, to: &Path) -> Result<(), StorageError> {
     let check: String = target.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     target.close().map_err(|(_, e)| StorageError::from(e))?;
     if check != "ok" {
-        return Err(StorageError::Corrupt(format!(
-            "the copy {} does not check out: {check}",
-            to.display()
-        )));
+        return Err(StorageError::Corrupt(
+            format!("the copy {} does not check out: {check}", to.display()).into(),
+        ));
     }
     Ok(())
 }
@@ -61,7 +60,7 @@ pub fn back_up(from: &Location, to: &Path, force: bool) -> Result<u64, StorageEr
     let conn = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(super::BUSY_TIMEOUT)?;
     let io = |what: &str, path: &Path, e: std::io::Error| {
-        StorageError::Io(format!("{what} {}: {e}", path.display()))
+        StorageError::Io(Cause::new(format!("{what} {}", path.display()), e))
     };
     let name = to.file_name().unwrap_or_default().to_string_lossy();
     let folder = match to.parent() {
@@ -104,7 +103,7 @@ pub fn back_up(from: &Location, to: &Path, force: bool) -> Result<u64, StorageEr
 /// rename would replace the link, or a device node, with a file), and without `force` an
 /// existing file.
 fn check_target(source: &Path, to: &Path, force: bool) -> Result<(), StorageError> {
-    let refused = |why: &str| StorageError::Other(format!("{} {why}", to.display()));
+    let refused = |why: &str| StorageError::Other(format!("{} {why}", to.display()).into());
     let target_id = FileId::of(to).ok().flatten();
     let target_path = resolved(to);
     for suffix in ["", "-wal", "-shm", "-journal"] {
@@ -125,7 +124,10 @@ fn check_target(source: &Path, to: &Path, force: bool) -> Result<(), StorageErro
     }
     match std::fs::symlink_metadata(to) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StorageError::Io(format!("reading {}: {e}", to.display()))),
+        Err(e) => Err(StorageError::Io(Cause::new(
+            format!("reading {}", to.display()),
+            e,
+        ))),
         Ok(m) if !m.file_type().is_file() => Err(refused(
             "is not a regular file (a folder, device, pipe or link): name a file",
         )),

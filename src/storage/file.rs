@@ -2,7 +2,7 @@
 //! link, a symbolic link, `dir/../live.db`) are told apart from two files, and a database
 //! file deleted or replaced under a running server is noticed, where comparing names cannot.
 
-use super::StorageError;
+use super::{Cause, StorageError};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +53,7 @@ impl WatchedFile {
     /// Watches the file `path` names now; `None` where files have no identity to compare.
     pub(super) fn new(path: &Path) -> Result<Option<WatchedFile>, StorageError> {
         let opened = FileId::of(path)
-            .map_err(|e| StorageError::Io(format!("reading {}: {e}", path.display())))?;
+            .map_err(|e| StorageError::Io(Cause::new(format!("reading {}", path.display()), e)))?;
         Ok(opened.map(|opened| WatchedFile {
             path: path.to_owned(),
             opened,

@@ -13,7 +13,7 @@
 use super::dictionary::Dictionary;
 use super::tally::Deltas;
 use super::timestamp;
-use super::StorageError;
+use super::{Cause, StorageError};
 use rusqlite::{params, Connection};
 use std::collections::{BTreeMap, HashMap};
 
@@ -279,7 +279,7 @@ pub(crate) fn rebuild(conn: &Connection, dictionary: &mut Dictionary) -> Result<
         }
         let names = |json: String| -> Result<Vec<(i64, i64)>, StorageError> {
             let packages: Vec<i64> = serde_json::from_str(&json)
-                .map_err(|e| StorageError::Corrupt(format!("a list of package ids: {e}")))?;
+                .map_err(|e| StorageError::Corrupt(Cause::new("a list of package ids", e)))?;
             Ok(packages
                 .into_iter()
                 .filter_map(|p| name_of_package.get(&p).map(|&name| (name, p)))

@@ -26,7 +26,7 @@ mod writer;
 
 pub use backup::back_up;
 pub use consistency::{verify, Difference, VerifyError};
-pub use error::StorageError;
+pub use error::{Cause, StorageError};
 pub(crate) use readiness::{
     Advice, LearnerOrder, LearnerRow, LearnerWindow, PageRules, RequiredCheck, Standings,
 };
@@ -216,7 +216,7 @@ impl Store {
             .max_size(READERS)
             .min_idle(Some(1))
             .build(manager)
-            .map_err(|e| StorageError::Other(format!("opening readers: {e}")))?;
+            .map_err(|e| StorageError::Other(Cause::new("opening readers", e)))?;
         let health = Connection::open(&path)?;
         configure(&health, Role::Reader)?;
         let file = match location {
@@ -371,7 +371,7 @@ impl Store {
         tokio::task::spawn_blocking(move || {
             let conn = pool
                 .get()
-                .map_err(|e| StorageError::Other(format!("no reader available: {e}")))?;
+                .map_err(|e| StorageError::Other(Cause::new("no reader available", e)))?;
             query(&conn)
         })
         .await?

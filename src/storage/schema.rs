@@ -5,7 +5,7 @@
 //! deleted. Before a migration changes a file, a complete copy is written beside it.
 
 use super::dictionary::{self, text_hash, Dictionary};
-use super::{rebuild, tally, StorageError};
+use super::{rebuild, tally, Cause, StorageError};
 use crate::config::Location;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -72,17 +72,20 @@ pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), 
         return Ok(());
     }
     if version > SCHEMA_VERSION {
-        return Err(StorageError::Other(format!(
-            "the database has schema version {version}, newer than this program's \
-             {SCHEMA_VERSION}: run a newer result-aggregation-server"
-        )));
+        return Err(StorageError::Other(
+            format!(
+                "the database has schema version {version}, newer than this program's \
+                 {SCHEMA_VERSION}: run a newer result-aggregation-server"
+            )
+            .into(),
+        ));
     }
     while version < SCHEMA_VERSION {
         let step = STEPS
             .iter()
             .find(|step| step.from.contains(&version))
             .ok_or_else(|| {
-                StorageError::Other(format!("no migration from schema version {version}"))
+                StorageError::Other(format!("no migration from schema version {version}").into())
             })?;
         if let Location::File(path) = location {
             let copy = back_up(conn, path, version)?;
@@ -127,7 +130,7 @@ fn copy_path(path: &Path, version: i64) -> PathBuf {
 fn back_up(conn: &Connection, path: &Path, version: i64) -> Result<PathBuf, StorageError> {
     let copy = copy_path(path, version);
     let failed = |what: &str, e: std::io::Error| {
-        StorageError::Other(format!("{what} the copy {}: {e}", copy.display()))
+        StorageError::Other(Cause::new(format!("{what} the copy {}", copy.display()), e))
     };
     if same_bytes(path, &copy).map_err(|e| failed("comparing", e))? {
         return Ok(copy);
@@ -351,9 +354,9 @@ fn finish(tx: rusqlite::Transaction<'_>, to: i64) -> Result<(), StorageError> {
         .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
         .optional()?;
     if let Some(table) = broken {
-        return Err(StorageError::Corrupt(format!(
-            "migration left a broken reference in {table}"
-        )));
+        return Err(StorageError::Corrupt(
+            format!("migration left a broken reference in {table}").into(),
+        ));
     }
     tx.pragma_update(None, "user_version", to)?;
     tx.commit()?;

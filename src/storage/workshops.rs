@@ -4,7 +4,7 @@
 use super::record::{self, Deleted};
 use super::timestamp;
 use super::writer::Work;
-use super::StorageError;
+use super::{Cause, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -20,7 +20,7 @@ impl Secret {
     fn generate() -> Result<Secret, StorageError> {
         let mut bytes = [0u8; SECRET_BYTES];
         getrandom::fill(&mut bytes)
-            .map_err(|e| StorageError::Other(format!("no randomness for a secret: {e}")))?;
+            .map_err(|e| StorageError::Other(Cause::new("no randomness for a secret", e)))?;
         Ok(Secret(bytes.iter().map(|b| format!("{b:02x}")).collect()))
     }
 

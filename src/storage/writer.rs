@@ -9,7 +9,7 @@
 use super::dictionary::Dictionary;
 use super::file::{still_ours, WatchedFile};
 use super::tally::Deltas;
-use super::StorageError;
+use super::{Cause, StorageError};
 use crate::metrics::Metrics;
 use rusqlite::Connection;
 use std::sync::{Arc, Mutex};
@@ -85,7 +85,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(conn, file.as_deref(), receiver, &recorder, &metrics))
-            .map_err(|e| StorageError::Other(format!("starting the writer: {e}")))?;
+            .map_err(|e| StorageError::Other(Cause::new("starting the writer", e)))?;
         Ok(Writer {
             queue: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),

@@ -161,6 +161,15 @@ pub struct RedisThrottle {
     retrier: JoinHandle<()>,
 }
 
+/// Why a call to Redis failed.
+#[derive(Debug, thiserror::Error)]
+enum RedisFailure {
+    #[error("{0}")]
+    Failed(#[source] redis::RedisError),
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+}
+
 /// What submissions and the retrier share: the connection, and whether to use it.
 struct Link {
     client: redis::Client,
@@ -258,7 +267,7 @@ impl RedisThrottle {
         }
     }
 
-    async fn count_in_redis(&self, client: IpAddr) -> Result<Decision, String> {
+    async fn count_in_redis(&self, client: IpAddr) -> Result<Decision, RedisFailure> {
         let now = self.clock.now();
         let mut connection = self.link.connection();
         let mut invocation = self.script.key(self.key(client));
@@ -268,8 +277,8 @@ impl RedisThrottle {
         let call = invocation.invoke_async::<(i64, i64)>(&mut connection);
         let (count, start) = match tokio::time::timeout(self.deadline, call).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err(format!("no answer within {:?}", self.deadline)),
+            Ok(Err(e)) => return Err(RedisFailure::Failed(e)),
+            Err(_) => return Err(RedisFailure::NoAnswer(self.deadline)),
         };
         let count = u32::try_from(count.max(1)).unwrap_or(u32::MAX);
         let start = Duration::from_millis(start.max(0) as u64);
@@ -292,19 +301,19 @@ impl Link {
     }
 
     /// A PING within [`CONNECT_DEADLINE`].
-    async fn ping(&self) -> Result<(), String> {
+    async fn ping(&self) -> Result<(), RedisFailure> {
         let mut connection = self.connection();
         let command = redis::cmd("PING");
         let ping = command.query_async::<String>(&mut connection);
         match tokio::time::timeout(CONNECT_DEADLINE, ping).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {CONNECT_DEADLINE:?}")),
+            Ok(Err(e)) => Err(RedisFailure::Failed(e)),
+            Err(_) => Err(RedisFailure::NoAnswer(CONNECT_DEADLINE)),
         }
     }
 
     /// What the log says when Redis fails.
-    fn failed_line(&self, why: &str, untold: u64) -> String {
+    fn failed_line(&self, why: &RedisFailure, untold: u64) -> String {
         with_untold(
             format_args!(
                 "Redis at {} failed ({why}): counting submissions in this process until it \
@@ -317,7 +326,7 @@ impl Link {
 
     /// A call failed: count it, and on the first failure since Redis last answered, switch to
     /// this process's budgets, say so once, and wake the retrier.
-    fn lose(&self, why: &str) {
+    fn lose(&self, why: &RedisFailure) {
         self.metrics.redis_error();
         if self.shared.swap(false, Ordering::SeqCst) {
             self.metrics.throttle_backend(Backend::Fallback);
