@@ -1,5 +1,5 @@
 //! The Debian package, installed on this machine as an admin installs it: lintian, `dpkg -i`,
-//! the files where the README says, the units verified where they are installed, every man
+//! the files where docs/deployment.md says, the units verified where they are installed, every man
 //! page rendered, the completions completing, the service run as its unit runs it behind the
 //! packaged nginx site; then removed, installed again and purged, and the learners' reports
 //! are still there after each.
