@@ -139,13 +139,9 @@ fn readme_commands() -> Vec<Vec<String>> {
             continue;
         }
         for line in command_lines(&block) {
-            let mut line_words = words(&line);
-            if line_words.first().is_some_and(|w| w == "sudo") {
-                line_words.remove(0);
-            }
-            if line_words.first().is_some_and(|w| w == NAME) {
-                line_words.remove(0);
-                commands.push(line_words);
+            let line = line.strip_prefix("sudo ").unwrap_or(&line);
+            if line.split_whitespace().next() == Some(NAME) {
+                commands.push(words(line)[1..].to_vec());
             }
         }
     }
