@@ -371,7 +371,7 @@ async fn the_private_page_stays_small_with_a_thousand_learners_failing_many_chec
 }
 
 /// The model the host page's order is checked against: each learner's attempts replayed
-/// straightforwardly, in the words of the README.
+/// straightforwardly, in the words of docs/hosting.md.
 #[derive(Debug, Clone)]
 struct Expected {
     id: usize,

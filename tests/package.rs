@@ -1,5 +1,5 @@
 //! The Debian package, installed on this machine as an admin installs it: lintian, `dpkg -i`,
-//! the files where the README says, the units verified where they are installed, every man
+//! the files where docs/deployment.md says, the units verified where they are installed, every man
 //! page rendered, the completions completing, the service run as its unit runs it behind the
 //! packaged nginx site; then removed, installed again and purged, and the learners' reports
 //! are still there after each.
@@ -310,7 +310,21 @@ fn commands() -> BTreeMap<String, (String, Vec<String>)> {
     found
 }
 
-/// `dpkg -L` lists every file the package promises (and no stray unit or page), each on disk.
+/// The names of the guides in the repository's docs/, which the package installs.
+fn guides() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".md"))
+        .collect();
+    names.sort();
+    assert!(names.len() > 1, "no guides in {}", dir.display());
+    names
+}
+
+/// `dpkg -L` lists every file the package promises (and no stray unit, page or guide), each on
+/// disk.
 fn check_files() {
     let listed = run(Command::new("dpkg").args(["-L", PACKAGE]));
     let listed: Vec<&str> = listed.lines().collect();
@@ -333,6 +347,10 @@ fn check_files() {
     for name in ["README.md", "CHANGELOG.md", "changelog.gz", "copyright"] {
         expected.push(format!("{doc}/{name}"));
     }
+    // The guides the README links to, each of docs/ (issue 21).
+    for name in guides() {
+        expected.push(format!("{doc}/docs/{name}"));
+    }
     for page in commands().keys() {
         expected.push(format!("/usr/share/man/man1/{page}.1.gz"));
     }
@@ -340,7 +358,8 @@ fn check_files() {
         assert!(listed.contains(&file.as_str()), "dpkg -L lacks {file}");
         assert!(Path::new(file).is_file(), "{file} is not installed");
     }
-    for dir in [UNITS, "/usr/share/man/man1"] {
+    let guides_dir = format!("{doc}/docs");
+    for dir in [UNITS, "/usr/share/man/man1", guides_dir.as_str()] {
         for file in listed
             .iter()
             .filter(|f| Path::new(f).parent() == Some(Path::new(dir)))

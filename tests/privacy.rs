@@ -337,7 +337,7 @@ fn old_learner(db: &std::path::Path, who: &str, days: u64) {
 
 /// The same for retention: `purge`, the server's `--retention`, and `rebuild-tallies` after a
 /// learner was deleted by hand (in an SQL session that overwrites what it deletes, as the
-/// README asks).
+/// docs/operations.md asks).
 #[test]
 fn purged_retained_and_hand_deleted_learners_leave_nothing_either() {
     let dir = tempfile::tempdir().unwrap();

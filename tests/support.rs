@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The DESIGN.md example report, with a chosen key, email and workshop.
+/// The wire format's example report (docs/api.md), with a chosen key, email and workshop.
 pub fn sample(key: Option<&str>, email: Option<&str>, workshop: Option<&str>) -> Value {
     json!({
         "user_system_info": {"distribution_name": "Ubuntu", "distribution_version": "16.04",

@@ -31,7 +31,7 @@ fn the_units_pass_systemd_analyze_verify() {
         let text = text.replace("/usr/bin/result-aggregation-server", BIN);
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
-    // The template is checked as the instance the README starts.
+    // The template is checked as the instance docs/deployment.md starts.
     for unit in [
         "result-aggregation-server.service",
         "result-aggregation-server@8080.service",

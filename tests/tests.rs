@@ -24,6 +24,7 @@ mod nginx;
 mod operations;
 mod package;
 mod privacy;
+mod readme;
 mod retention;
 mod storage;
 mod support;

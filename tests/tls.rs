@@ -79,7 +79,7 @@ fn behind_nginx_with_tls_the_check_script_reports_and_forgets_over_http_and_http
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = certificate(&openssl, dir.path());
     let db = dir.path().join("ras.db");
-    // As the README deploys it, but without --public-url: the proxy's headers must say it.
+    // As docs/deployment.md deploys it, but without --public-url: the proxy's headers must say it.
     let server = Server::start(
         &db,
         &["--trusted-proxy", "127.0.0.1", "--checks", "git,make"],

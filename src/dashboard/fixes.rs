@@ -10,7 +10,7 @@ use super::query::{detail_href, fixes_href, Export, FixesQuery};
 use crate::storage::{CheckFixes, FixOverview, PackageFilter};
 use askama::Template;
 
-/// The definitions, written where the numbers are shown (and in the README).
+/// The definitions, written where the numbers are shown (and in docs/api.md).
 pub const DEFINITIONS: [(&str, &str); 5] = [
     (
         "failed",

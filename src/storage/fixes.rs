@@ -3,7 +3,7 @@
 //! now. Kept with each attempt (one learner's few records are read, changed and written back)
 //! and counted into the fix tallies like everything else, through [`Deltas`].
 //!
-//! The definitions (also on the "What gets fixed" page and in the README): a learner *failed*
+//! The definitions (also on the "What gets fixed" page and in docs/api.md): a learner *failed*
 //! a check if any attempt lists it in `failed_installs`; they *fixed* it if a later attempt
 //! lists it in `successful_installs`; *time to fix* runs from the first failing attempt to the
 //! first later passing one, which the fix is *fixed with*; they are *stuck* while their latest

@@ -119,7 +119,7 @@ fn configure(conn: &Connection, role: Role) -> rusqlite::Result<()> {
         // every 10,000 pages (about 40 MiB of WAL) rather than 1,000: fewer, larger
         // checkpoints made ingestion about 30% faster (bench/ingest.sh).
         // temp_store=MEMORY: each job's savepoint journal stays in memory instead of a
-        // temporary file (85% of the writer's writes were into it; MEASUREMENTS.md).
+        // temporary file (85% of the writer's writes were into it; PERFORMANCE.md).
         // secure_delete: deleted rows and freed pages are overwritten with zeros, so what a
         // forgotten learner sent is not left in the file's free space.
         Role::Writer => {

@@ -4,7 +4,7 @@ one file each, and generated/EXPECTED, one line per file: name, the status the s
 answer, the field at fault or looked at ("-" where none), and for a stored payload (200) the
 text that field must hold once stored, as JSON (null: stored as absent).
 
-The one rule (README, "Limits on what a learner may send"): a body is refused only when it
+The one rule (docs/api.md, "Limits on what a learner may send"): a body is refused only when it
 cannot be stored faithfully (not JSON or not UTF-8: 400; wrong types: 422; over a limit: 413
 or 422). Anything else is stored, each text cleaned (terminal escapes, controls and
 bidirectional controls removed; one-line fields on one line, trimmed), and escaped wherever
