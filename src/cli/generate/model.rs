@@ -442,7 +442,12 @@ impl Machine {
             }
             Fix::DeveloperTools => {
                 self.developer_tools = true;
-                self.git = Some(platform.git);
+                // Installed today, the tools bring a git newer than an old Mac's leftovers.
+                self.git = Some(if too_old(platform.git, "git") {
+                    "2.37.1"
+                } else {
+                    platform.git
+                });
                 self.make = Some(platform.make);
             }
             Fix::NewerGit => {
