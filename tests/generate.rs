@@ -114,7 +114,9 @@ fn the_generated_season_is_what_the_script_would_send() {
         for (label, error) in checks {
             let (entry, _) = labels.get(label).unwrap_or_else(|| panic!("{label}"));
             let Some(error) = error else { continue };
-            *by_system.entry((system.clone(), label.clone())).or_default() += 1;
+            *by_system
+                .entry((system.clone(), label.clone()))
+                .or_default() += 1;
             if entry["kind"] == "any" && error.starts_with("none found") {
                 let tried = entry["alternatives_on"]
                     .get(system)
@@ -265,7 +267,10 @@ fn the_generated_season_is_what_the_script_would_send() {
     assert!(link.starts_with(&format!("/host/{demo}/")), "{link}");
     let server = Server::start(&db, &[]);
     let get = |path: &str| {
-        let mut response = agent().get(format!("{}{path}", server.base)).call().unwrap();
+        let mut response = agent()
+            .get(format!("{}{path}", server.base))
+            .call()
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.body_mut().read_to_string().unwrap())
     };
@@ -273,7 +278,10 @@ fn the_generated_season_is_what_the_script_would_send() {
     assert_eq!(status, 200, "{host}");
     assert!(host.contains(&demo));
     // Every required check is one learners report (the old labels left all "not checked").
-    assert!(host.contains("ready-share") && !host.contains("not checked"), "{host}");
+    assert!(
+        host.contains("ready-share") && !host.contains("not checked"),
+        "{host}"
+    );
     for path in [
         "/".to_owned(),
         "/view/".to_owned(),
@@ -285,6 +293,9 @@ fn the_generated_season_is_what_the_script_would_send() {
         assert_eq!(status, 200, "{path}");
         // The home page lists workshops; the others show checks.
         let shows = |w: &String| page.contains(w.as_str());
-        assert!(page.contains("Git (git)") || workshops.iter().any(shows), "{path}: {page}");
+        assert!(
+            page.contains("Git (git)") || workshops.iter().any(shows),
+            "{path}: {page}"
+        );
     }
 }

@@ -375,13 +375,13 @@ impl Learner {
             while let Some((_, fix)) = fixes.next_if(|(time, _)| *time <= at) {
                 self.machine.apply(*fix);
             }
-            let outcomes: Vec<Outcome> = plan.iter().map(|p| self.machine.outcome(p.check)).collect();
+            let outcomes: Vec<Outcome> =
+                plan.iter().map(|p| self.machine.outcome(p.check)).collect();
             let retest = attempt > 0 && failing.iter().zip(plan).any(|(f, p)| *f && !p.optional);
             let mut report = self.blank();
             for (i, (planned, outcome)) in plan.iter().zip(outcomes).enumerate() {
                 let runs = !retest
-                    || (failing[i]
-                        && (!planned.optional || matches!(outcome, Outcome::Passed(_))));
+                    || (failing[i] && (!planned.optional || matches!(outcome, Outcome::Passed(_))));
                 if !runs {
                     continue;
                 }

@@ -521,9 +521,10 @@ impl Machine {
         };
         match found {
             Ok(version) => match (version, check.minimum.as_deref()) {
-                (Some(v), Some(minimum)) if older(v, minimum) => {
-                    Outcome::Failed(Some(v.to_owned()), format!("version {v} < required {minimum}"))
-                }
+                (Some(v), Some(minimum)) if older(v, minimum) => Outcome::Failed(
+                    Some(v.to_owned()),
+                    format!("version {v} < required {minimum}"),
+                ),
                 (version, _) => Outcome::Passed(version.map(str::to_owned)),
             },
             Err(error) => Outcome::Failed(None, error.to_owned()),
@@ -626,7 +627,9 @@ mod tests {
         let catalog = catalog();
         for spec in catalog.default_checks() {
             let name = spec.trim_end_matches('?');
-            let check = catalog.check(name).expect("a default check is in the catalog");
+            let check = catalog
+                .check(name)
+                .expect("a default check is in the catalog");
             assert!(Machine::models(check), "{name}");
             for os in [Os::Windows, Os::Mac, Os::Linux] {
                 for alternative in check.alternatives_on(os.system()) {

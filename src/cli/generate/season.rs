@@ -48,8 +48,8 @@ pub(super) struct Workshop {
 }
 
 /// `count` workshops sharing `learners`: the demo (if any) the day after tomorrow, a few more
-/// still to come this week and next, two earlier this week, the rest over the `days` before
-/// today. Upcoming workshops have only the learners who have run the check by `now`.
+/// still to come this week and next (at the past's pace, at least three), two earlier this
+/// week, the rest over the `days` before today. Upcoming workshops have only the learners who have run the check by `now`.
 pub(super) fn workshops(
     rng: &mut fastrand::Rng,
     count: usize,
@@ -66,7 +66,10 @@ pub(super) fn workshops(
     if demo {
         planned.push((today + 2, true));
     }
-    let upcoming = if count >= 4 { (count / 15).max(1) } else { 0 };
+    // As many still to come as the past's pace gives the days left of next week, and at
+    // least a few (so the home page has some) once there are enough workshops.
+    let span = next_sunday - today;
+    let upcoming = ((count as u64 * span / days.max(1)) as usize).max((count / 4).min(3));
     for _ in 0..upcoming {
         planned.push((rng.u64(today + 1..=next_sunday), false));
     }
