@@ -5,7 +5,7 @@
 //! # The model
 //!
 //! Sources: the checks, their groups, minimums and error texts are the script's own (the
-//! catalog block of `contrib/check/check.py`, read through [`crate::catalog`], and the texts
+//! catalog block of `contrib/check/check.py`, read through `crate::catalog`, and the texts
 //! of its `fail` calls); the troubles and their fixes follow the workshop template's install
 //! instructions (<https://carpentries.github.io/workshop-template/install_instructions/>),
 //! whose sections the catalog's fix links point into.
@@ -17,7 +17,7 @@
 //!   (on Windows the shell is Git Bash's bash only), else `none found: a: not found; ...`
 //!   naming exactly the alternatives it tried there. A version below the catalog's minimum
 //!   fails as `version 2.25.1 < required 2.28`.
-//! - **Machines** ([`model::PLATFORMS`]): Windows 45%, macOS 33%, Linux 22% (Ubuntu 24.04,
+//! - **Machines** (`model::PLATFORMS`): Windows 45%, macOS 33%, Linux 22% (Ubuntu 24.04,
 //!   22.04, 20.04, Fedora, Debian), each with the versions its own tools report. The Python
 //!   that runs the script is Miniforge's (50%), an Anaconda of 2022 (10%: Python 3.9, too
 //!   old) or the system's or python.org's (40%, mostly without the workshop's packages;
@@ -29,7 +29,7 @@
 //!   command line developer tools are not installed`); an old git (Ubuntu 20.04, an old
 //!   Mac, an old Git for Windows); Jupyter and the packages missing, a Python too old;
 //!   sqlite3 and make missing on Linux; a broken Matplotlib on Windows.
-//! - **Fixes** ([`model::Fix::time`]): each trouble's fix takes a log-normal time with its
+//! - **Fixes** (`model::Fix::time`): each trouble's fix takes a log-normal time with its
 //!   own median (Linux packages minutes, Git for Windows 40 min, the developer tools 1.5 h,
 //!   Miniforge 2.5 h, sqlite3 on Windows 20 h, make on Windows two days), and some learners
 //!   stay stuck; half of what is still broken at the workshop is fixed on its first morning.
