@@ -17,7 +17,7 @@
 //!   (on Windows the shell is Git Bash's bash only), else `none found: a: not found; ...`
 //!   naming exactly the alternatives it tried there. A version below the catalog's minimum
 //!   fails as `version 2.25.1 < required 2.28`.
-//! - **Machines** (`model::PLATFORMS`): Windows 45%, macOS 33%, Linux 22% (Ubuntu 24.04,
+//! - **Machines** (`platforms::PLATFORMS`): Windows 45%, macOS 33%, Linux 22% (Ubuntu 24.04,
 //!   22.04, 20.04, Fedora, Debian), each with the versions its own tools report. The Python
 //!   that runs the script is Miniforge's (50%), an Anaconda of 2022 (10%: Python 3.9, too
 //!   old) or the system's or python.org's (40%, mostly without the workshop's packages;
@@ -47,6 +47,7 @@
 //!   printed.
 
 mod model;
+mod platforms;
 mod season;
 
 use super::args::parse_public_url;
