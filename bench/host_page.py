@@ -95,7 +95,7 @@ def register(binary, db, workshop):
 def realistic(binary, work):
     db = os.path.join(work, "realistic.db")
     subprocess.run([binary, "generate", "--db", db, "--submissions", str(SUBMISSIONS),
-                    "--learners", str(LEARNERS), "--workshops", "1", "--days", "30"],
+                    "--learners", str(LEARNERS), "--workshops", "1", "--days", "30", "--no-demo"],
                    check=True, capture_output=True)
     with sqlite3.connect(db) as conn:
         (workshop,) = conn.execute("SELECT DISTINCT workshop_id FROM user_system_info").fetchone()

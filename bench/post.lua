@@ -20,9 +20,9 @@ local systems = {
 
 -- The most failed checks of `generate`'s data, by system (as `systems` lists them).
 local common = {
-  {"Git Bash (git-bash)", "GNU Make (make)", "GNU Emacs (emacs)", "Zsh (zsh)", "conda (conda)"},
-  {"GNU Emacs (emacs)", "PowerShell (powershell)", "RStudio (rstudio)", "R (r)", "Git Bash (git-bash)"},
-  {"Zsh (zsh)", "PowerShell (powershell)", "Visual Studio Code (vscode)", "SQLite (sqlite3)", "GNU Emacs (emacs)"},
+  {"GNU Make (make)", "SQLite (sqlite3)", "Matplotlib (matplotlib)", "pandas (pandas)", "NumPy (numpy)"},
+  {"Git (git)", "pandas (pandas)", "NumPy (numpy)", "Matplotlib (matplotlib)", "Python (python)"},
+  {"Git (git)", "pandas (pandas)", "NumPy (numpy)", "Matplotlib (matplotlib)", "SQLite (sqlite3)"},
 }
 local common_failures = os.getenv("POST_FAILURES") == "common"
 

@@ -76,6 +76,22 @@ pub(crate) struct Entry {
     /// An install fix of its own on the other systems (pip's is `python -m ensurepip`).
     #[serde(default)]
     install: Option<String>,
+    /// A group's checks (`kind` "any"), tried in order; the first that passes answers.
+    #[serde(default)]
+    alternatives: Vec<String>,
+    /// Other alternatives on some systems: on Windows only Git Bash is a shell.
+    #[serde(default)]
+    alternatives_on: BTreeMap<String, Vec<String>>,
+}
+
+impl Entry {
+    /// The alternatives the script tries for this group on `system` (`platform.system()`'s
+    /// name), in its order; empty for a check that is no group.
+    pub(crate) fn alternatives_on(&self, system: &str) -> &[String] {
+        self.alternatives_on
+            .get(system)
+            .unwrap_or(&self.alternatives)
+    }
 }
 
 /// What a learner is told to do about one failure, and where to read more.

@@ -13,6 +13,7 @@ mod crash;
 mod dashboard;
 mod faults;
 mod fixes;
+mod generate;
 mod handler;
 mod hardening;
 mod host;

@@ -18,7 +18,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Where learners reach the server when `--public-url` is not given: `serve`'s default.
-const LOCAL_URL: &str = "http://127.0.0.1:8080";
+pub(super) const LOCAL_URL: &str = "http://127.0.0.1:8080";
 /// Longest title we register.
 const MAX_TITLE_CHARS: usize = 200;
 
