@@ -5,7 +5,7 @@
 //! It names learners (emails included), so it answers only to the workshop's current secret;
 //! anything else under `/host/` is the same 404, and the secret never reaches the log.
 
-use super::charts::{Category, ColumnChart};
+use super::charts::ColumnChart;
 use super::commands::LearnerCommands;
 use super::export::Sheet;
 use super::fixes::duration;
@@ -13,6 +13,7 @@ use super::pages::system_label;
 use super::pages::{share, Layout, MAX_TABLE_ROWS};
 use super::query::{pairs, value, workshop_from_segment};
 use super::readiness::HostRules;
+use super::timeline::{Fold, Timeline};
 use super::EXPORT_ROWS;
 use crate::catalog::catalog;
 use crate::config::Checks;
@@ -338,17 +339,18 @@ impl HostPage {
             .title
             .clone()
             .unwrap_or_else(|| report.workshop.clone());
-        let day_categories: Vec<Category> = standings
+        // Learners by the end of each day: a state, so a week would show its last day's.
+        let by_day: Vec<(i64, Vec<i64>)> = standings
             .days
             .iter()
-            .map(|(day, reported, ready)| Category {
-                label: day.clone(),
-                counts: vec![*reported, *ready],
+            .map(|(day, reported, ready)| {
+                (timestamp::day_number(Some(day)), vec![*reported, *ready])
             })
             .collect();
+        let over_time = Timeline::new(&by_day, 2, Fold::Last);
         let chart = ColumnChart::new(
             "Learners who had reported, and of them ready, at the end of each day",
-            &day_categories,
+            &over_time,
             &["reported".into(), "ready".into()],
             "learners",
         );
@@ -395,15 +397,15 @@ impl HostPage {
             ready: standings.ready,
             share: share(standings.ready, standings.learners),
             chart,
-            days: standings
-                .days
+            days: over_time
+                .bins
                 .iter()
                 .rev()
-                .map(|(day, reported, ready)| DayRow {
-                    day: day.clone(),
-                    reported: *reported,
-                    ready: *ready,
-                    share: share(*ready, *reported),
+                .map(|bin| DayRow {
+                    day: bin.label.clone(),
+                    reported: bin.counts[0],
+                    ready: bin.counts[1],
+                    share: share(bin.counts[1], bin.counts[0]),
                 })
                 .collect(),
             sort_links,
