@@ -163,9 +163,13 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 fn assert_no_inline_code(path: &str, html: &str) {
     let tags = tags(html);
     let scripts: Vec<&String> = tags.iter().filter(|t| t.starts_with("script")).collect();
-    assert_eq!(scripts.len(), 1, "{path}: one script tag: {scripts:?}");
+    assert_eq!(scripts.len(), 2, "{path}: two script tags: {scripts:?}");
     assert!(
         scripts[0].starts_with("script src=\"/static/live.js?v="),
+        "{path}"
+    );
+    assert!(
+        scripts[1].starts_with("script src=\"/static/local-time.js?v="),
         "{path}"
     );
     for tag in &tags {

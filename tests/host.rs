@@ -106,6 +106,21 @@ async fn the_private_page_shows_latest_failures_and_emails_only_where_given() {
     let learners = learners.split("id=\"fixes-h\"").next().unwrap();
     assert!(!learners.contains("\">Git (git)"), "{learners}");
     assert!(learners.contains("fixed Git (git)"), "{learners}");
+    // Each time is an instant the browser shows in its reader's zone, UTC kept in the title.
+    let time = learners
+        .split("<time datetime=\"")
+        .nth(1)
+        .expect("a <time>");
+    let (instant, rest) = time.split_once('"').unwrap();
+    assert!(instant.len() == 20 && instant.ends_with('Z'), "{instant}");
+    let title = rest.split("title=\"").nth(1).unwrap();
+    assert!(
+        title.starts_with(&instant[..10]) && title.contains(" UTC\""),
+        "{title}"
+    );
+    let script = send(&app, "/static/local-time.js").await;
+    assert_eq!(script.status, 200);
+    assert!(script.text.contains("Intl.DateTimeFormat"));
     assert!(
         page.text.contains("python3 -m pip install numpy"),
         "the fix for Linux"

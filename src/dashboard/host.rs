@@ -13,7 +13,7 @@ use super::pages::system_label;
 use super::pages::{share, Layout, MAX_TABLE_ROWS};
 use super::query::{pairs, value, workshop_from_segment};
 use super::readiness::HostRules;
-use super::timeline::{Fold, Timeline};
+use super::timeline::{Fold, Moment, Timeline};
 use super::EXPORT_ROWS;
 use crate::catalog::catalog;
 use crate::config::Checks;
@@ -148,9 +148,10 @@ impl HostQuery {
     }
 }
 
-/// A stored time as the page shows it: to the minute, UTC.
-fn minute(time: Option<&str>) -> String {
-    time.and_then(|t| t.get(..16)).unwrap_or("–").to_owned()
+/// A stored time as the page shows it: to the minute, UTC, in a `<time>` the reader's
+/// browser shows in their zone.
+fn minute(time: Option<&str>) -> Moment {
+    Moment::of(time)
 }
 
 /// A column heading that sorts the table.
@@ -167,7 +168,7 @@ pub struct SortLink {
 /// One check a learner still fails, as a table cell shows it.
 pub struct FailingCell {
     pub label: String,
-    pub since: String,
+    pub since: Moment,
     pub error: String,
     pub required: bool,
 }
@@ -183,10 +184,10 @@ pub struct LearnerRow {
     pub more_failing: usize,
     pub unchecked: Vec<String>,
     /// What they already fixed: the check, when, and how long after it first failed.
-    pub fixed: Vec<(String, String, String)>,
+    pub fixed: Vec<(String, Moment, String)>,
     pub more_fixed: usize,
     pub attempts: i64,
-    pub last_report: String,
+    pub last_report: Moment,
 }
 
 /// One problem on one operating system: what to tell the learners it concerns.

@@ -31,6 +31,8 @@ pub struct Layout {
     pub section: &'static str,
     pub stylesheet: String,
     pub script: String,
+    /// Shows the page's times in the reader's time zone.
+    pub local_time: String,
     pub icon: String,
 }
 
@@ -41,6 +43,7 @@ impl Layout {
             section,
             stylesheet: assets::href("dashboard.css"),
             script: assets::href("live.js"),
+            local_time: assets::href("local-time.js"),
             icon: assets::href("icon.svg"),
         }
     }

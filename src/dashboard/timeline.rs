@@ -4,7 +4,7 @@
 //! table beside it are drawn from the same bins.
 
 use super::charts::Category;
-use crate::storage::timestamp::{civil_date, day_text};
+use crate::storage::timestamp::{civil_date, day_text, seconds};
 
 /// The columns a chart over time has at most: more would be thinner than a line on a phone.
 pub const MAX_BINS: usize = 60;
@@ -145,6 +145,33 @@ impl Timeline {
     }
 }
 
+/// A time as a page shows it: the UTC text, and the instant for `<time datetime>`, which
+/// `static/local-time.js` shows in the reader's zone (keeping UTC in the title).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moment {
+    /// `2026-11-03T10:00:00Z`; empty when there is no time.
+    pub iso: String,
+    /// `2026-11-03 10:00` (UTC), or "–".
+    pub text: String,
+}
+
+impl Moment {
+    /// A stored time (`YYYY-MM-DD HH:MM:SS.SSS`, UTC), to the minute.
+    pub fn of(stored: Option<&str>) -> Moment {
+        let valid = stored.filter(|t| t.len() >= 16 && seconds(Some(t)).is_some());
+        match valid {
+            Some(t) => Moment {
+                iso: format!("{}T{}Z", &t[..10], t.get(11..19).unwrap_or(&t[11..16])),
+                text: t[..16].to_owned(),
+            },
+            None => Moment {
+                iso: String::new(),
+                text: "–".into(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +293,18 @@ mod tests {
         ];
         let t = Timeline::new(&data, 1, Fold::Last);
         assert_eq!(counts(&t), [1, 3, 3, 3, 4]);
+    }
+
+    #[test]
+    fn a_moment_names_its_instant_in_utc() {
+        let m = Moment::of(Some("2026-11-03 22:05:09.123"));
+        assert_eq!(m.iso, "2026-11-03T22:05:09Z");
+        assert_eq!(m.text, "2026-11-03 22:05");
+        assert_eq!(
+            Moment::of(Some("2026-11-03 22:05")).iso,
+            "2026-11-03T22:05Z"
+        );
+        assert_eq!(Moment::of(None).text, "–");
+        assert!(Moment::of(Some("garbage")).iso.is_empty());
     }
 }
