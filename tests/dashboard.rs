@@ -1149,6 +1149,7 @@ async fn texts_a_learner_sent_reach_every_page_only_escaped() {
             name: workshop.into(),
             title: None,
             checks: None,
+            time_zone: None,
         })
         .await
         .unwrap();

@@ -47,6 +47,7 @@ async fn hosted(app: &App, name: &str, checks: Option<&str>) -> String {
             name: name.into(),
             title: Some("Oslo <day one>".into()),
             checks: checks.map(str::to_owned),
+            time_zone: None,
         })
         .await
         .unwrap();
@@ -587,5 +588,41 @@ async fn every_order_filter_and_page_matches_a_straightforward_replay() {
             }
         }
     }
+    app.store.close();
+}
+
+/// A workshop in Melbourne counts its days there: a report at 22:00 UTC is the next
+/// morning's, in the chart's table, and its times say which zone the page shows them in.
+#[tokio::test]
+async fn a_workshops_time_zone_sets_its_days_and_times() {
+    let app = app(None, "");
+    let secret = app
+        .store
+        .create_workshop(NewWorkshop {
+            name: WORKSHOP.into(),
+            title: None,
+            checks: Some("git".into()),
+            time_zone: Some("Australia/Melbourne".into()),
+        })
+        .await
+        .unwrap();
+    let link = format!("/host/{WORKSHOP}/{}/", secret.expose());
+    let late = learner_report(&key_of(1), None, "Linux", &["Git (git)"], &[]);
+    import(&app, vec![(late, "2026-11-20 22:00:00.000".into())]).await;
+    let page = send(&app, &link).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let days = page.text.split("id=\"days-h\"").nth(1).unwrap();
+    let days = days.split("id=\"learners-h\"").next().unwrap();
+    assert!(days.contains("Day (Australia/Melbourne)"), "{days}");
+    assert!(days.contains("<th scope=\"row\">2026-11-21</th>"), "{days}");
+    assert!(
+        !days.contains("2026-11-20"),
+        "the UTC day is not Melbourne's: {days}"
+    );
+    assert!(
+        page.text.contains("data-time-zone=\"Australia/Melbourne\""),
+        "{}",
+        page.text
+    );
     app.store.close();
 }

@@ -150,8 +150,8 @@ impl HostQuery {
 
 /// A stored time as the page shows it: to the minute, UTC, in a `<time>` the reader's
 /// browser shows in their zone.
-fn minute(time: Option<&str>) -> Moment {
-    Moment::of(time)
+fn minute(time: Option<&str>, zone: Option<&str>) -> Moment {
+    Moment::of(time).in_zone(zone)
 }
 
 /// A column heading that sorts the table.
@@ -235,6 +235,10 @@ pub struct HostPage {
     pub share: String,
     pub chart: ColumnChart,
     pub days: Vec<DayRow>,
+    /// Whose days the chart and its table count: the workshop's zone, else UTC.
+    pub day_zone: String,
+    /// The workshop has a zone of its own, which its times show in.
+    pub own_zone: bool,
     pub sort_links: Vec<SortLink>,
     pub rows: Vec<LearnerRow>,
     pub not_ready_only: bool,
@@ -259,6 +263,8 @@ pub struct HostReport {
     pub standings: Standings,
     /// Per problem of `standings.groups`, what learners on its system did about it.
     pub others: Vec<Option<String>>,
+    /// The workshop's IANA time zone (`workshop create --time-zone`); `None`: the reader's.
+    pub time_zone: Option<String>,
 }
 
 impl HostReport {
@@ -284,6 +290,7 @@ impl HostReport {
         Ok(Some(HostReport {
             workshop: view.workshop.name,
             title: view.workshop.title,
+            time_zone: view.workshop.time_zone,
             required: view.required,
             standings: view.standings,
             others,
@@ -410,7 +417,13 @@ impl HostPage {
                 })
                 .collect(),
             sort_links,
-            rows: standings.rows.iter().map(row).collect(),
+            rows: standings
+                .rows
+                .iter()
+                .map(|l| row(l, report.time_zone.as_deref()))
+                .collect(),
+            day_zone: report.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+            own_zone: report.time_zone.is_some(),
             not_ready_only: query.not_ready_only,
             all_href: query.href(|q| {
                 q.not_ready_only = false;
@@ -469,7 +482,7 @@ fn clipped(text: &str) -> String {
 }
 
 /// A learner as the table shows them.
-fn row(l: &crate::storage::LearnerRow) -> LearnerRow {
+fn row(l: &crate::storage::LearnerRow, zone: Option<&str>) -> LearnerRow {
     LearnerRow {
         who: l.who.clone(),
         has_email: l.has_email,
@@ -481,7 +494,7 @@ fn row(l: &crate::storage::LearnerRow) -> LearnerRow {
             .iter()
             .map(|f| FailingCell {
                 label: f.label.clone(),
-                since: minute(f.since.as_deref()),
+                since: minute(f.since.as_deref(), zone),
                 error: match (f.error.as_deref().map(clipped), &f.version) {
                     (Some(e), Some(v)) => format!("{e} (found {v})"),
                     (Some(e), None) => e,
@@ -504,12 +517,12 @@ fn row(l: &crate::storage::LearnerRow) -> LearnerRow {
                     }
                     _ => String::new(),
                 };
-                (f.label.clone(), minute(f.fixed_at.as_deref()), after)
+                (f.label.clone(), minute(f.fixed_at.as_deref(), zone), after)
             })
             .collect(),
         more_fixed: l.more_fixed,
         attempts: l.attempts,
-        last_report: minute(l.last_report.as_deref()),
+        last_report: minute(l.last_report.as_deref(), zone),
     }
 }
 

@@ -153,6 +153,8 @@ pub struct Moment {
     pub iso: String,
     /// `2026-11-03 10:00` (UTC), or "–".
     pub text: String,
+    /// The IANA zone to show it in (a workshop's), rather than the reader's.
+    pub zone: Option<String>,
 }
 
 impl Moment {
@@ -163,11 +165,21 @@ impl Moment {
             Some(t) => Moment {
                 iso: format!("{}T{}Z", &t[..10], t.get(11..19).unwrap_or(&t[11..16])),
                 text: t[..16].to_owned(),
+                zone: None,
             },
             None => Moment {
                 iso: String::new(),
                 text: "–".into(),
+                zone: None,
             },
+        }
+    }
+
+    /// The same time, shown in `zone` (an IANA name) when there is one.
+    pub fn in_zone(self, zone: Option<&str>) -> Moment {
+        Moment {
+            zone: zone.map(str::to_owned),
+            ..self
         }
     }
 }
