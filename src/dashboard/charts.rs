@@ -223,7 +223,7 @@ impl ColumnChart {
         let mut ticks: Vec<Tick> = bins
             .iter()
             .enumerate()
-            .filter(|(i, _)| (last - i) % every == 0)
+            .filter(|(i, _)| (last - i).is_multiple_of(every))
             .map(|(i, bin)| {
                 let centre = COLUMN_LEFT + (i as f64 + 0.5) * slot;
                 let half = bin.label.chars().count() as f64 * TICK_CHAR_WIDTH / 2.0;
