@@ -12,9 +12,10 @@
   function format(zone) {
     var key = zone || "";
     if (!formats[key]) {
+      // Parts, so the text keeps the page's own short form: 2026-11-03 21:05.
       var options = {
         year: "numeric", month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"
       };
       if (zone) {
         options.timeZone = zone;
@@ -40,7 +41,12 @@
       if (isNaN(at.getTime())) {
         return;
       }
-      time.textContent = format(time.getAttribute("data-time-zone")).format(at);
+      var part = {};
+      format(time.getAttribute("data-time-zone")).formatToParts(at).forEach(function (p) {
+        part[p.type] = p.value;
+      });
+      time.textContent = part.year + "-" + part.month + "-" + part.day + " " +
+        part.hour + ":" + part.minute;
       time.setAttribute("data-shown", "local");
     });
   }
