@@ -594,7 +594,7 @@ fn a_workshops_time_zone_is_checked_stored_and_shown() {
             "create",
             WORKSHOP,
             "--time-zone",
-            "Australia/Melbourne",
+            "australia/melbourne",
         ],
     ));
     succeeded(&run(&db, &["workshop", "create", OTHER]));

@@ -201,7 +201,8 @@ fn parse_id(id: &str) -> Result<WorkshopId, String> {
 /// An IANA time zone the system's tzdb knows, by its name.
 fn parse_time_zone(name: &str) -> Result<String, String> {
     match crate::storage::timestamp::zone(name) {
-        Some(_) => Ok(name.to_owned()),
+        // As the tzdb spells it (australia/melbourne is Australia/Melbourne).
+        Some(zone) => Ok(zone.iana_name().unwrap_or(name).to_owned()),
         None => Err(format!(
             "{name:?} is no time zone this system knows: give an IANA name such as \
              Australia/Melbourne or Europe/Oslo (see /usr/share/zoneinfo)"

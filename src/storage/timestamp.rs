@@ -167,5 +167,11 @@ mod tests {
         assert_eq!(day_text(local_day(late, Some(&melbourne))), "2026-11-21");
         assert_eq!(local_day(None, Some(&melbourne)), UNKNOWN_DAY);
         assert!(zone("Mars/Olympus").is_none());
+        assert!(
+            zone("../../../etc/passwd").is_none(),
+            "a name, never a path"
+        );
+        let spelled = zone("australia/melbourne").unwrap();
+        assert_eq!(spelled.iana_name(), Some("Australia/Melbourne"));
     }
 }
