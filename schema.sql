@@ -88,7 +88,10 @@ CREATE TABLE hosted_workshops (
     secret_hash  BLOB    NOT NULL,
     created_time TEXT    NOT NULL,
     -- When the current link was made (creation, or the last `workshop revoke`).
-    link_time    TEXT    NOT NULL
+    link_time    TEXT    NOT NULL,
+    -- The IANA zone of the host page's days and times (`workshop create --time-zone`);
+    -- NULL: UTC.
+    time_zone    TEXT
 );
 
 -- One attempt: when, from which machine, for which workshop (both as they were then, so a

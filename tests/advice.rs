@@ -178,6 +178,7 @@ async fn the_hosts_page_tells_what_learners_on_the_same_system_did() {
             name: WORKSHOP.into(),
             title: None,
             checks: Some("git".into()),
+            time_zone: None,
         })
         .await
         .unwrap();

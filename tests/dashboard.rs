@@ -163,9 +163,13 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 fn assert_no_inline_code(path: &str, html: &str) {
     let tags = tags(html);
     let scripts: Vec<&String> = tags.iter().filter(|t| t.starts_with("script")).collect();
-    assert_eq!(scripts.len(), 1, "{path}: one script tag: {scripts:?}");
+    assert_eq!(scripts.len(), 2, "{path}: two script tags: {scripts:?}");
     assert!(
         scripts[0].starts_with("script src=\"/static/live.js?v="),
+        "{path}"
+    );
+    assert!(
+        scripts[1].starts_with("script src=\"/static/local-time.js?v="),
         "{path}"
     );
     for tag in &tags {
@@ -1145,6 +1149,7 @@ async fn texts_a_learner_sent_reach_every_page_only_escaped() {
             name: workshop.into(),
             title: None,
             checks: None,
+            time_zone: None,
         })
         .await
         .unwrap();
@@ -1257,4 +1262,51 @@ async fn the_landing_page_prints_no_command_for_an_id_that_is_none() {
     let page = fetch(&app, "/?workshop=intro+%3Cpython%3E").await;
     assert_eq!(page.status, 200);
     assert!(unescape(&page.text).contains("check.py?workshop=intro+%3Cpython%3E"));
+}
+
+/// "Failures over time" is a time axis: failures on days far apart stand apart, the days
+/// between are zeros in the chart's table, and the JSON export keeps the days with failures.
+#[tokio::test]
+async fn failures_over_time_keep_their_gaps_and_the_export_its_days() {
+    let app = app(None, "");
+    let reports = ["2024-11-27", "2025-01-03", "2025-01-21"]
+        .iter()
+        .enumerate()
+        .map(|(i, day)| {
+            let key = format!("00000000-0000-4000-8000-{i:012}");
+            (
+                crate::support::report(&sample(Some(&key), None, None)),
+                format!("{day} 10:00:00.000"),
+            )
+        })
+        .collect();
+    app.store.import(reports).await.unwrap();
+    let path = "/view/detail/?package_one_name=EasyMercurial";
+    let page = fetch(&app, path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let time = page.text.split("id=\"time-h\"").nth(1).unwrap();
+    let time = time.split("</section>").next().unwrap();
+    let rows: Vec<&str> = time
+        .split("<th scope=\"row\">")
+        .skip(1)
+        .map(|r| &r[..10])
+        .collect();
+    assert_eq!(
+        rows.len(),
+        56,
+        "every day from the first to the last: {rows:?}"
+    );
+    assert_eq!(rows[0], "2024-11-27");
+    assert_eq!(rows[55], "2025-01-21");
+    assert!(
+        time.contains("<th scope=\"row\">2024-11-28</th><td class=\"num\">0</td>"),
+        "{time}"
+    );
+    let days = export(&app, &format!("{path}&export=json")).await;
+    let create_time = days["package_details"][0]["create_time"].to_string();
+    assert_eq!(
+        create_time, r#"[["2024-11-27",1],["2025-01-03",1],["2025-01-21",1]]"#,
+        "days with failures only, as the 2016 export"
+    );
+    app.store.close();
 }

@@ -47,6 +47,7 @@ async fn hosted(app: &App, name: &str, checks: Option<&str>) -> String {
             name: name.into(),
             title: Some("Oslo <day one>".into()),
             checks: checks.map(str::to_owned),
+            time_zone: None,
         })
         .await
         .unwrap();
@@ -106,6 +107,21 @@ async fn the_private_page_shows_latest_failures_and_emails_only_where_given() {
     let learners = learners.split("id=\"fixes-h\"").next().unwrap();
     assert!(!learners.contains("\">Git (git)"), "{learners}");
     assert!(learners.contains("fixed Git (git)"), "{learners}");
+    // Each time is an instant the browser shows in its reader's zone, UTC kept in the title.
+    let time = learners
+        .split("<time datetime=\"")
+        .nth(1)
+        .expect("a <time>");
+    let (instant, rest) = time.split_once('"').unwrap();
+    assert!(instant.len() == 20 && instant.ends_with('Z'), "{instant}");
+    let title = rest.split("title=\"").nth(1).unwrap();
+    assert!(
+        title.starts_with(&instant[..10]) && title.contains(" UTC\""),
+        "{title}"
+    );
+    let script = send(&app, "/static/local-time.js").await;
+    assert_eq!(script.status, 200);
+    assert!(script.text.contains("Intl.DateTimeFormat"));
     assert!(
         page.text.contains("python3 -m pip install numpy"),
         "the fix for Linux"
@@ -572,5 +588,41 @@ async fn every_order_filter_and_page_matches_a_straightforward_replay() {
             }
         }
     }
+    app.store.close();
+}
+
+/// A workshop in Melbourne counts its days there: a report at 22:00 UTC is the next
+/// morning's, in the chart's table, and its times say which zone the page shows them in.
+#[tokio::test]
+async fn a_workshops_time_zone_sets_its_days_and_times() {
+    let app = app(None, "");
+    let secret = app
+        .store
+        .create_workshop(NewWorkshop {
+            name: WORKSHOP.into(),
+            title: None,
+            checks: Some("git".into()),
+            time_zone: Some("Australia/Melbourne".into()),
+        })
+        .await
+        .unwrap();
+    let link = format!("/host/{WORKSHOP}/{}/", secret.expose());
+    let late = learner_report(&key_of(1), None, "Linux", &["Git (git)"], &[]);
+    import(&app, vec![(late, "2026-11-20 22:00:00.000".into())]).await;
+    let page = send(&app, &link).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let days = page.text.split("id=\"days-h\"").nth(1).unwrap();
+    let days = days.split("id=\"learners-h\"").next().unwrap();
+    assert!(days.contains("days in Australia/Melbourne"), "{days}");
+    assert!(days.contains("<th scope=\"row\">2026-11-21</th>"), "{days}");
+    assert!(
+        !days.contains("2026-11-20"),
+        "the UTC day is not Melbourne's: {days}"
+    );
+    assert!(
+        page.text.contains("data-time-zone=\"Australia/Melbourne\""),
+        "{}",
+        page.text
+    );
     app.store.close();
 }

@@ -568,3 +568,38 @@ fn a_data_carpentry_r_workshop_by_its_curriculum_checks_what_its_lessons_need() 
         "{help}"
     );
 }
+
+/// `--time-zone` takes an IANA name the system's tzdb knows, refuses others, and `workshop
+/// show` says it.
+#[test]
+fn a_workshops_time_zone_is_checked_stored_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ras.db");
+    let refused = run(
+        &db,
+        &[
+            "workshop",
+            "create",
+            WORKSHOP,
+            "--time-zone",
+            "Mars/Olympus",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Australia/Melbourne"));
+    succeeded(&run(
+        &db,
+        &[
+            "workshop",
+            "create",
+            WORKSHOP,
+            "--time-zone",
+            "australia/melbourne",
+        ],
+    ));
+    succeeded(&run(&db, &["workshop", "create", OTHER]));
+    let shown = succeeded(&run(&db, &["workshop", "show", WORKSHOP]));
+    assert!(shown.contains("time zone Australia/Melbourne"), "{shown}");
+    let other = succeeded(&run(&db, &["workshop", "show", OTHER]));
+    assert!(other.contains("time zone UTC"), "{other}");
+}

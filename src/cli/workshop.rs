@@ -98,6 +98,11 @@ pub struct CreateArgs {
     #[arg(long, value_name = "TEXT", value_parser = parse_title)]
     pub title: Option<String>,
 
+    /// The time zone of the readiness page's days and times, an IANA name such as
+    /// Australia/Melbourne (default: UTC)
+    #[arg(long, value_name = "ZONE", value_parser = parse_time_zone)]
+    pub time_zone: Option<String>,
+
     #[command(flatten)]
     pub place: Place,
 }
@@ -191,6 +196,18 @@ fn parse_id(id: &str) -> Result<WorkshopId, String> {
         );
     }
     Ok(id)
+}
+
+/// An IANA time zone the system's tzdb knows, by its name.
+fn parse_time_zone(name: &str) -> Result<String, String> {
+    match crate::storage::timestamp::zone(name) {
+        // As the tzdb spells it (australia/melbourne is Australia/Melbourne).
+        Some(zone) => Ok(zone.iana_name().unwrap_or(name).to_owned()),
+        None => Err(format!(
+            "{name:?} is no time zone this system knows: give an IANA name such as \
+             Australia/Melbourne or Europe/Oslo (see /usr/share/zoneinfo)"
+        )),
+    }
 }
 
 fn parse_title(title: &str) -> Result<String, String> {
@@ -294,6 +311,7 @@ fn create(mut args: CreateArgs) -> ExitCode {
         name: args.id.clone(),
         title: args.title.clone().filter(|t| !t.is_empty()),
         checks,
+        time_zone: args.time_zone.clone(),
     };
     let checks = new.checks.clone();
     // A host's first command on a new laptop: the database may not exist yet.
@@ -328,8 +346,9 @@ fn describe(workshop: &HostedWorkshop) -> String {
         Some(list) => format!("{list}{}", preset_note(list)),
         None => "(the server's)".to_owned(),
     };
+    let zone = workshop.time_zone.as_deref().unwrap_or("UTC");
     format!(
-        "{}{title}: {} learner{}, checks {checks}, registered {} UTC",
+        "{}{title}: {} learner{}, checks {checks}, time zone {zone}, registered {} UTC",
         workshop.name,
         workshop.learners,
         if workshop.learners == 1 { "" } else { "s" },

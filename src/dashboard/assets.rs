@@ -15,8 +15,9 @@ pub struct Asset {
 const STYLESHEET: &[u8] = include_bytes!("../../static/dashboard.css");
 const LIVE_SCRIPT: &[u8] = include_bytes!("../../static/live.js");
 const ICON: &[u8] = include_bytes!("../../static/icon.svg");
+const LOCAL_TIME_SCRIPT: &[u8] = include_bytes!("../../static/local-time.js");
 
-pub const ASSETS: [Asset; 3] = [
+pub const ASSETS: [Asset; 4] = [
     Asset {
         name: "dashboard.css",
         content_type: "text/css; charset=utf-8",
@@ -34,6 +35,12 @@ pub const ASSETS: [Asset; 3] = [
         content_type: "image/svg+xml",
         body: ICON,
         version: digest(ICON),
+    },
+    Asset {
+        name: "local-time.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: LOCAL_TIME_SCRIPT,
+        version: digest(LOCAL_TIME_SCRIPT),
     },
 ];
 

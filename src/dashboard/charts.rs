@@ -3,6 +3,8 @@
 //! Only numbers and strings leave this module; `templates/charts.html` draws them, escaping
 //! every label. Coordinates are in the SVG's own units: the picture scales to its box.
 
+use super::timeline::Timeline;
+
 /// The bars a chart shows at most; its table lists the rest.
 pub const MAX_BARS: usize = 15;
 /// Labels longer than this are cut (the full text is in the tooltip and the table).
@@ -57,6 +59,7 @@ pub struct Bar {
 }
 
 /// A category and its count in each series.
+#[derive(Debug, Clone)]
 pub struct Category {
     pub label: String,
     pub counts: Vec<i64>,
@@ -134,10 +137,14 @@ impl BarChart {
 const COLUMN_AREA_HEIGHT: f64 = 160.0;
 const COLUMN_LEFT: f64 = 40.0;
 const COLUMN_BOTTOM: f64 = 24.0;
-/// Date labels along the axis at most; more would overlap.
-const MAX_TICKS: usize = 8;
+/// Labels along the time axis at most: six 10-character dates fit 600 units with room
+/// between them, even when the last one is pulled left to stay inside the picture.
+const MAX_TICKS: usize = 6;
+/// How wide one character of a tick label is, at least, in the SVG's units (11 px digits).
+const TICK_CHAR_WIDTH: f64 = 7.0;
 
-/// A column chart over days: one group of columns per day, one column per series.
+/// A column chart over time: one group of columns per bin of a [`Timeline`], one column
+/// per series.
 #[derive(Debug, Clone)]
 pub struct ColumnChart {
     pub title: String,
@@ -166,28 +173,32 @@ pub struct Column {
 pub struct Tick {
     pub x: f64,
     pub label: String,
+    /// The CSS class that anchors the text: "" (middle), "start" or "end", so a label at
+    /// either edge stays inside the picture.
+    pub align: &'static str,
 }
 
 impl ColumnChart {
-    /// `days` in order, each with its count per series.
-    pub fn new(title: &str, days: &[Category], series: &[String], unit: &str) -> ColumnChart {
-        let max = days
+    /// The bins of `timeline`, each with its count per series, evenly spaced in time.
+    pub fn new(title: &str, timeline: &Timeline, series: &[String], unit: &str) -> ColumnChart {
+        let bins = &timeline.bins;
+        let max = bins
             .iter()
             .flat_map(|d| d.counts.iter().copied())
             .max()
             .unwrap_or(0)
             .max(1);
         let span = WIDTH - COLUMN_LEFT - 8.0;
-        let slot = span / days.len().max(1) as f64;
-        let per_day = days.first().map_or(1, |d| d.counts.len().max(1));
-        // Columns of one day touch; days are apart by a fifth of a slot.
-        let column_width = (slot * 0.8 / per_day as f64).min(40.0);
+        let slot = span / bins.len().max(1) as f64;
+        let per_bin = bins.first().map_or(1, |d| d.counts.len().max(1));
+        // Columns of one bin touch; bins are apart by a fifth of a slot.
+        let column_width = (slot * 0.8 / per_bin as f64).min(40.0);
         let axis_y = TOP + COLUMN_AREA_HEIGHT;
         let mut columns = Vec::new();
-        for (i, day) in days.iter().enumerate() {
-            let group = column_width * per_day as f64;
+        for (i, bin) in bins.iter().enumerate() {
+            let group = column_width * per_bin as f64;
             let start = COLUMN_LEFT + i as f64 * slot + (slot - group) / 2.0;
-            for (s, &count) in day.counts.iter().enumerate() {
+            for (s, &count) in bin.counts.iter().enumerate() {
                 if count == 0 {
                     continue;
                 }
@@ -202,20 +213,54 @@ impl ColumnChart {
                     width: round(column_width),
                     height: round(height),
                     series: s,
-                    tooltip: format!("{}{who}: {count} {unit}", day.label),
+                    tooltip: format!("{}{who}: {count} {unit}", timeline.bin.describe(&bin.label)),
                 });
             }
         }
-        let every = days.len().div_ceil(MAX_TICKS).max(1);
-        let ticks = days
+        // Counted back from the last bin, so the latest one is always labelled.
+        let every = bins.len().div_ceil(MAX_TICKS).max(1);
+        let last = bins.len().saturating_sub(1);
+        let mut ticks: Vec<Tick> = bins
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % every == 0)
-            .map(|(i, day)| Tick {
-                x: round(COLUMN_LEFT + (i as f64 + 0.5) * slot),
-                label: day.label.clone(),
+            .filter(|(i, _)| (last - i).is_multiple_of(every))
+            .map(|(i, bin)| {
+                let centre = COLUMN_LEFT + (i as f64 + 0.5) * slot;
+                let half = bin.label.chars().count() as f64 * TICK_CHAR_WIDTH / 2.0;
+                let (x, align) = if centre + half > WIDTH {
+                    (WIDTH - 1.0, "end")
+                } else if centre - half < 0.0 {
+                    (1.0, "start")
+                } else {
+                    (centre, "")
+                };
+                Tick {
+                    x: round(x),
+                    label: bin.label.clone(),
+                    align,
+                }
             })
             .collect();
+        // A label crowded by the one right of it (pulled left at the edge) gives way.
+        let extent = |t: &Tick| {
+            let room = t.label.chars().count() as f64 * TICK_CHAR_WIDTH;
+            match t.align {
+                "start" => (t.x, t.x + room),
+                "end" => (t.x - room, t.x),
+                _ => (t.x - room / 2.0, t.x + room / 2.0),
+            }
+        };
+        let mut kept: Vec<Tick> = Vec::with_capacity(ticks.len());
+        while let Some(tick) = ticks.pop() {
+            let fits = kept
+                .last()
+                .is_none_or(|right| extent(&tick).1 + 4.0 <= extent(right).0);
+            if fits {
+                kept.push(tick);
+            }
+        }
+        kept.reverse();
+        let ticks = kept;
         ColumnChart {
             title: title.to_owned(),
             width: WIDTH,
@@ -252,6 +297,7 @@ fn shorten(label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dashboard::timeline::Fold;
 
     #[test]
     fn the_longest_bar_fills_the_span_and_small_ones_stay_visible() {
@@ -276,16 +322,74 @@ mod tests {
     }
 
     #[test]
-    fn days_get_at_most_a_few_ticks() {
-        let days: Vec<Category> = (0..30)
-            .map(|d| Category {
-                label: format!("2016-08-{:02}", d + 1),
-                counts: vec![d, 0],
-            })
-            .collect();
-        let chart = ColumnChart::new("t", &days, &["a".into(), "b".into()], "failures");
+    fn days_get_at_most_a_few_ticks_and_the_last_day_is_labelled_inside() {
+        let days: Vec<(i64, Vec<i64>)> = (0..30).map(|d| (20_000 + d, vec![d, 0])).collect();
+        let timeline = Timeline::new(&days, 2, Fold::Sum);
+        let chart = ColumnChart::new("t", &timeline, &["a".into(), "b".into()], "failures");
         assert!(chart.ticks.len() <= MAX_TICKS);
         assert_eq!(chart.columns.len(), 29, "zero counts draw nothing");
         assert!(chart.columns.iter().all(|c| c.y >= chart.max_y - 0.1));
+        let last = chart.ticks.last().unwrap();
+        assert_eq!(last.label, timeline.bins[29].label);
+        assert_eq!(last.align, "end");
+        assert!(last.x <= chart.width);
+        assert_eq!(
+            chart.columns[0].tooltip,
+            format!("{} (a): 1 failures", timeline.bins[1].label)
+        );
+    }
+
+    /// The chart alone, drawn by the page's own macro.
+    #[derive(askama::Template)]
+    #[template(
+        source = "{% import \"charts.html\" as charts %}{% call charts::column_chart(chart) %}{% endcall %}",
+        ext = "html"
+    )]
+    struct Drawn {
+        chart: ColumnChart,
+    }
+
+    /// Each drawn tick label: x, its anchor class, its text.
+    fn drawn_ticks(svg: &str) -> Vec<(f64, String, String)> {
+        svg.split("<text class=\"tick")
+            .skip(1)
+            .map(|rest| {
+                let class = rest[..rest.find('"').unwrap()].trim().to_owned();
+                let x = rest.split("x=\"").nth(1).unwrap();
+                let x: f64 = x[..x.find('"').unwrap()].parse().unwrap();
+                let text = rest.split('>').nth(1).unwrap();
+                (x, class, text[..text.find('<').unwrap()].to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_drawn_charts_last_label_lies_within_its_view_box() {
+        use askama::Template;
+        // The issue's span: the last label read "2026-11-0", cut at the right edge.
+        for (first, last) in [(20_000, 20_001), (20_000, 20_055), (19_700, 20_419)] {
+            let days = [(first, vec![1]), (last, vec![2])];
+            let timeline = Timeline::new(&days, 1, Fold::Sum);
+            let svg = Drawn {
+                chart: ColumnChart::new("t", &timeline, &[], "failures"),
+            }
+            .render()
+            .unwrap();
+            let view_box = svg.split("viewBox=\"0 0 ").nth(1).unwrap();
+            let width: f64 = view_box.split(' ').next().unwrap().parse().unwrap();
+            let ticks = drawn_ticks(&svg);
+            let (x, class, text) = ticks.last().unwrap();
+            assert_eq!(text, &timeline.bins.last().unwrap().label, "{svg}");
+            let room = text.chars().count() as f64 * TICK_CHAR_WIDTH;
+            let (left, right) = match class.as_str() {
+                "end" => (x - room, *x),
+                "start" => (*x, x + room),
+                _ => (x - room / 2.0, x + room / 2.0),
+            };
+            assert!(
+                left >= 0.0 && right <= width,
+                "{text} at {x} ({class}) in {width}"
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! It names learners (emails included), so it answers only to the workshop's current secret;
 //! anything else under `/host/` is the same 404, and the secret never reaches the log.
 
-use super::charts::{Category, ColumnChart};
+use super::charts::ColumnChart;
 use super::commands::LearnerCommands;
 use super::export::Sheet;
 use super::pages::duration;
@@ -13,6 +13,7 @@ use super::pages::system_label;
 use super::pages::{share, Layout, MAX_TABLE_ROWS};
 use super::query::{pairs, value};
 use super::readiness::HostRules;
+use super::timeline::{Fold, Moment, Timeline};
 use super::EXPORT_ROWS;
 use crate::catalog::catalog;
 use crate::config::Checks;
@@ -124,9 +125,10 @@ impl HostQuery {
     }
 }
 
-/// A stored time as the page shows it: to the minute, UTC.
-fn minute(time: Option<&str>) -> String {
-    time.and_then(|t| t.get(..16)).unwrap_or("–").to_owned()
+/// A stored time as the page shows it: to the minute, UTC, in a `<time>` the reader's
+/// browser shows in their zone.
+fn minute(time: Option<&str>, zone: Option<&str>) -> Moment {
+    Moment::of(time).in_zone(zone)
 }
 
 /// A column heading that sorts the table.
@@ -143,7 +145,7 @@ pub struct SortLink {
 /// One check a learner still fails, as a table cell shows it.
 pub struct FailingCell {
     pub label: String,
-    pub since: String,
+    pub since: Moment,
     pub error: String,
     pub required: bool,
 }
@@ -159,10 +161,10 @@ pub struct LearnerRow {
     pub more_failing: usize,
     pub unchecked: Vec<String>,
     /// What they already fixed: the check, when, and how long after it first failed.
-    pub fixed: Vec<(String, String, String)>,
+    pub fixed: Vec<(String, Moment, String)>,
     pub more_fixed: usize,
     pub attempts: i64,
-    pub last_report: String,
+    pub last_report: Moment,
 }
 
 /// One problem on one operating system: what to tell the learners it concerns.
@@ -210,6 +212,10 @@ pub struct HostPage {
     pub share: String,
     pub chart: ColumnChart,
     pub days: Vec<DayRow>,
+    /// Whose days the chart and its table count: the workshop's zone, else UTC.
+    pub day_zone: String,
+    /// The workshop has a zone of its own, which its times show in.
+    pub own_zone: bool,
     pub sort_links: Vec<SortLink>,
     pub rows: Vec<LearnerRow>,
     pub not_ready_only: bool,
@@ -234,6 +240,8 @@ pub struct HostReport {
     pub standings: Standings,
     /// Per problem of `standings.groups`, what learners on its system did about it.
     pub others: Vec<Option<String>>,
+    /// The workshop's IANA time zone (`workshop create --time-zone`); `None`: the reader's.
+    pub time_zone: Option<String>,
 }
 
 impl HostReport {
@@ -259,6 +267,7 @@ impl HostReport {
         Ok(Some(HostReport {
             workshop: view.workshop.name,
             title: view.workshop.title,
+            time_zone: view.workshop.time_zone,
             required: view.required,
             standings: view.standings,
             others,
@@ -315,17 +324,18 @@ impl HostPage {
             .title
             .clone()
             .unwrap_or_else(|| report.workshop.clone());
-        let day_categories: Vec<Category> = standings
+        // Learners by the end of each day: a state, so a week would show its last day's.
+        let by_day: Vec<(i64, Vec<i64>)> = standings
             .days
             .iter()
-            .map(|(day, reported, ready)| Category {
-                label: day.clone(),
-                counts: vec![*reported, *ready],
+            .map(|(day, reported, ready)| {
+                (timestamp::day_number(Some(day)), vec![*reported, *ready])
             })
             .collect();
+        let over_time = Timeline::new(&by_day, 2, Fold::Last);
         let chart = ColumnChart::new(
             "Learners who had reported, and of them ready, at the end of each day",
-            &day_categories,
+            &over_time,
             &["reported".into(), "ready".into()],
             "learners",
         );
@@ -372,19 +382,25 @@ impl HostPage {
             ready: standings.ready,
             share: share(standings.ready, standings.learners),
             chart,
-            days: standings
-                .days
+            days: over_time
+                .bins
                 .iter()
                 .rev()
-                .map(|(day, reported, ready)| DayRow {
-                    day: day.clone(),
-                    reported: *reported,
-                    ready: *ready,
-                    share: share(*ready, *reported),
+                .map(|bin| DayRow {
+                    day: bin.label.clone(),
+                    reported: bin.counts[0],
+                    ready: bin.counts[1],
+                    share: share(bin.counts[1], bin.counts[0]),
                 })
                 .collect(),
             sort_links,
-            rows: standings.rows.iter().map(row).collect(),
+            rows: standings
+                .rows
+                .iter()
+                .map(|l| row(l, report.time_zone.as_deref()))
+                .collect(),
+            day_zone: report.time_zone.clone().unwrap_or_else(|| "UTC".into()),
+            own_zone: report.time_zone.is_some(),
             not_ready_only: query.not_ready_only,
             all_href: query.href(|q| {
                 q.not_ready_only = false;
@@ -443,7 +459,7 @@ fn clipped(text: &str) -> String {
 }
 
 /// A learner as the table shows them.
-fn row(l: &crate::storage::LearnerRow) -> LearnerRow {
+fn row(l: &crate::storage::LearnerRow, zone: Option<&str>) -> LearnerRow {
     LearnerRow {
         who: l.who.clone(),
         has_email: l.has_email,
@@ -455,7 +471,7 @@ fn row(l: &crate::storage::LearnerRow) -> LearnerRow {
             .iter()
             .map(|f| FailingCell {
                 label: f.label.clone(),
-                since: minute(f.since.as_deref()),
+                since: minute(f.since.as_deref(), zone),
                 error: match (f.error.as_deref().map(clipped), &f.version) {
                     (Some(e), Some(v)) => format!("{e} (found {v})"),
                     (Some(e), None) => e,
@@ -478,12 +494,12 @@ fn row(l: &crate::storage::LearnerRow) -> LearnerRow {
                     }
                     _ => String::new(),
                 };
-                (f.label.clone(), minute(f.fixed_at.as_deref()), after)
+                (f.label.clone(), minute(f.fixed_at.as_deref(), zone), after)
             })
             .collect(),
         more_fixed: l.more_fixed,
         attempts: l.attempts,
-        last_report: minute(l.last_report.as_deref()),
+        last_report: minute(l.last_report.as_deref(), zone),
     }
 }
 

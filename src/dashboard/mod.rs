@@ -10,6 +10,7 @@ mod host;
 mod pages;
 mod query;
 mod readiness;
+mod timeline;
 
 pub(crate) use commands::LearnerCommands;
 pub(crate) use host::host_url;

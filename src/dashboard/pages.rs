@@ -7,7 +7,9 @@ use super::commands::LearnerCommands;
 use super::query::{
     detail_href, landing_href, script_url, view_href, DetailQuery, Export, ViewQuery,
 };
+use super::timeline::{Bin, Fold, Timeline};
 use crate::report::{WorkshopId, WorkshopIdError};
+use crate::storage::timestamp;
 use crate::storage::{Comparison, Fixes, Overview, PackageFilter, ValueCount, WorkshopSummary};
 use askama::Template;
 use std::collections::HashMap;
@@ -28,6 +30,8 @@ pub struct Layout {
     pub section: &'static str,
     pub stylesheet: String,
     pub script: String,
+    /// Shows the page's times in the reader's time zone.
+    pub local_time: String,
     pub icon: String,
 }
 
@@ -38,6 +42,7 @@ impl Layout {
             section,
             stylesheet: assets::href("dashboard.css"),
             script: assets::href("live.js"),
+            local_time: assets::href("local-time.js"),
             icon: assets::href("icon.svg"),
         }
     }
@@ -496,6 +501,8 @@ pub struct DetailPage {
     pub failures: i64,
     pub sections: Vec<Section>,
     pub timeline: ColumnChart,
+    /// The chart's bins (a day, a week...), which the table lists too.
+    pub bin: Bin,
     pub timeline_rows: Vec<CompareRow>,
     pub errors: Vec<ErrorList>,
     /// What fixed each package's check (its name, all versions).
@@ -570,15 +577,34 @@ impl DetailPage {
             section("By machine", |d| &d.machine),
             section("By platform", |d| &d.system_platform),
         ];
-        let days: Vec<&[ValueCount]> = details.iter().map(|d| d.days.as_slice()).collect();
-        let mut timeline_rows = merge(&days);
-        timeline_rows.sort_by(|a, b| a.value.cmp(&b.value));
+        // Each package's failures per day, on one time axis.
+        let days: Vec<(i64, Vec<i64>)> = details
+            .iter()
+            .enumerate()
+            .flat_map(|(series, d)| {
+                d.days.iter().map(move |vc| {
+                    let mut counts = vec![0; details.len()];
+                    counts[series] = vc.count;
+                    (timestamp::day_number(Some(&vc.value)), counts)
+                })
+            })
+            .filter(|(day, _)| *day != timestamp::UNKNOWN_DAY)
+            .collect();
+        let over_time = Timeline::new(&days, details.len(), Fold::Sum);
         let timeline = ColumnChart::new(
-            "Failures per day",
-            &categories(&timeline_rows),
+            &format!("Failures {}", over_time.bin.per()),
+            &over_time,
             &labels,
             "failures",
         );
+        let timeline_rows = over_time
+            .bins
+            .iter()
+            .map(|b| CompareRow {
+                value: b.label.clone(),
+                counts: b.counts.clone(),
+            })
+            .collect();
         let scope_label = match workshop {
             Some(w) => format!("workshop {}", shown(w)),
             None => "all workshops".into(),
@@ -624,6 +650,7 @@ impl DetailPage {
             failures: details.iter().map(|d| d.failures).sum(),
             sections,
             timeline,
+            bin: over_time.bin,
             timeline_rows,
             errors: details
                 .iter()

@@ -326,8 +326,23 @@ impl Store {
                 return Ok(None);
             };
             let required = rules.required(workshop.checks.as_deref());
-            let today = timestamp::day_number(Some(&timestamp::now()));
-            let standings = readiness::standings(conn, &name, &required, &window, &*rules, today)?;
+            let zone = workshop.time_zone.as_deref().and_then(|name| {
+                let zone = timestamp::zone(name);
+                if zone.is_none() {
+                    log::warn!("time zone {name} is not in the system's tzdb: the page shows UTC");
+                }
+                zone
+            });
+            let today = timestamp::local_day(Some(&timestamp::now()), zone.as_ref());
+            let standings = readiness::standings(
+                conn,
+                &name,
+                &required,
+                &window,
+                &*rules,
+                today,
+                zone.as_ref(),
+            )?;
             Ok(Some(HostView {
                 workshop,
                 required,

@@ -2,7 +2,7 @@
 //! `PRAGMA user_version` holds the version: 0 is an empty file or the original 2016 server's,
 //! 1 and 2 are this server's earlier layouts (one row per package, tallies kept by triggers),
 //! 3 the dictionaries' layout before error texts were indexed by a hash and unused values
-//! deleted. Before a migration changes a file, a complete copy is written beside it.
+//! deleted, 4 registered workshops without a time zone. Before a migration changes a file, a complete copy is written beside it.
 
 use super::dictionary::{self, text_hash, Dictionary};
 use super::{rebuild, tally, Cause, StorageError};
@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 
 /// The version `schema.sql` describes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 const SCHEMA: &str = include_str!("../../schema.sql");
 /// The original's four tables, which every older layout has (perhaps not all of them).
 const LEGACY_TABLES: [&str; 4] = [
@@ -36,15 +36,16 @@ struct Step {
 /// one that starts from where that left it, until [`SCHEMA_VERSION`]; each step is tested from
 /// the version before it (`tests/migration.rs`: the original's file, `v2.db`, `v3.db`).
 ///
-/// - 0 to 2 (the original's four tables, this server's first layouts): the rows become this
-///   schema's raw rows and dictionaries, every count rebuilt ([`rebuild_from_legacy`]);
+/// - 0 to 2 (the original's four tables, this server's first layouts): the rows become the
+///   current schema's raw rows and dictionaries, every count rebuilt ([`rebuild_from_legacy`]);
 /// - 3 (error texts indexed by their whole text, no value ever deleted): texts indexed by a
 ///   hash, unused values deleted ([`rebuild_error_texts`]), then the file rewritten without
-///   the free space that held deleted learners' rows ([`scrub`]).
+///   the free space that held deleted learners' rows ([`scrub`]);
+/// - 4 (registered workshops in UTC only): a time zone column, empty ([`add_time_zone`]).
 const STEPS: &[Step] = &[
     Step {
         from: 0..=2,
-        to: 4,
+        to: 5,
         run: rebuild_from_legacy,
         after: None,
     },
@@ -54,7 +55,37 @@ const STEPS: &[Step] = &[
         run: rebuild_error_texts,
         after: Some(scrub),
     },
+    Step {
+        from: 4..=4,
+        to: 5,
+        run: add_time_zone,
+        after: None,
+    },
 ];
+
+/// Version 4 to 5: registered workshops get a time zone, none (UTC) for those there. The
+/// table is made anew with the very statement a new file gets (an added column would leave
+/// a different schema text behind), and its rows copied.
+fn add_time_zone(conn: &mut Connection, to: i64) -> Result<(), StorageError> {
+    let tx = conn.transaction()?;
+    let has_column: bool = tx.query_row(
+        "SELECT count(*) FROM pragma_table_info('hosted_workshops') WHERE name = 'time_zone'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_column {
+        tx.execute_batch("ALTER TABLE hosted_workshops RENAME TO v4_hosted_workshops;")?;
+        create_missing(&tx)?;
+        tx.execute_batch(
+            "INSERT INTO hosted_workshops (workshop_id, title, checks, secret_hash,
+                 created_time, link_time)
+             SELECT workshop_id, title, checks, secret_hash, created_time, link_time
+               FROM v4_hosted_workshops;
+             DROP TABLE v4_hosted_workshops;",
+        )?;
+    }
+    finish(tx, to)
+}
 
 /// Brings the database to [`SCHEMA_VERSION`].
 pub(super) fn migrate(conn: &mut Connection, location: &Location) -> Result<(), StorageError> {
@@ -590,5 +621,52 @@ mod tests {
             SCHEMA_VERSION
         );
         assert_eq!(shape(&conn), shape(&fresh));
+    }
+
+    /// Version 4 to 5: a registered workshop keeps its row and gets no time zone (UTC), and
+    /// the table reads as a new file's.
+    #[test]
+    fn a_version_4_file_gets_workshop_time_zones() {
+        let sql_of = |conn: &Connection| -> String {
+            conn.query_row(
+                "SELECT sql FROM sqlite_schema WHERE name = 'hosted_workshops'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        let fresh = Connection::open_in_memory().unwrap();
+        fresh.execute_batch(SCHEMA).unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(
+            "DROP TABLE hosted_workshops;
+             CREATE TABLE hosted_workshops (
+                 workshop_id  INTEGER PRIMARY KEY REFERENCES workshops (id) ON DELETE CASCADE,
+                 title        TEXT,
+                 checks       TEXT,
+                 secret_hash  BLOB    NOT NULL,
+                 created_time TEXT    NOT NULL,
+                 link_time    TEXT    NOT NULL
+             );
+             INSERT INTO workshops (id, name) VALUES (1, '2026-11-27-oslo');
+             INSERT INTO hosted_workshops VALUES (1, 'Oslo', 'git', x'00', '2026-11-01', '2026-11-02');
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+        migrate(&mut conn, &Location::Memory).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(sql_of(&conn), sql_of(&fresh));
+        let row: (String, String, Option<String>) = conn
+            .query_row(
+                "SELECT title, link_time, time_zone FROM hosted_workshops WHERE workshop_id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("Oslo".into(), "2026-11-02".into(), None));
     }
 }

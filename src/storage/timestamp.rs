@@ -84,6 +84,30 @@ pub(crate) fn seconds(stored: Option<&str>) -> Option<i64> {
     Some(day * 86_400 + h * 3600 + m * 60 + s)
 }
 
+/// A time zone by its IANA name (`Australia/Melbourne`), from the system's tzdb
+/// (`/usr/share/zoneinfo`, which jiff reads and re-reads as it changes); `None` when the name
+/// is not one.
+pub(crate) fn zone(name: &str) -> Option<jiff::tz::TimeZone> {
+    jiff::tz::db().get(name).ok()
+}
+
+/// The day of a stored time on `zone`'s wall clocks (UTC's when there is none), as
+/// [`day_number`] counts days; [`UNKNOWN_DAY`] when there is no time.
+pub(crate) fn local_day(stored: Option<&str>, zone: Option<&jiff::tz::TimeZone>) -> i64 {
+    let Some(zone) = zone else {
+        return day_number(stored);
+    };
+    let Some(at) = seconds(stored).and_then(|s| jiff::Timestamp::from_second(s).ok()) else {
+        return day_number(stored);
+    };
+    let date = zone.to_datetime(at).date();
+    days_from_civil(
+        i64::from(date.year()),
+        i64::from(date.month()),
+        i64::from(date.day()),
+    )
+}
+
 /// `YYYY-MM-DD` of a day number.
 pub(crate) fn day_text(day: i64) -> String {
     let (y, m, d) = civil_date(day.max(0) as u64);
@@ -137,5 +161,17 @@ mod tests {
         assert_eq!(seconds(Some("1970-01-01 01:02")), Some(3720));
         assert_eq!(seconds(None), None);
         assert_eq!(seconds(Some("not a time")), None);
+        let melbourne = zone("Australia/Melbourne").expect("the system's tzdb");
+        let late = Some("2026-11-20 22:00:00.000");
+        assert_eq!(day_text(local_day(late, None)), "2026-11-20");
+        assert_eq!(day_text(local_day(late, Some(&melbourne))), "2026-11-21");
+        assert_eq!(local_day(None, Some(&melbourne)), UNKNOWN_DAY);
+        assert!(zone("Mars/Olympus").is_none());
+        assert!(
+            zone("../../../etc/passwd").is_none(),
+            "a name, never a path"
+        );
+        let spelled = zone("australia/melbourne").unwrap();
+        assert_eq!(spelled.iana_name(), Some("Australia/Melbourne"));
     }
 }

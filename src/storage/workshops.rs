@@ -49,6 +49,9 @@ pub struct NewWorkshop {
     pub title: Option<String>,
     /// The checks its script runs (`git>=2.30,numpy`); `None` for the server's.
     pub checks: Option<String>,
+    /// The IANA zone its host reads the page in (`Australia/Melbourne`), already checked;
+    /// `None` for UTC.
+    pub time_zone: Option<String>,
 }
 
 /// A registered workshop, as `workshop list` and `show` print it.
@@ -60,6 +63,8 @@ pub struct HostedWorkshop {
     pub checks: Option<String>,
     pub created_time: String,
     pub link_time: String,
+    /// Whose days the host page's chart counts, and whose clocks its times show.
+    pub time_zone: Option<String>,
     /// Learners whose current workshop it is.
     pub learners: i64,
 }
@@ -90,15 +95,16 @@ pub(crate) fn create(work: Work<'_>, new: &NewWorkshop) -> Result<Secret, Storag
         .conn
         .prepare_cached(
             "INSERT INTO hosted_workshops (workshop_id, title, checks, secret_hash,
-                                           created_time, link_time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (workshop_id) DO NOTHING",
+                                           created_time, link_time, time_zone)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) ON CONFLICT (workshop_id) DO NOTHING",
         )?
         .execute(params![
             id,
             new.title,
             new.checks,
             Secret::hash(secret.expose()).as_slice(),
-            now
+            now,
+            new.time_zone,
         ])?;
     match inserted {
         0 => Err(StorageError::Exists),
@@ -152,7 +158,7 @@ pub(crate) fn delete(mut work: Work<'_>, name: &str) -> Result<Deleted, StorageE
 }
 
 const HOSTED: &str = "SELECT w.name, h.title, h.checks, h.created_time, h.link_time,
-        (SELECT count(*) FROM user_system_info u WHERE u.workshop_id = w.name)
+        (SELECT count(*) FROM user_system_info u WHERE u.workshop_id = w.name), h.time_zone
    FROM hosted_workshops h JOIN workshops w ON w.id = h.workshop_id";
 
 fn hosted_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostedWorkshop> {
@@ -163,6 +169,7 @@ fn hosted_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HostedWorkshop> {
         created_time: r.get(3)?,
         link_time: r.get(4)?,
         learners: r.get(5)?,
+        time_zone: r.get(6)?,
     })
 }
 

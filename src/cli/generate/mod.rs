@@ -50,7 +50,7 @@ mod model;
 mod platforms;
 mod season;
 
-use super::args::parse_public_url;
+use super::flags::parse_public_url;
 use super::workshop::LOCAL_URL;
 use crate::catalog::{catalog, Entry};
 use crate::config::Location;
@@ -243,6 +243,7 @@ pub fn generate(args: GenerateArgs) -> ExitCode {
             name: name.clone(),
             title: Some(DEMO_TITLE.to_owned()),
             checks: None,
+            time_zone: None,
         };
         (name, learners, runtime.block_on(store.create_workshop(new)))
     });

@@ -156,6 +156,7 @@ pub(super) fn replay_each<T>(
     sql: &str,
     param: &dyn rusqlite::ToSql,
     learners: impl IntoIterator<Item = Result<(i64, T), StorageError>>,
+    zone: Option<&jiff::tz::TimeZone>,
     mut visit: impl FnMut(&mut Lookups<'_>, T, Replay) -> Result<(), StorageError>,
 ) -> Result<(), StorageError> {
     let conn = lookups.conn;
@@ -164,7 +165,10 @@ pub(super) fn replay_each<T>(
     let mut next = rows.next()?;
     for learner in learners {
         let (id, known) = learner?;
-        let mut replay = Replay::default();
+        let mut replay = Replay {
+            zone: zone.cloned(),
+            ..Replay::default()
+        };
         while let Some(row) = next {
             let user: i64 = row.get(0)?;
             if user > id {

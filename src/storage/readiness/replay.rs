@@ -2,7 +2,7 @@
 //! and when they became ready; and the chart's day-by-day changes summed over learners.
 
 use super::page::RequiredCheck;
-use crate::storage::timestamp::{day_number, day_text, UNKNOWN_DAY};
+use crate::storage::timestamp::{day_text, local_day, UNKNOWN_DAY};
 use crate::storage::StorageError;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +96,8 @@ pub(super) struct Replay {
     pub(super) passing: usize,
     /// `(day, ready after that day's last attempt)`, in order.
     pub(super) steps: Vec<(i64, bool)>,
+    /// Whose wall clocks say which day an attempt was on (the workshop's); UTC's if none.
+    pub(super) zone: Option<jiff::tz::TimeZone>,
 }
 
 impl Replay {
@@ -121,7 +123,7 @@ impl Replay {
             };
             self.put(key, false, since, package, error, required);
         }
-        let day = day_number(attempt.time.as_deref());
+        let day = local_day(attempt.time.as_deref(), self.zone.as_ref());
         self.times.push(attempt.time);
         let ready = self.ready(required);
         match self.steps.last_mut() {
@@ -238,6 +240,7 @@ impl DayChanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::timestamp::day_number;
 
     /// Checks by key: git 1, numpy 2, make 3 (optional), as `requirements` would name them.
     fn required(keys: &[(&str, i64, bool)]) -> Requirements {

@@ -150,7 +150,8 @@ impl AdviceIds<'_> {
 
 /// The host's page of the learners whose current workshop is `workshop`, judged against
 /// `required`: the counts and the chart over all of them, the `window` of the learner table,
-/// and the problems to tell them about. `today` (a day number) ends the chart.
+/// and the problems to tell them about. `today` (a day number) ends the chart, whose days
+/// are `zone`'s (the workshop's time zone; UTC's when it has none).
 pub(crate) fn standings(
     conn: &Connection,
     workshop: &str,
@@ -158,6 +159,7 @@ pub(crate) fn standings(
     window: &LearnerWindow,
     rules: &dyn PageRules,
     today: i64,
+    zone: Option<&jiff::tz::TimeZone>,
 ) -> Result<Standings, StorageError> {
     // One snapshot for every read below.
     let snapshot = conn.unchecked_transaction()?;
@@ -200,6 +202,7 @@ pub(crate) fn standings(
             &sql,
             &workshop,
             learners,
+            zone,
             |lookups, learner, replay| {
                 days.add(&replay.steps);
                 let failing = replay.failing();
@@ -318,6 +321,7 @@ fn detail(
         &sql,
         &ids,
         by_id.iter().map(|&(id, at)| Ok((id, at))),
+        None,
         |lookups, at, replay| {
             let row = &mut rows[at];
             let failing = replay.failing();
