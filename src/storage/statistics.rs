@@ -1003,20 +1003,4 @@ impl Store {
         self.read(move |conn| comparison(conn, &packages, &scope, &extent))
             .await
     }
-
-    /// Learners and passing learners per workshop, largest first (the `window` of them),
-    /// and the totals of all.
-    pub(crate) async fn workshop_summaries(
-        &self,
-        window: Rows,
-    ) -> Result<(Vec<WorkshopSummary>, (i64, i64)), StorageError> {
-        self.read(move |conn| {
-            let snapshot = conn.unchecked_transaction()?;
-            Ok((
-                workshop_summaries_in(&snapshot, None, window)?,
-                learner_totals(&snapshot, None)?,
-            ))
-        })
-        .await
-    }
 }
