@@ -417,8 +417,13 @@ mod tests {
             }
         }
         let sqlite = catalog.check("sqlite3").unwrap();
-        let text = catalog.fix(sqlite, Some("version unknown"), None, None).text;
-        assert!(text.starts_with("Install a newer version of SQLite: "), "{text}");
+        let text = catalog
+            .fix(sqlite, Some("version unknown"), None, None)
+            .text;
+        assert!(
+            text.starts_with("Install a newer version of SQLite: "),
+            "{text}"
+        );
     }
 
     #[test]

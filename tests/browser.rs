@@ -278,7 +278,14 @@ fn every_demo_page_fits_a_desktop_and_a_phone() {
         .unwrap();
     let server = Server::start(&db, &["--rate-limit", "off"]);
     let created = Command::new(BIN)
-        .args(["workshop", "create", &workshop, "--public-url", &server.base, "--db"])
+        .args([
+            "workshop",
+            "create",
+            &workshop,
+            "--public-url",
+            &server.base,
+            "--db",
+        ])
         .arg(&db)
         .output()
         .unwrap();
@@ -306,7 +313,10 @@ fn every_demo_page_fits_a_desktop_and_a_phone() {
         ("home", "/".to_owned()),
         ("statistics", "/view/".to_owned()),
         ("workshop", format!("/view/{}/", q(&workshop))),
-        ("detail", format!("/view/detail/?package_one_name={}", q(&package))),
+        (
+            "detail",
+            format!("/view/detail/?package_one_name={}", q(&package)),
+        ),
         ("fixes", "/fixes/".to_owned()),
         ("host", host_path.to_owned()),
     ];
