@@ -239,8 +239,7 @@ impl Catalog {
             .split_once("< required ")
             .map(|(_, m)| m.trim())
             .or(minimum)
-            .or(check.minimum.as_deref())
-            .unwrap_or("a newer version");
+            .or(check.minimum.as_deref());
         let own = match (situation, system) {
             ("install", Some(system)) => check.install_on.get(system).or(check.install.as_ref()),
             ("install", None) => check.install.as_ref(),
@@ -259,10 +258,19 @@ impl Catalog {
             .as_deref()
             .or(check.module.as_deref())
             .unwrap_or(&check.name);
+        // The templates say "{human} {minimum} or newer"; without a minimum that would read
+        // "SQLite a newer version or newer", so the phrase is rewritten whole.
+        let template = match minimum {
+            Some(_) => template.to_owned(),
+            None => template
+                .replace("{human} {minimum} or newer", "a newer version of {human}")
+                .replace("{minimum} or newer", "a newer version")
+                .replace("{minimum}", "a newer version"),
+        };
         let text = template
             .replace("{human}", &check.human)
             .replace("{url}", &check.url)
-            .replace("{minimum}", minimum)
+            .replace("{minimum}", minimum.unwrap_or_default())
             .replace("{module}", check.module.as_deref().unwrap_or(&check.name))
             .replace("{distribution}", distribution)
             .replace(PYTHON, python);
@@ -397,6 +405,41 @@ mod tests {
             .unwrap_err();
         assert!(error.starts_with("unknown checks gti, nmupy;"), "{error}");
         assert!(error.contains("git, make, python"), "{error}");
+    }
+
+    /// Issue 19: a check without a minimum read "Install SQLite a newer version or newer".
+    #[test]
+    fn every_fix_says_its_minimum_once() {
+        let catalog = catalog();
+        let errors = [
+            "not found",
+            "version 1.0 < required 9.9",
+            "version unknown",
+            "timed out",
+            "crashed",
+        ];
+        for check in &catalog.checks {
+            for error in errors {
+                for system in [None, Some("Linux"), Some("Darwin"), Some("Windows")] {
+                    for minimum in [None, Some("9.9")] {
+                        let fix = catalog.fix(check, Some(error), system, minimum);
+                        let text = &fix.text;
+                        let said = |phrase: &str| text.matches(phrase).count();
+                        assert!(said("newer") <= 1, "{}: {text}", check.name);
+                        assert!(said("9.9") <= 1, "{}: {text}", check.name);
+                        assert!(!text.contains('{'), "{}: {text}", check.name);
+                    }
+                }
+            }
+        }
+        let sqlite = catalog.check("sqlite3").unwrap();
+        let text = catalog
+            .fix(sqlite, Some("version unknown"), None, None)
+            .text;
+        assert!(
+            text.starts_with("Install a newer version of SQLite: "),
+            "{text}"
+        );
     }
 
     #[test]

@@ -327,6 +327,28 @@ async fn the_landing_page_shows_the_commands_for_this_server() {
     assert!(!text.contains("rm -rf"));
 }
 
+/// Issue 19: the home page listed workshops largest first, with nothing to tell this week's
+/// from a past one; newest first now, the ones still to come marked.
+#[tokio::test]
+async fn the_home_page_lists_workshops_newest_first_with_the_upcoming_marked() {
+    let app = app(None, "");
+    for workshop in [
+        "2016-08-13-past",
+        "2999-01-02-future",
+        "undated",
+        "2016-08-13-past",
+    ] {
+        submit(&app, &report(None, Some(workshop), "Linux", &[])).await;
+    }
+    let page = html(&app, "/").await.text;
+    let at = |text: &str| page.find(text).unwrap_or_else(|| panic!("{text}: {page}"));
+    // "undated" was heard from today, between the future and the past.
+    assert!(at(">2999-01-02-future<") < at(">undated<"));
+    assert!(at(">undated<") < at(">2016-08-13-past<"));
+    assert!(page.contains(">2999-01-02-future</a> <span class=\"badge upcoming\">upcoming</span>"));
+    assert_eq!(page.matches("badge upcoming").count(), 1, "{page}");
+}
+
 #[tokio::test]
 async fn workshops_are_listed_once_each() {
     let app = app(None, "");

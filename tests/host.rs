@@ -138,8 +138,8 @@ async fn the_private_page_shows_latest_failures_and_emails_only_where_given() {
         "the ready learner is filtered out"
     );
     let by_system = send(&app, &format!("{link}?sort=system&order=desc")).await;
-    let windows = by_system.text.find("<td>Windows").unwrap();
-    let linux = by_system.text.find("<td>Linux").unwrap();
+    let windows = by_system.text.find("<td class=\"system\">Windows").unwrap();
+    let linux = by_system.text.find("<td class=\"system\">Linux").unwrap();
     assert!(windows < linux, "sorted by system, descending");
 
     let csv = send(&app, &format!("{link}?export=csv")).await;

@@ -171,7 +171,7 @@ async fn landing(
     base_url: &str,
 ) -> Result<Response<Body>, RequestError> {
     let (summaries, (learners, _)) = store
-        .workshop_summaries(Rows::first(pages::MAX_TABLE_ROWS + 1))
+        .workshops_newest_first(Rows::first(pages::MAX_TABLE_ROWS + 1))
         .await?;
     let workshop = query::landing_workshop(query);
     let page = pages::LandingPage::new(base_url, workshop.as_ref(), &summaries, learners);

@@ -10,8 +10,13 @@ use super::query::{
 use super::timeline::{Bin, Fold, Timeline};
 use crate::report::{WorkshopId, WorkshopIdError};
 use crate::storage::timestamp;
-use crate::storage::{Comparison, Fixes, Overview, PackageFilter, ValueCount, WorkshopSummary};
+use crate::storage::{
+    Comparison, DatedWorkshop, Fixes, Overview, PackageFilter, ValueCount, WorkshopDay,
+    WorkshopSummary,
+};
 use askama::Template;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use std::collections::HashMap;
 
 /// Rows a table shows at most (and one more is read, to say there are more); the exports
@@ -56,6 +61,9 @@ pub struct SummaryRow {
     pub learners: i64,
     pub passing: i64,
     pub share: String,
+    /// "upcoming" or "today" for a workshop whose id names a day not yet past (the home
+    /// page's list only).
+    pub when: Option<&'static str>,
 }
 
 impl SummaryRow {
@@ -72,6 +80,20 @@ impl SummaryRow {
             learners: summary.learners,
             passing: summary.passing,
             share: share(summary.passing, summary.learners),
+            when: None,
+        }
+    }
+
+    /// A row of the home page's list, marked when its day is `today` or still to come.
+    fn dated(workshop: &DatedWorkshop, today: Date) -> SummaryRow {
+        let when = match workshop.day {
+            Some(WorkshopDay::Dated(day)) if day > today => Some("upcoming"),
+            Some(WorkshopDay::Dated(day)) if day == today => Some("today"),
+            _ => None,
+        };
+        SummaryRow {
+            when,
+            ..SummaryRow::new(&workshop.summary, false)
         }
     }
 }
@@ -146,9 +168,12 @@ impl LandingPage {
     pub fn new(
         base: &str,
         workshop: Result<&Option<WorkshopId>, &WorkshopIdError>,
-        summaries: &[WorkshopSummary],
+        workshops: &[DatedWorkshop],
         learners: i64,
     ) -> Self {
+        // Days as the server's clock reads them in UTC: a day ahead or behind a host's own
+        // morning at most.
+        let today = TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
         let (workshop, invalid) = match workshop {
             Ok(id) => (id.as_ref().map(WorkshopId::to_string), None),
             Err(e) => (None, Some(e.to_string())),
@@ -163,10 +188,10 @@ impl LandingPage {
             workshop,
             invalid,
             learners,
-            summaries: summaries
+            summaries: workshops
                 .iter()
                 .take(MAX_TABLE_ROWS)
-                .map(|s| SummaryRow::new(s, false))
+                .map(|w| SummaryRow::dated(w, today))
                 .collect(),
         }
     }

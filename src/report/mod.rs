@@ -14,7 +14,7 @@ pub use advice::{Advice, MAX_FIXED_WITH, MIN_ADVICE_LEARNERS};
 pub use email::normalize_email;
 pub use text::{clean, Lines};
 pub use wire::{parse_report, Rejection, RejectionKind};
-pub use workshop::{WorkshopId, WorkshopIdError};
+pub use workshop::{workshop_date, WorkshopId, WorkshopIdError};
 
 use std::time::{Duration, SystemTime};
 

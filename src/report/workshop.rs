@@ -89,6 +89,24 @@ impl WorkshopId {
     }
 }
 
+/// The day a workshop id names, by the Carpentries' convention of starting it with the date
+/// (`2026-12-03-melbourne`); `None` when it starts with no valid date.
+pub fn workshop_date(id: &str) -> Option<jiff::civil::Date> {
+    let date = id.get(..10)?;
+    let rest = &id[10..];
+    let shaped = date.bytes().enumerate().all(|(i, b)| {
+        if i == 4 || i == 7 {
+            b == b'-'
+        } else {
+            b.is_ascii_digit()
+        }
+    });
+    if !shaped || rest.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    date.parse().ok()
+}
+
 impl fmt::Display for WorkshopId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -156,6 +174,26 @@ mod tests {
             WorkshopId::parse(&format!("{longest}w")),
             Err(WorkshopIdError::TooLong(MAX_SYSTEM_FIELD_CHARS + 1))
         );
+    }
+
+    #[test]
+    fn a_date_at_the_start_of_an_id_is_its_day() {
+        let day = |y, m, d| Some(jiff::civil::date(y, m, d));
+        assert_eq!(workshop_date("2026-12-03-melbourne"), day(2026, 12, 3));
+        assert_eq!(workshop_date("2026-12-03"), day(2026, 12, 3));
+        assert_eq!(workshop_date("2016-08-13 place"), day(2016, 8, 13));
+        for none in [
+            "melbourne-2026-12-03",
+            "2026-13-03-x",
+            "2026-02-30-x",
+            "2026-12-031",
+            "2026-1-3-x",
+            "2026",
+            "工作坊-12-03-x",
+            "",
+        ] {
+            assert_eq!(workshop_date(none), None, "{none:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod advice;
 mod backup;
+mod calendar;
 mod consistency;
 mod dictionary;
 mod error;
@@ -25,6 +26,7 @@ mod workshops;
 mod writer;
 
 pub use backup::back_up;
+pub(crate) use calendar::{DatedWorkshop, WorkshopDay};
 pub use consistency::{verify, Difference, VerifyError};
 pub use error::{Cause, StorageError};
 pub(crate) use readiness::{

@@ -97,7 +97,11 @@ fn assert_tallies_match(conn: &Connection, at: &str) -> Result<(), StorageError>
             );
         }
     }
-    assert_eq!(statistics::workshops(conn, Rows::ALL)?, workshops(conn)?, "{at}");
+    assert_eq!(
+        statistics::workshops(conn, Rows::ALL)?,
+        workshops(conn)?,
+        "{at}"
+    );
     assert_eq!(
         statistics::package_names(conn, Rows::ALL)?,
         package_names(conn)?,
@@ -161,7 +165,10 @@ fn assert_windows_match(conn: &Connection, at: &str) -> Result<(), StorageError>
                 let at = format!("{at}, {scope:?}");
                 assert_eq!(
                     statistics::failed_versions(conn, &scope, window)?,
-                    window_of(&statistics::failed_versions(conn, &scope, Rows::ALL)?, window),
+                    window_of(
+                        &statistics::failed_versions(conn, &scope, Rows::ALL)?,
+                        window
+                    ),
                     "{at}"
                 );
                 assert_eq!(
@@ -188,7 +195,13 @@ fn assert_windows_match(conn: &Connection, at: &str) -> Result<(), StorageError>
                         assert_eq!(
                             statistics::failure_breakdown(conn, &package, &scope, by, window)?,
                             window_of(
-                                &statistics::failure_breakdown(conn, &package, &scope, by, Rows::ALL)?,
+                                &statistics::failure_breakdown(
+                                    conn,
+                                    &package,
+                                    &scope,
+                                    by,
+                                    Rows::ALL
+                                )?,
                                 window
                             ),
                             "{at}, {package:?}, {by:?}"
@@ -198,7 +211,10 @@ fn assert_windows_match(conn: &Connection, at: &str) -> Result<(), StorageError>
             }
             assert_eq!(
                 statistics::learners_by_system(conn, workshop, window)?,
-                window_of(&statistics::learners_by_system(conn, workshop, Rows::ALL)?, window),
+                window_of(
+                    &statistics::learners_by_system(conn, workshop, Rows::ALL)?,
+                    window
+                ),
                 "{at}, {workshop:?}"
             );
             let summaries = statistics::workshop_summaries(conn, workshop, Rows::ALL)?;
@@ -251,7 +267,10 @@ fn assert_windows_match(conn: &Connection, at: &str) -> Result<(), StorageError>
         );
         assert_eq!(
             statistics::package_versions(conn, "git", window)?,
-            window_of(&statistics::package_versions(conn, "git", Rows::ALL)?, window),
+            window_of(
+                &statistics::package_versions(conn, "git", Rows::ALL)?,
+                window
+            ),
             "{at}"
         );
     }

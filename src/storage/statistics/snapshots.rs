@@ -6,7 +6,7 @@ use super::fixes::fix_overview;
 use super::learners::{learner_totals, learners_by_system, workshop_summaries, workshops};
 use super::packages::{package_detail, package_names, package_versions};
 use crate::storage::stats::{
-    Comparison, Extent, FixOverview, Overview, PackageFilter, Rows, Scope, WorkshopSummary,
+    Comparison, Extent, FixOverview, Overview, PackageFilter, Rows, Scope,
 };
 use crate::storage::{StorageError, Store};
 use rusqlite::Connection;
@@ -118,21 +118,5 @@ impl Store {
     ) -> Result<Comparison, StorageError> {
         self.read(move |conn| comparison(conn, &packages, &scope, &extent))
             .await
-    }
-
-    /// Learners and passing learners per workshop, largest first (the `window` of them),
-    /// and the totals of all.
-    pub(crate) async fn workshop_summaries(
-        &self,
-        window: Rows,
-    ) -> Result<(Vec<WorkshopSummary>, (i64, i64)), StorageError> {
-        self.read(move |conn| {
-            let snapshot = conn.unchecked_transaction()?;
-            Ok((
-                workshop_summaries(&snapshot, None, window)?,
-                learner_totals(&snapshot, None)?,
-            ))
-        })
-        .await
     }
 }
