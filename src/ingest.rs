@@ -35,7 +35,7 @@ struct Summary {
 }
 
 /// Every answer of this endpoint, refusals included, carries the rate-limit headers.
-pub async fn submit<B>(
+pub(crate) async fn submit<B>(
     store: &Store,
     throttle: &Throttle,
     metrics: &Metrics,
@@ -66,7 +66,7 @@ where
 /// by cascade, every attempt and package. Answers 204 whether or not the key was known: a
 /// key is the only credential, and the answer must not tell which keys exist. Throttled
 /// like submissions, from the same budget.
-pub async fn forget(
+pub(crate) async fn forget(
     store: &Store,
     throttle: &Throttle,
     key: &str,

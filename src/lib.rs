@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 pub mod app;
 pub(crate) mod catalog;

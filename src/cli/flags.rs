@@ -3,7 +3,7 @@
 //! without importing `args.rs`, which imports it.
 
 /// The database file every subcommand uses unless told otherwise: in the working directory.
-pub const DEFAULT_DB: &str = "result-aggregation.db";
+pub(super) const DEFAULT_DB: &str = "result-aggregation.db";
 
 /// What a base URL is made of: RFC 3986's unreserved characters, `%` escapes, `:` and `/`,
 /// and brackets for an IPv6 address. Nothing a shell or PowerShell treats specially outside

@@ -4,7 +4,7 @@
 //! fetch the new one after an upgrade.
 
 /// One built-in file.
-pub struct Asset {
+pub(super) struct Asset {
     pub name: &'static str,
     pub content_type: &'static str,
     pub body: &'static [u8],
@@ -17,7 +17,7 @@ const LIVE_SCRIPT: &[u8] = include_bytes!("../../static/live.js");
 const ICON: &[u8] = include_bytes!("../../static/icon.svg");
 const LOCAL_TIME_SCRIPT: &[u8] = include_bytes!("../../static/local-time.js");
 
-pub const ASSETS: [Asset; 4] = [
+pub(super) const ASSETS: [Asset; 4] = [
     Asset {
         name: "dashboard.css",
         content_type: "text/css; charset=utf-8",
@@ -45,12 +45,12 @@ pub const ASSETS: [Asset; 4] = [
 ];
 
 /// The built-in file served at `/static/<name>`.
-pub fn find(name: &str) -> Option<&'static Asset> {
+pub(super) fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.name == name)
 }
 
 /// The link to a built-in file, with its digest.
-pub fn href(name: &str) -> String {
+pub(super) fn href(name: &str) -> String {
     let asset = find(name).expect("a built-in file");
     format!("/static/{}?v={:016x}", asset.name, asset.version)
 }

@@ -6,7 +6,7 @@
 use super::timeline::Timeline;
 
 /// The bars a chart shows at most; its table lists the rest.
-pub const MAX_BARS: usize = 15;
+pub(super) const MAX_BARS: usize = 15;
 /// Labels longer than this are cut (the full text is in the tooltip and the table).
 const MAX_LABEL_CHARS: usize = 24;
 
@@ -21,7 +21,7 @@ const TOP: f64 = 6.0;
 
 /// A horizontal bar chart: one row per category, one bar per series in each row.
 #[derive(Debug, Clone)]
-pub struct BarChart {
+pub(super) struct BarChart {
     /// Says what the chart shows, for screen readers.
     pub title: String,
     pub width: f64,
@@ -34,7 +34,7 @@ pub struct BarChart {
 }
 
 #[derive(Debug, Clone)]
-pub struct BarRow {
+pub(super) struct BarRow {
     /// The label as drawn, perhaps shortened.
     pub label: String,
     /// The whole label, for the tooltip when the drawn one is cut.
@@ -44,7 +44,7 @@ pub struct BarRow {
 }
 
 #[derive(Debug, Clone)]
-pub struct Bar {
+pub(super) struct Bar {
     pub y: f64,
     pub width: f64,
     pub height: f64,
@@ -60,7 +60,7 @@ pub struct Bar {
 
 /// A category and its count in each series.
 #[derive(Debug, Clone)]
-pub struct Category {
+pub(super) struct Category {
     pub label: String,
     pub counts: Vec<i64>,
 }
@@ -68,7 +68,12 @@ pub struct Category {
 impl BarChart {
     /// Lays out up to [`MAX_BARS`] categories; `series` names each count (empty when there
     /// is only one series, so tooltips say just the label and the count).
-    pub fn new(title: &str, categories: &[Category], series: &[String], unit: &str) -> BarChart {
+    pub(super) fn new(
+        title: &str,
+        categories: &[Category],
+        series: &[String],
+        unit: &str,
+    ) -> BarChart {
         let categories = &categories[..categories.len().min(MAX_BARS)];
         let max = categories
             .iter()
@@ -129,7 +134,7 @@ impl BarChart {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 }
@@ -146,7 +151,7 @@ const TICK_CHAR_WIDTH: f64 = 7.0;
 /// A column chart over time: one group of columns per bin of a [`Timeline`], one column
 /// per series.
 #[derive(Debug, Clone)]
-pub struct ColumnChart {
+pub(super) struct ColumnChart {
     pub title: String,
     pub width: f64,
     pub height: f64,
@@ -160,7 +165,7 @@ pub struct ColumnChart {
 }
 
 #[derive(Debug, Clone)]
-pub struct Column {
+pub(super) struct Column {
     pub x: f64,
     pub y: f64,
     pub width: f64,
@@ -170,7 +175,7 @@ pub struct Column {
 }
 
 #[derive(Debug, Clone)]
-pub struct Tick {
+pub(super) struct Tick {
     pub x: f64,
     pub label: String,
     /// The CSS class that anchors the text: "" (middle), "start" or "end", so a label at
@@ -180,7 +185,12 @@ pub struct Tick {
 
 impl ColumnChart {
     /// The bins of `timeline`, each with its count per series, evenly spaced in time.
-    pub fn new(title: &str, timeline: &Timeline, series: &[String], unit: &str) -> ColumnChart {
+    pub(super) fn new(
+        title: &str,
+        timeline: &Timeline,
+        series: &[String],
+        unit: &str,
+    ) -> ColumnChart {
         let bins = &timeline.bins;
         let max = bins
             .iter()
@@ -274,7 +284,7 @@ impl ColumnChart {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.columns.is_empty()
     }
 }

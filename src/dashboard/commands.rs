@@ -15,7 +15,7 @@ const WINDOWS_RUN: &str = "if ($env:CONDA_PREFIX -or -not (Get-Command py -Error
 
 /// The learners' commands for one workshop (or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LearnerCommands {
+pub(crate) struct LearnerCommands {
     pub script_url: String,
     /// macOS and Linux (sh, bash, zsh).
     pub unix: String,
@@ -24,7 +24,7 @@ pub struct LearnerCommands {
 }
 
 impl LearnerCommands {
-    pub fn new(base_url: &str, workshop: Option<&str>) -> LearnerCommands {
+    pub(crate) fn new(base_url: &str, workshop: Option<&str>) -> LearnerCommands {
         let url = script_url(base_url, workshop);
         LearnerCommands {
             unix: format!(
@@ -42,13 +42,13 @@ impl LearnerCommands {
 
 /// A POSIX shell word that is exactly `text`: single quotes keep everything literal, and a
 /// quote inside is closed, escaped and reopened.
-pub fn posix_quoted(text: &str) -> String {
+pub(super) fn posix_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// A PowerShell verbatim string: every kind of single quote PowerShell accepts (the typographic
 /// ones too) is doubled inside it.
-pub fn powershell_quoted(text: &str) -> String {
+pub(super) fn powershell_quoted(text: &str) -> String {
     let mut quoted = String::with_capacity(text.len() + 2);
     quoted.push('\'');
     for c in text.chars() {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// `/view/?export=json`: the original's shape, key for key.
 #[derive(Serialize)]
-pub struct OverviewJson<'a> {
+pub(super) struct OverviewJson<'a> {
     most_failed_packages: Vec<VersionJson<'a>>,
     most_failed_package_names: Vec<NameJson<'a>>,
     /// `[system, learners]` pairs; a system the script could not tell is null.
@@ -35,7 +35,7 @@ struct NameJson<'a> {
 }
 
 impl<'a> OverviewJson<'a> {
-    pub fn new(
+    pub(super) fn new(
         overview: &'a Overview,
         workshop: Option<&'a str>,
         all_attempts: AttemptsParam,
@@ -75,7 +75,7 @@ impl<'a> OverviewJson<'a> {
 
 /// `/view/detail/?export=json`: one entry per package detailed.
 #[derive(Serialize)]
-pub struct DetailJson<'a> {
+pub(super) struct DetailJson<'a> {
     package_details: Vec<PackageJson<'a>>,
     /// Added to the original's shape, only when some list goes on: its next page.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,7 +134,7 @@ impl<'a> FixesJsonPart<'a> {
 
 /// `/fixes/?export=json`: every check at least `min_learners` learners failed.
 #[derive(Serialize)]
-pub struct FixesJson<'a> {
+pub(super) struct FixesJson<'a> {
     /// As asked: null for all workshops.
     workshop_id: Option<&'a str>,
     min_learners: i64,
@@ -163,7 +163,7 @@ struct WorstJson<'a> {
 }
 
 impl<'a> FixesJson<'a> {
-    pub fn new(
+    pub(super) fn new(
         overview: &'a FixOverview,
         workshop: Option<&'a str>,
         min_learners: i64,
@@ -213,7 +213,7 @@ fn pairs(counts: &[ValueCount]) -> Pairs<'_> {
 }
 
 impl<'a> DetailJson<'a> {
-    pub fn new(
+    pub(super) fn new(
         details: &'a [PackageDetail],
         workshop: Option<&'a str>,
         all_attempts: AttemptsParam,
@@ -256,12 +256,12 @@ fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes rows of text cells as CSV, each cell neutralised.
-pub struct Sheet {
+pub(super) struct Sheet {
     writer: csv::Writer<Vec<u8>>,
 }
 
 impl Sheet {
-    pub fn new(header: &[&str]) -> Sheet {
+    pub(super) fn new(header: &[&str]) -> Sheet {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer
             .write_record(header)
@@ -269,13 +269,13 @@ impl Sheet {
         Sheet { writer }
     }
 
-    pub fn row(&mut self, cells: &[&str]) {
+    pub(super) fn row(&mut self, cells: &[&str]) {
         self.writer
             .write_record(cells.iter().map(|c| neutralise(c).into_owned()))
             .expect("writing to memory cannot fail");
     }
 
-    pub fn finish(self) -> Vec<u8> {
+    pub(super) fn finish(self) -> Vec<u8> {
         self.writer
             .into_inner()
             .expect("writing to memory cannot fail")
@@ -283,7 +283,7 @@ impl Sheet {
 }
 
 /// The overview's three tables in one sheet: `table` says which table a row belongs to.
-pub fn overview_csv(overview: &Overview) -> Vec<u8> {
+pub(super) fn overview_csv(overview: &Overview) -> Vec<u8> {
     let mut sheet = Sheet::new(&["table", "name", "version", "count"]);
     for f in &overview.failed_versions {
         let count = f.count.to_string();
@@ -306,7 +306,7 @@ pub fn overview_csv(overview: &Overview) -> Vec<u8> {
 }
 
 /// Every breakdown of every package in one sheet, one row per value.
-pub fn detail_csv(details: &[PackageDetail]) -> Vec<u8> {
+pub(super) fn detail_csv(details: &[PackageDetail]) -> Vec<u8> {
     let mut sheet = Sheet::new(&["package_name", "package_version", "field", "value", "count"]);
     for d in details {
         let fields: [(&str, &[ValueCount]); 10] = [
@@ -368,7 +368,7 @@ pub fn detail_csv(details: &[PackageDetail]) -> Vec<u8> {
 }
 
 /// "What gets fixed" as one row per check.
-pub fn fixes_csv(overview: &FixOverview) -> Vec<u8> {
+pub(super) fn fixes_csv(overview: &FixOverview) -> Vec<u8> {
     let mut sheet = Sheet::new(&[
         "check",
         "failed_learners",
@@ -397,7 +397,7 @@ pub fn fixes_csv(overview: &FixOverview) -> Vec<u8> {
 }
 
 /// A download's file name: the workshop's id when it is plain, so no header can be bent.
-pub fn file_name(stem: &str, workshop: Option<&str>) -> String {
+pub(super) fn file_name(stem: &str, workshop: Option<&str>) -> String {
     let plain = workshop.filter(|w| {
         w.len() <= 64
             && w.chars()

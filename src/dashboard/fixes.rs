@@ -11,7 +11,7 @@ use crate::storage::{CheckFixes, FixOverview, PackageFilter};
 use askama::Template;
 
 /// The definitions, written where the numbers are shown (and in docs/api.md).
-pub const DEFINITIONS: [(&str, &str); 5] = [
+pub(super) const DEFINITIONS: [(&str, &str); 5] = [
     (
         "failed",
         "a learner failed a check if any of their attempts lists it as failed",
@@ -29,7 +29,7 @@ pub const DEFINITIONS: [(&str, &str); 5] = [
 ];
 
 /// A row of "What gets fixed".
-pub struct FixRow {
+pub(super) struct FixRow {
     pub name: String,
     pub href: String,
     pub failed: i64,
@@ -73,7 +73,7 @@ impl FixRow {
 /// `/fixes/`: the checks learners cannot fix alone, and where.
 #[derive(Template)]
 #[template(path = "fixes.html")]
-pub struct FixesPage {
+pub(super) struct FixesPage {
     pub layout: Layout,
     pub heading: String,
     pub workshop: Option<String>,
@@ -89,7 +89,7 @@ pub struct FixesPage {
 }
 
 impl FixesPage {
-    pub fn new(overview: &FixOverview, query: &FixesQuery) -> FixesPage {
+    pub(super) fn new(overview: &FixOverview, query: &FixesQuery) -> FixesPage {
         let workshop = query.workshop.as_deref();
         let rows: Vec<FixRow> = overview
             .checks

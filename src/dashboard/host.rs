@@ -22,10 +22,10 @@ use crate::storage::{timestamp, LearnerWindow, RequiredCheck, Rows, Standings, S
 use askama::Template;
 
 /// What every failure under [`PREFIX`] answers as its path, so no error repeats a secret.
-pub const HIDDEN_PATH: &str = "/host/…";
+pub(super) const HIDDEN_PATH: &str = "/host/…";
 
 /// The private link of a workshop.
-pub fn host_url(base_url: &str, workshop: &str, secret: &str) -> String {
+pub(crate) fn host_url(base_url: &str, workshop: &str, secret: &str) -> String {
     format!(
         "{base_url}{PREFIX}{}/{secret}/",
         super::query::segment(workshop)
@@ -46,7 +46,7 @@ const SORT_KEYS: [(SortKey, &str, &str); 6] = [
 
 /// The page's query: sort, direction, filter, page, export.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostQuery {
+pub(super) struct HostQuery {
     pub sort: SortKey,
     pub descending: bool,
     pub not_ready_only: bool,
@@ -56,7 +56,7 @@ pub struct HostQuery {
 }
 
 impl HostQuery {
-    pub fn parse(query: Option<&str>) -> HostQuery {
+    pub(super) fn parse(query: Option<&str>) -> HostQuery {
         let pairs = pairs(query);
         let sort = value(&pairs, "sort")
             .and_then(|s| SORT_KEYS.iter().find(|(_, name, _)| *name == s))
@@ -132,7 +132,7 @@ fn minute(time: Option<&str>, zone: Option<&str>) -> Moment {
 }
 
 /// A column heading that sorts the table.
-pub struct SortLink {
+pub(super) struct SortLink {
     pub label: &'static str,
     pub href: String,
     /// `ascending` or `descending` on the column the table is sorted by.
@@ -143,14 +143,14 @@ pub struct SortLink {
 }
 
 /// One check a learner still fails, as a table cell shows it.
-pub struct FailingCell {
+pub(super) struct FailingCell {
     pub label: String,
     pub since: Moment,
     pub error: String,
     pub required: bool,
 }
 
-pub struct LearnerRow {
+pub(super) struct LearnerRow {
     pub who: String,
     pub has_email: bool,
     pub system: String,
@@ -168,7 +168,7 @@ pub struct LearnerRow {
 }
 
 /// One problem on one operating system: what to tell the learners it concerns.
-pub struct FixGroup {
+pub(super) struct FixGroup {
     pub label: String,
     pub system: String,
     pub text: String,
@@ -184,7 +184,7 @@ pub struct FixGroup {
 }
 
 /// A row of the day table.
-pub struct DayRow {
+pub(super) struct DayRow {
     pub day: String,
     pub reported: i64,
     pub ready: i64,
@@ -192,7 +192,7 @@ pub struct DayRow {
 }
 
 /// Links between the table's pages.
-pub struct PageLinks {
+pub(super) struct PageLinks {
     pub page: usize,
     pub pages: usize,
     pub previous: Option<String>,
@@ -202,7 +202,7 @@ pub struct PageLinks {
 /// `/host/<workshop>/<secret>/`.
 #[derive(Template)]
 #[template(path = "host.html")]
-pub struct HostPage {
+pub(super) struct HostPage {
     pub layout: Layout,
     pub heading: String,
     pub workshop: String,
@@ -233,7 +233,7 @@ pub struct HostPage {
 }
 
 /// What the host's page and its CSV are made of.
-pub struct HostReport {
+pub(super) struct HostReport {
     pub workshop: String,
     pub title: Option<String>,
     pub required: Vec<RequiredCheck>,
@@ -247,7 +247,7 @@ pub struct HostReport {
 impl HostReport {
     /// Reads the page's data (the query's page of learners) when `secret` opens `workshop`;
     /// `None` for every other case.
-    pub async fn load(
+    pub(super) async fn load(
         store: &Store,
         workshop: String,
         secret: String,
@@ -281,7 +281,7 @@ impl HostReport {
     }
 
     /// The next page of the CSV, while there is one.
-    pub fn next_csv(&self, query: &HostQuery) -> Option<String> {
+    pub(super) fn next_csv(&self, query: &HostQuery) -> Option<String> {
         (query.page < self.pages(query)).then(|| query.href(|q| q.page += 1))
     }
 }
@@ -318,7 +318,7 @@ async fn others(store: &Store, standings: &Standings) -> Vec<Option<String>> {
 }
 
 impl HostPage {
-    pub fn new(report: &HostReport, query: &HostQuery, base_url: &str) -> HostPage {
+    pub(super) fn new(report: &HostReport, query: &HostQuery, base_url: &str) -> HostPage {
         let standings = &report.standings;
         let heading = report
             .title
@@ -514,7 +514,7 @@ fn cell(items: Vec<String>, more: usize) -> String {
 
 /// A page of the learner table as CSV (cells neutralised as in every export), in the query's
 /// order and filter; lists in a cell are cut as on the page, saying how many more there are.
-pub fn learners_csv(report: &HostReport) -> Vec<u8> {
+pub(super) fn learners_csv(report: &HostReport) -> Vec<u8> {
     let mut sheet = Sheet::new(&[
         "learner",
         "system",

@@ -40,9 +40,9 @@ const ASSET_CACHE: &str = "public, max-age=31536000, immutable";
 /// Rows of each list in one page of an export (`?page=2` for the next): a response of a few
 /// hundred KiB whatever the data, where a database with 400,000 failed versions made one of
 /// 20 MB (105 MB in the review's data) and twelve of them nearly 900 MiB of memory.
-pub const EXPORT_ROWS: usize = 1000;
+pub(crate) const EXPORT_ROWS: usize = 1000;
 /// Workshops, package names and versions a page's forms offer to choose from at most.
-pub const MAX_CHOICES: usize = 1000;
+pub(crate) const MAX_CHOICES: usize = 1000;
 /// Cells the heat map reads at most (its 8 packages on that many systems).
 const HEAT_CELLS: usize = 1000;
 

@@ -21,15 +21,15 @@ use std::collections::HashMap;
 
 /// Rows a table shows at most (and one more is read, to say there are more); the exports
 /// have them all, a page of 1,000 at a time.
-pub const MAX_TABLE_ROWS: usize = 50;
+pub(super) const MAX_TABLE_ROWS: usize = 50;
 /// Package names (columns) and systems (rows) the heat map shows at most.
-pub const HEAT_COLUMNS: usize = 8;
+pub(super) const HEAT_COLUMNS: usize = 8;
 const HEAT_ROWS: usize = 8;
 /// Shades of the heat map, zero excluded.
 const HEAT_LEVELS: i64 = 5;
 
 /// What the frame around every page needs.
-pub struct Layout {
+pub(super) struct Layout {
     pub title: String,
     /// The navigation link to mark as current: "home" or "statistics".
     pub section: &'static str,
@@ -41,7 +41,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(title: String, section: &'static str) -> Layout {
+    pub(super) fn new(title: String, section: &'static str) -> Layout {
         Layout {
             title,
             section,
@@ -54,7 +54,7 @@ impl Layout {
 }
 
 /// One workshop's line: learners, and how many of them pass.
-pub struct SummaryRow {
+pub(super) struct SummaryRow {
     pub label: String,
     /// `None` for learners who named no workshop: no page shows them alone.
     pub href: Option<String>,
@@ -99,7 +99,7 @@ impl SummaryRow {
 }
 
 /// A whole percentage, rounded half up; a dash when there is nothing to divide.
-pub fn share(part: i64, whole: i64) -> String {
+pub(super) fn share(part: i64, whole: i64) -> String {
     match whole {
         0 => "–".into(),
         _ => format!("{}%", (part * 100 + whole / 2) / whole),
@@ -107,7 +107,7 @@ pub fn share(part: i64, whole: i64) -> String {
 }
 
 /// An option of a `<select>`.
-pub struct Choice {
+pub(super) struct Choice {
     pub value: String,
     pub label: String,
     pub selected: bool,
@@ -115,7 +115,7 @@ pub struct Choice {
 
 /// A stored name as a page shows it: a blank one (from a database older than the check that
 /// refuses them) as a visible label, so its row and link can be seen and followed.
-pub fn shown(value: &str) -> String {
+pub(super) fn shown(value: &str) -> String {
     if value.trim().is_empty() {
         "(blank)".into()
     } else {
@@ -126,7 +126,7 @@ pub fn shown(value: &str) -> String {
 /// The selector's options: every workshop (the empty value, which no workshop can take: an
 /// empty-named one from an old database is reached from the table of workshops instead),
 /// then each workshop by name.
-pub fn workshop_choices(workshops: &[String], current: Option<&str>) -> Vec<Choice> {
+pub(super) fn workshop_choices(workshops: &[String], current: Option<&str>) -> Vec<Choice> {
     std::iter::once(Choice {
         value: String::new(),
         label: "All workshops".into(),
@@ -141,7 +141,7 @@ pub fn workshop_choices(workshops: &[String], current: Option<&str>) -> Vec<Choi
 }
 
 /// What is counted, and the link that counts the other way.
-pub struct Counting {
+pub(super) struct Counting {
     pub all_attempts: bool,
     pub switch_href: String,
 }
@@ -149,7 +149,7 @@ pub struct Counting {
 /// `/`: what this server is, and the one line a learner runs to report to it.
 #[derive(Template)]
 #[template(path = "landing.html")]
-pub struct LandingPage {
+pub(super) struct LandingPage {
     pub layout: Layout,
     pub workshop: Option<String>,
     /// Why the workshop id asked for is none (then no command is shown: its reports would be
@@ -165,7 +165,7 @@ pub struct LandingPage {
 }
 
 impl LandingPage {
-    pub fn new(
+    pub(super) fn new(
         base: &str,
         workshop: Result<&Option<WorkshopId>, &WorkshopIdError>,
         workshops: &[DatedWorkshop],
@@ -198,14 +198,14 @@ impl LandingPage {
 }
 
 /// A row of the most-failed-packages table, linking to the package's detail.
-pub struct NameRow {
+pub(super) struct NameRow {
     pub name: String,
     pub count: i64,
     pub href: String,
 }
 
 /// A row of the most-failed-versions table.
-pub struct VersionRow {
+pub(super) struct VersionRow {
     pub name: String,
     /// `None` (shown as "none") when the script could not tell the version.
     pub version: Option<String>,
@@ -214,24 +214,24 @@ pub struct VersionRow {
 }
 
 /// A row of the learners-per-system table; a system nobody could tell reads "Unknown".
-pub struct SystemRow {
+pub(super) struct SystemRow {
     pub system: String,
     pub learners: i64,
 }
 
 /// A package across the top of the heat map.
-pub struct HeatColumn {
+pub(super) struct HeatColumn {
     pub name: String,
     pub href: String,
 }
 
 /// An operating system down the side of the heat map, with its cell for each package.
-pub struct HeatRow {
+pub(super) struct HeatRow {
     pub system: String,
     pub cells: Vec<HeatCell>,
 }
 
-pub struct HeatCell {
+pub(super) struct HeatCell {
     pub count: i64,
     /// 0 (none) to [`HEAT_LEVELS`]: the shade.
     pub level: i64,
@@ -241,7 +241,7 @@ pub struct HeatCell {
 /// `/view/` and `/view/<workshop>/`: what fails most, on which systems, for whom.
 #[derive(Template)]
 #[template(path = "overview.html")]
-pub struct OverviewPage {
+pub(super) struct OverviewPage {
     pub layout: Layout,
     pub heading: String,
     pub workshop: Option<String>,
@@ -269,7 +269,7 @@ pub struct OverviewPage {
 }
 
 /// A system the script could not tell reads "Unknown" rather than a blank.
-pub fn system_label(system: Option<&str>) -> String {
+pub(super) fn system_label(system: Option<&str>) -> String {
     match system {
         Some(s) if !s.is_empty() => s.to_owned(),
         _ => "Unknown".into(),
@@ -285,7 +285,7 @@ fn version_label(name: &str, version: Option<&str>) -> String {
 }
 
 impl OverviewPage {
-    pub fn new(overview: &Overview, workshop: Option<&str>, query: &ViewQuery) -> Self {
+    pub(super) fn new(overview: &Overview, workshop: Option<&str>, query: &ViewQuery) -> Self {
         let all = query.all_attempts.all();
         let unit = "failures";
         let detail = |name: &str, version: Option<&str>| {
@@ -474,14 +474,14 @@ fn heat_map(
 }
 
 /// One package being detailed, as its legend shows it.
-pub struct PackageKey {
+pub(super) struct PackageKey {
     pub label: String,
     pub failures: i64,
     pub series: usize,
 }
 
 /// One breakdown of the detail page: a chart and its table, a column per package.
-pub struct Section {
+pub(super) struct Section {
     pub title: String,
     pub chart: BarChart,
     pub rows: Vec<CompareRow>,
@@ -489,19 +489,19 @@ pub struct Section {
 }
 
 /// A value of one breakdown, with its count for each package compared.
-pub struct CompareRow {
+pub(super) struct CompareRow {
     pub value: String,
     pub counts: Vec<i64>,
 }
 
 /// The most frequent error messages of one package.
-pub struct ErrorList {
+pub(super) struct ErrorList {
     pub label: String,
     pub rows: Vec<ValueCount>,
 }
 
 /// The values of the comparison form, as the visitor sent them.
-pub struct CompareForm {
+pub(super) struct CompareForm {
     pub first_name: String,
     pub first_version: String,
     pub second_name: String,
@@ -516,7 +516,7 @@ pub struct CompareForm {
 /// `/view/detail/`: where and when one package fails, or two side by side.
 #[derive(Template)]
 #[template(path = "detail.html")]
-pub struct DetailPage {
+pub(super) struct DetailPage {
     pub layout: Layout,
     pub scope_label: String,
     pub notice: Option<String>,
@@ -572,7 +572,7 @@ fn categories(rows: &[CompareRow]) -> Vec<Category> {
 }
 
 impl DetailPage {
-    pub fn new(comparison: &Comparison, query: &DetailQuery) -> Self {
+    pub(super) fn new(comparison: &Comparison, query: &DetailQuery) -> Self {
         let all = query.all_attempts.all();
         let workshop = query.workshop.as_deref();
         let details = &comparison.details;
@@ -699,7 +699,7 @@ impl DetailPage {
 }
 
 /// A number of seconds as people say it: `45 s`, `12 min`, `3 h 20 min`, `2 d 4 h`.
-pub fn duration(seconds: i64) -> String {
+pub(super) fn duration(seconds: i64) -> String {
     let s = seconds.max(0);
     match s {
         0..60 => format!("{s} s"),
@@ -715,12 +715,12 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
-pub fn maybe_duration(seconds: Option<i64>) -> String {
+pub(super) fn maybe_duration(seconds: Option<i64>) -> String {
     seconds.map_or_else(|| "–".to_owned(), duration)
 }
 
 /// One operating system's line in a check's fixes.
-pub struct FixSystemRow {
+pub(super) struct FixSystemRow {
     pub system: String,
     pub failed: i64,
     pub fixed: i64,
@@ -730,7 +730,7 @@ pub struct FixSystemRow {
 
 /// The fixes section of one package on the detail page (its numbers defined with "What gets
 /// fixed", in `fixes.rs`, which imports this file).
-pub struct FixSummary {
+pub(super) struct FixSummary {
     pub label: String,
     pub failed: i64,
     pub fixed: i64,
@@ -746,7 +746,7 @@ pub struct FixSummary {
 }
 
 impl FixSummary {
-    pub fn new(label: &str, fixes: &Fixes) -> FixSummary {
+    pub(super) fn new(label: &str, fixes: &Fixes) -> FixSummary {
         let systems: Vec<FixSystemRow> = fixes
             .by_system
             .iter()

@@ -14,7 +14,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// The original's label for "no workshop chosen", which its selector sent as a value.
-pub const ALL_WORKSHOPS: &str = "All workshops";
+pub(super) const ALL_WORKSHOPS: &str = "All workshops";
 /// The original's form value for "no package chosen".
 const NO_PACKAGE: &str = "None";
 /// The original's form value for "every version".
@@ -59,7 +59,7 @@ fn chosen_workshop(pairs: &[(String, String)]) -> Option<String> {
 
 /// The form a view is answered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Export {
+pub(super) enum Export {
     Html,
     Json,
     Csv,
@@ -68,7 +68,7 @@ pub enum Export {
 /// `all_attempts` as the client gave it: the JSON echoes it (0, 1 or null) as the
 /// original did, and anything but a non-zero number means "latest attempts".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct AttemptsParam(pub Option<u8>);
+pub(super) struct AttemptsParam(pub Option<u8>);
 
 impl AttemptsParam {
     fn parse(value: &str) -> AttemptsParam {
@@ -78,7 +78,7 @@ impl AttemptsParam {
         }
     }
 
-    pub fn all(self) -> bool {
+    pub(super) fn all(self) -> bool {
         self.0 == Some(1)
     }
 }
@@ -94,14 +94,14 @@ fn page(pairs: &[(String, String)]) -> usize {
 }
 
 /// `href` (one of our links) asking for page `page` of its export.
-pub fn with_page(href: &str, page: usize) -> String {
+pub(super) fn with_page(href: &str, page: usize) -> String {
     let separator = if href.contains('?') { '&' } else { '?' };
     format!("{href}{separator}page={page}")
 }
 
 /// The query of `/view/` and `/view/<workshop>/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ViewQuery {
+pub(super) struct ViewQuery {
     pub all_attempts: AttemptsParam,
     pub export: Export,
     /// Which page of an export, from 1.
@@ -112,7 +112,7 @@ pub struct ViewQuery {
 
 /// The query of `/view/detail/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DetailQuery {
+pub(super) struct DetailQuery {
     /// `None`: no package was named, so there is nothing to detail.
     pub first: Option<PackageFilter>,
     pub second: Option<PackageFilter>,
@@ -127,7 +127,7 @@ pub struct DetailQuery {
 
 /// The query of `/fixes/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FixesQuery {
+pub(super) struct FixesQuery {
     pub workshop: Option<String>,
     /// Checks fewer learners failed are left out (their shares say little).
     pub min_learners: i64,
@@ -137,10 +137,10 @@ pub struct FixesQuery {
 }
 
 /// `/fixes/` lists checks at least this many learners failed unless asked otherwise.
-pub const MIN_LEARNERS: i64 = 5;
+pub(super) const MIN_LEARNERS: i64 = 5;
 
 impl FixesQuery {
-    pub fn parse(query: Option<&str>) -> FixesQuery {
+    pub(super) fn parse(query: Option<&str>) -> FixesQuery {
         let pairs = pairs(query);
         FixesQuery {
             workshop: chosen_workshop(&pairs),
@@ -154,7 +154,7 @@ impl FixesQuery {
 }
 
 /// The link to "What gets fixed".
-pub fn fixes_href(workshop: Option<&str>, min_learners: i64, export: Export) -> String {
+pub(super) fn fixes_href(workshop: Option<&str>, min_learners: i64, export: Export) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     if let Some(workshop) = workshop {
         query.append_pair("workshop_id", workshop);
@@ -170,14 +170,14 @@ pub fn fixes_href(workshop: Option<&str>, min_learners: i64, export: Export) -> 
 }
 
 impl DetailQuery {
-    pub fn scope(&self) -> Scope {
+    pub(super) fn scope(&self) -> Scope {
         Scope {
             workshop: self.workshop.clone(),
             all_attempts: self.all_attempts.all(),
         }
     }
 
-    pub fn packages(&self) -> Vec<PackageFilter> {
+    pub(super) fn packages(&self) -> Vec<PackageFilter> {
         self.first.iter().chain(&self.second).cloned().collect()
     }
 }
@@ -185,10 +185,10 @@ impl DetailQuery {
 /// Pairs of a query read at most: no page of ours takes more than a dozen parameters, and
 /// what follows is ignored unread (lenient, like every other odd value: no error page), so
 /// a query of thousands of keys costs no more than one of this many.
-pub const MAX_QUERY_PAIRS: usize = 64;
+pub(super) const MAX_QUERY_PAIRS: usize = 64;
 
 /// The query's first [`MAX_QUERY_PAIRS`] pairs; a key given twice keeps its first value.
-pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn pairs(query: Option<&str>) -> Vec<(String, String)> {
     let mut seen = HashSet::new();
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .take(MAX_QUERY_PAIRS)
@@ -197,7 +197,7 @@ pub fn pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(super) fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == key)
@@ -220,7 +220,7 @@ fn workshop(value: Option<&str>) -> Option<String> {
 }
 
 impl ViewQuery {
-    pub fn parse(query: Option<&str>) -> ViewQuery {
+    pub(super) fn parse(query: Option<&str>) -> ViewQuery {
         let pairs = pairs(query);
         ViewQuery {
             all_attempts: value(&pairs, "all_attempts")
@@ -234,7 +234,7 @@ impl ViewQuery {
 }
 
 impl DetailQuery {
-    pub fn parse(query: Option<&str>) -> DetailQuery {
+    pub(super) fn parse(query: Option<&str>) -> DetailQuery {
         let pairs = pairs(query);
         // The original's selectors sent "All" for every version and "None" for no package.
         let exact = exact(&pairs);
@@ -278,7 +278,7 @@ impl DetailQuery {
 /// parameter, so "All workshops" is a workshop's name here like any other. Unlike the other
 /// values read here, an id that is no workshop id is an error, never a default: the page must
 /// not print commands whose reports would be counted under another name.
-pub fn landing_workshop(query: Option<&str>) -> Result<Option<WorkshopId>, WorkshopIdError> {
+pub(super) fn landing_workshop(query: Option<&str>) -> Result<Option<WorkshopId>, WorkshopIdError> {
     value(&pairs(query), "workshop")
         .filter(|w| !w.trim().is_empty())
         .map(WorkshopId::parse)
@@ -293,7 +293,7 @@ fn needs_query(workshop: &str) -> bool {
 }
 
 /// The link to an overview: all workshops or one, latest or all attempts, HTML or an export.
-pub fn view_href(workshop: Option<&str>, all_attempts: bool, export: Export) -> String {
+pub(super) fn view_href(workshop: Option<&str>, all_attempts: bool, export: Export) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     let path = match workshop {
         None => "/view/".to_owned(),
@@ -314,7 +314,7 @@ pub fn view_href(workshop: Option<&str>, all_attempts: bool, export: Export) -> 
 }
 
 /// The link to the detail page of one or two packages.
-pub fn detail_href(
+pub(super) fn detail_href(
     packages: &[&PackageFilter],
     workshop: Option<&str>,
     all_attempts: bool,
@@ -375,7 +375,7 @@ fn with_query(path: String, query: String) -> String {
 }
 
 /// The landing page, its commands tailored to a workshop.
-pub fn landing_href(workshop: Option<&str>) -> String {
+pub(super) fn landing_href(workshop: Option<&str>) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     if let Some(w) = workshop {
         query.append_pair("workshop", w);
@@ -384,12 +384,12 @@ pub fn landing_href(workshop: Option<&str>) -> String {
 }
 
 /// A workshop id as one path segment, percent-encoded.
-pub fn segment(workshop: &str) -> String {
+pub(super) fn segment(workshop: &str) -> String {
     utf8_percent_encode(workshop, SEGMENT).to_string()
 }
 
 /// The check script's URL on this server, for one workshop or none.
-pub fn script_url(base: &str, workshop: Option<&str>) -> String {
+pub(super) fn script_url(base: &str, workshop: Option<&str>) -> String {
     match workshop {
         Some(w) => format!(
             "{base}/check.py?{}",

@@ -12,7 +12,7 @@ use crate::storage::{Advice, PageRules, RequiredCheck};
 const UNKNOWN_CHECK: &str = "The check script does not know this package, so it has no fix for it.";
 
 /// The workshop's list, else the server's, else the script's own default; each check once.
-pub fn requirements(workshop: Option<&str>, server: &Checks) -> Vec<RequiredCheck> {
+pub(super) fn requirements(workshop: Option<&str>, server: &Checks) -> Vec<RequiredCheck> {
     let own: Option<Checks> = workshop.and_then(|list| list.parse().ok());
     let specs: Vec<CheckSpec> = match own.and_then(|c| c.0).or_else(|| server.0.clone()) {
         Some(specs) => specs,
@@ -51,7 +51,7 @@ pub fn requirements(workshop: Option<&str>, server: &Checks) -> Vec<RequiredChec
 
 /// The server's checks (for workshops without a list of their own), systems as every
 /// dashboard page names them, and the fixes the learner's script prints.
-pub struct HostRules {
+pub(super) struct HostRules {
     pub server_checks: Checks,
 }
 

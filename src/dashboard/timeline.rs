@@ -7,11 +7,11 @@ use super::charts::Category;
 use crate::storage::timestamp::{civil_date, day_text, seconds};
 
 /// The columns a chart over time has at most: more would be thinner than a line on a phone.
-pub const MAX_BINS: usize = 60;
+pub(super) const MAX_BINS: usize = 60;
 
 /// How long one column of a chart over time is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bin {
+pub(super) enum Bin {
     Day,
     /// From Monday to Sunday, named by its Monday.
     Week,
@@ -22,7 +22,7 @@ pub enum Bin {
 
 /// How the days of one bin make its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fold {
+pub(super) enum Fold {
     /// Counts per day (failures): a bin is their sum, a day without data is zero.
     Sum,
     /// A state at the end of each day (learners ready by then): a bin is its last day's, a
@@ -32,7 +32,7 @@ pub enum Fold {
 
 /// The bins of a span of days, in order, each with its value per series.
 #[derive(Debug, Clone)]
-pub struct Timeline {
+pub(super) struct Timeline {
     pub bin: Bin,
     pub bins: Vec<Category>,
 }
@@ -64,7 +64,7 @@ impl Bin {
     }
 
     /// The table's header for the bins' column.
-    pub fn heading(self) -> &'static str {
+    pub(super) fn heading(self) -> &'static str {
         match self {
             Bin::Day => "Day",
             Bin::Week => "Week of",
@@ -75,7 +75,7 @@ impl Bin {
     }
 
     /// "per day", "per week"...: what one column counts.
-    pub fn per(self) -> &'static str {
+    pub(super) fn per(self) -> &'static str {
         match self {
             Bin::Day => "per day",
             Bin::Week => "per week (Monday to Sunday)",
@@ -86,7 +86,7 @@ impl Bin {
     }
 
     /// A label as a hover says it ("week of 2026-11-02").
-    pub fn describe(self, label: &str) -> String {
+    pub(super) fn describe(self, label: &str) -> String {
         match self {
             Bin::Week => format!("week of {label}"),
             _ => label.to_owned(),
@@ -97,7 +97,7 @@ impl Bin {
 impl Timeline {
     /// Bins `days` (day number and a value per series, in any order; a day given twice adds
     /// up) from the first day to the last, by the shortest bin that keeps to [`MAX_BINS`].
-    pub fn new(days: &[(i64, Vec<i64>)], series: usize, fold: Fold) -> Timeline {
+    pub(super) fn new(days: &[(i64, Vec<i64>)], series: usize, fold: Fold) -> Timeline {
         let mut days: Vec<&(i64, Vec<i64>)> = days.iter().collect();
         days.sort_by_key(|(day, _)| *day);
         let (Some((first, _)), Some((last, _))) = (days.first(), days.last()) else {
@@ -148,7 +148,7 @@ impl Timeline {
 /// A time as a page shows it: the UTC text, and the instant for `<time datetime>`, which
 /// `static/local-time.js` shows in the reader's zone (keeping UTC in the title).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moment {
+pub(super) struct Moment {
     /// `2026-11-03T10:00:00Z`; empty when there is no time.
     pub iso: String,
     /// `2026-11-03 10:00` (UTC), or "–".
@@ -159,7 +159,7 @@ pub struct Moment {
 
 impl Moment {
     /// A stored time (`YYYY-MM-DD HH:MM:SS.SSS`, UTC), to the minute.
-    pub fn of(stored: Option<&str>) -> Moment {
+    pub(super) fn of(stored: Option<&str>) -> Moment {
         let valid = stored.filter(|t| t.len() >= 16 && seconds(Some(t)).is_some());
         match valid {
             Some(t) => Moment {
@@ -176,7 +176,7 @@ impl Moment {
     }
 
     /// The same time, shown in `zone` (an IANA name) when there is one.
-    pub fn in_zone(self, zone: Option<&str>) -> Moment {
+    pub(super) fn in_zone(self, zone: Option<&str>) -> Moment {
         Moment {
             zone: zone.map(str::to_owned),
             ..self

@@ -13,19 +13,19 @@ use tokio::time::Instant;
 
 /// Most bytes of a refused body read and thrown away; a body declared larger is refused at
 /// once, unread (the client may see a reset then: that is the price of not reading it).
-pub const LINGER_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const LINGER_BYTES: u64 = 8 * 1024 * 1024;
 /// Longest time spent throwing a refused body away.
-pub const LINGER_TIME: Duration = Duration::from_secs(5);
+pub(crate) const LINGER_TIME: Duration = Duration::from_secs(5);
 /// Longest time a whole body may take to arrive. A report is a few KiB sent at once; 256 KiB
 /// (the most we take) arrives in 20 s at 13 KiB/s, slower than any link a learner runs a
 /// workshop's software over. A client sending a byte a second held its connection for ever.
-pub const BODY_DEADLINE: Duration = Duration::from_secs(20);
+pub(crate) const BODY_DEADLINE: Duration = Duration::from_secs(20);
 /// After [`BODY_GRACE`], a body must have arrived at this many bytes a second at least, so
 /// a trickle is cut well before [`BODY_DEADLINE`] and frees its connection.
-pub const MIN_BODY_RATE: u64 = 1024;
+pub(crate) const MIN_BODY_RATE: u64 = 1024;
 /// How long a body may take before [`MIN_BODY_RATE`] is asked of it (a connection's slow
 /// start, a learner's laptop waking its radio).
-pub const BODY_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const BODY_GRACE: Duration = Duration::from_secs(5);
 
 /// The body of `request`, at most `limit` bytes; over it, [`RequestError::BodyTooLarge`]
 /// once the rest has been drained (or the draining bounds were reached).

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 /// The client's address. Only a trusted peer's headers count; in X-Forwarded-For the client
 /// is the rightmost address that is not itself a trusted proxy (anything left of it was
 /// written by the client and may be forged).
-pub fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     let peer = canonical(peer);
     if !proxies.trusts(peer) {
         return peer;
@@ -44,7 +44,7 @@ pub fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) ->
 /// The local address a request arrived on (the accepted socket's), put into each request's
 /// extensions by the server: where the client reached us when its Host header cannot say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArrivedAt(pub SocketAddr);
+pub(crate) struct ArrivedAt(pub SocketAddr);
 
 /// Longest Host header taken as a host name (DNS names are at most 253 bytes, plus a port).
 const MAX_HOST_BYTES: usize = 260;
@@ -56,7 +56,7 @@ const MAX_HOST_BYTES: usize = 260;
 /// client's own words and never count. The host is the Host header when it names one (names
 /// with underscores included, as container service names have them), otherwise the address
 /// the request arrived on. Never an address the client did not reach us at.
-pub fn base_url(
+pub(crate) fn base_url(
     public_url: Option<&str>,
     headers: &HeaderMap,
     arrived_at: SocketAddr,
@@ -136,7 +136,7 @@ fn socket_text(addr: SocketAddr) -> String {
 
 /// True when the request carries more than one Host header: which one the client meant is
 /// anyone's guess (a proxy and we may read different ones), so it is refused.
-pub fn has_several_hosts(headers: &HeaderMap) -> bool {
+pub(crate) fn has_several_hosts(headers: &HeaderMap) -> bool {
     headers.get_all(HOST).iter().nth(1).is_some()
 }
 

@@ -15,7 +15,7 @@ const NO_DISK_RETRY_AFTER: &str = "30";
 
 /// Why a request is not answered with what it asked for.
 #[derive(Debug)]
-pub enum RequestError {
+pub(crate) enum RequestError {
     NotFound(String),
     MethodNotAllowed(&'static str),
     /// The body is larger than [`MAX_BODY_BYTES`].
@@ -59,7 +59,7 @@ impl From<Rejection> for RequestError {
 impl RequestError {
     /// Why a submission that met this error was not stored, as the metrics count it; `None`
     /// for errors a submission cannot meet.
-    pub fn refusal(&self) -> Option<Refusal> {
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
         match self {
             RequestError::BodyTooLarge => Some(Refusal::TooLarge),
             RequestError::BadInput(rejection) => Some(match rejection.kind {
@@ -182,7 +182,7 @@ impl RequestError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
+    pub(crate) fn into_response(self) -> Response<Body> {
         // What the client is not told in full is logged: the admin's to see.
         if let RequestError::Storage(
             e @ (StorageError::Io(_)

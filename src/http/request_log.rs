@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// Longest client-chosen text (a path, a method) written into a log line, in bytes; the rest
 /// is replaced by a marker saying how much was left out. Real paths are under 100.
-pub const MAX_LOGGED_BYTES: usize = 200;
+pub(crate) const MAX_LOGGED_BYTES: usize = 200;
 /// Client-error (4xx) lines written at once after a quiet spell: a few hundred bad requests
 /// are all logged, as a misconfigured client or a probe makes them.
 pub const CLIENT_ERROR_BURST: u32 = 100;
@@ -20,7 +20,7 @@ pub const CLIENT_ERROR_LINES_PER_SECOND: u32 = 5;
 
 /// The request log with its budget for client errors. Lines of other statuses are always
 /// written: they are bounded by the work the server does for them.
-pub struct RequestLog {
+pub(crate) struct RequestLog {
     budget: Mutex<Budget>,
 }
 
@@ -33,7 +33,7 @@ struct Budget {
 
 /// What the budget says about one client-error line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Write it, after a line saying how many were suppressed before it (when any were).
     Write { suppressed: u64 },
     /// Leave it out (it is counted).
@@ -48,7 +48,7 @@ impl Default for RequestLog {
 
 impl RequestLog {
     /// A log whose budget is full at `now`.
-    pub fn new(now: Instant) -> RequestLog {
+    pub(crate) fn new(now: Instant) -> RequestLog {
         RequestLog {
             budget: Mutex::new(Budget {
                 lines: f64::from(CLIENT_ERROR_BURST),
@@ -60,7 +60,7 @@ impl RequestLog {
 
     /// Whether a client-error line at `now` is written; time is passed in so the tests need
     /// not wait.
-    pub fn admit(&self, now: Instant) -> Admission {
+    pub(crate) fn admit(&self, now: Instant) -> Admission {
         let mut budget = self.budget.lock().expect("log budget lock");
         let refill = now.saturating_duration_since(budget.at).as_secs_f64()
             * f64::from(CLIENT_ERROR_LINES_PER_SECOND);
@@ -78,7 +78,7 @@ impl RequestLog {
 
     /// Writes the line of one answered request (or counts it, for a client error over the
     /// budget).
-    pub fn request(
+    pub(crate) fn request(
         &self,
         client: IpAddr,
         method: &Method,
@@ -108,7 +108,7 @@ impl RequestLog {
 
 /// `text` cut to [`MAX_LOGGED_BYTES`] (on a character boundary), with a marker of how many
 /// bytes were left out.
-pub fn clipped(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn clipped(text: &str) -> std::borrow::Cow<'_, str> {
     if text.len() <= MAX_LOGGED_BYTES {
         return text.into();
     }

@@ -12,7 +12,7 @@ use std::cmp::Reverse;
 
 /// A workshop's learners, and the day it is sorted by.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatedWorkshop {
+pub(crate) struct DatedWorkshop {
     pub summary: WorkshopSummary,
     /// The day its id names (`Dated`), or that of its latest report (`LastHeard`); `None`
     /// for the learners who named no workshop, listed last.
@@ -21,13 +21,13 @@ pub struct DatedWorkshop {
 
 /// Where a workshop's day comes from: only a day from the id can lie ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkshopDay {
+pub(crate) enum WorkshopDay {
     Dated(Date),
     LastHeard(Date),
 }
 
 impl WorkshopDay {
-    pub fn date(self) -> Date {
+    pub(crate) fn date(self) -> Date {
         match self {
             WorkshopDay::Dated(d) | WorkshopDay::LastHeard(d) => d,
         }

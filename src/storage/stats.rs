@@ -6,7 +6,7 @@ use super::profile::Field;
 
 /// Which failures count: whose, and from which attempts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// `None`: every workshop, and learners who named none.
     pub workshop: Option<String>,
     /// False: only each learner's latest attempt (a learner who fixed git no longer counts).
@@ -16,20 +16,20 @@ pub struct Scope {
 /// Which rows of a list to read: at most `limit`, after the first `offset`. Pages and exports
 /// read every list through one of these, so what they hold stays bounded whatever the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rows {
+pub(crate) struct Rows {
     pub offset: usize,
     pub limit: usize,
 }
 
 impl Rows {
     /// The whole list (what the tests compare with the reference).
-    pub const ALL: Rows = Rows {
+    pub(crate) const ALL: Rows = Rows {
         offset: 0,
         limit: usize::MAX,
     };
 
     /// The first `limit` rows.
-    pub fn first(limit: usize) -> Rows {
+    pub(crate) fn first(limit: usize) -> Rows {
         Rows { offset: 0, limit }
     }
 
@@ -45,7 +45,7 @@ impl Rows {
 /// How much of a view to read: the window of each of its lists, of the choices its forms
 /// offer, and of its heat map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Extent {
+pub(crate) struct Extent {
     /// The rows read of each list (failures, systems, summaries, breakdowns, checks).
     pub lists: Rows,
     /// The workshops, package names and versions offered to choose from.
@@ -58,7 +58,7 @@ pub struct Extent {
 
 /// One package, in all its versions or in one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackageFilter {
+pub(crate) struct PackageFilter {
     pub name: String,
     /// `None`: every version.
     pub version: Option<String>,
@@ -66,7 +66,7 @@ pub struct PackageFilter {
 
 /// Failures of one name and version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionFailures {
+pub(crate) struct VersionFailures {
     pub name: String,
     pub version: Option<String>,
     pub count: i64,
@@ -74,14 +74,14 @@ pub struct VersionFailures {
 
 /// Failures of one name, all versions together.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameFailures {
+pub(crate) struct NameFailures {
     pub name: String,
     pub count: i64,
 }
 
 /// Learners who report one operating system.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemLearners {
+pub(crate) struct SystemLearners {
     /// `None`: the script could not tell.
     pub system: Option<String>,
     pub learners: i64,
@@ -89,7 +89,7 @@ pub struct SystemLearners {
 
 /// Failures of one package name on one operating system: a cell of the heat map.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemNameFailures {
+pub(crate) struct SystemNameFailures {
     pub system: Option<String>,
     pub name: String,
     pub count: i64,
@@ -97,7 +97,7 @@ pub struct SystemNameFailures {
 
 /// How one workshop's learners are doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkshopSummary {
+pub(crate) struct WorkshopSummary {
     /// `None`: learners who named no workshop.
     pub workshop: Option<String>,
     pub learners: i64,
@@ -107,14 +107,14 @@ pub struct WorkshopSummary {
 
 /// A value seen in failures, and how many failures it was seen in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ValueCount {
+pub(crate) struct ValueCount {
     pub value: String,
     pub count: i64,
 }
 
 /// What failures of a package have in common, one field at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Breakdown {
+pub(crate) enum Breakdown {
     DistributionName,
     DistributionVersion,
     /// "Ubuntu 16.04": both parts known.
@@ -165,7 +165,7 @@ impl Breakdown {
 
 /// Everything `/fixes/` shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FixOverview {
+pub(crate) struct FixOverview {
     /// Checks at least the minimum of learners failed, most stuck first.
     pub checks: Vec<CheckFixes>,
     /// Every workshop named by some learner, for the selector.
@@ -174,7 +174,7 @@ pub struct FixOverview {
 
 /// Everything `/view/` and `/view/<workshop>/` show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Overview {
+pub(crate) struct Overview {
     pub failed_versions: Vec<VersionFailures>,
     pub failed_names: Vec<NameFailures>,
     pub learners_by_system: Vec<SystemLearners>,
@@ -191,7 +191,7 @@ pub struct Overview {
 
 /// Where and when one package fails; each list sorted by count, largest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackageDetail {
+pub(crate) struct PackageDetail {
     pub package: PackageFilter,
     /// Failures counted in all.
     pub failures: i64,
@@ -212,7 +212,7 @@ pub struct PackageDetail {
 impl PackageDetail {
     /// A package's detail from its failure count, its `fixes` and each field counted by `by`:
     /// one place lists the fields, for the statistics and for their reference alike.
-    pub fn assemble<E>(
+    pub(crate) fn assemble<E>(
         package: &PackageFilter,
         failures: i64,
         fixes: Fixes,
@@ -241,7 +241,7 @@ impl PackageDetail {
 /// fixing took and with what. Each learner counts under the workshop and machine of the
 /// attempt where they first failed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fixes {
+pub(crate) struct Fixes {
     pub failed_learners: i64,
     pub fixed_learners: i64,
     pub stuck_learners: i64,
@@ -258,7 +258,7 @@ pub struct Fixes {
 
 /// One operating system's share of a check's fixes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemFixes {
+pub(crate) struct SystemFixes {
     /// `None`: the script could not tell.
     pub system: Option<String>,
     pub failed: i64,
@@ -268,7 +268,7 @@ pub struct SystemFixes {
 
 /// A row of "What gets fixed": one check with its learners and where it is worst.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckFixes {
+pub(crate) struct CheckFixes {
     pub name: String,
     pub failed_learners: i64,
     pub fixed_learners: i64,
@@ -281,7 +281,7 @@ pub struct CheckFixes {
 
 /// Order of "What gets fixed": the largest share still stuck first, then more learners, then
 /// by name.
-pub fn most_stuck_first(a: &CheckFixes, b: &CheckFixes) -> std::cmp::Ordering {
+pub(super) fn most_stuck_first(a: &CheckFixes, b: &CheckFixes) -> std::cmp::Ordering {
     (b.stuck_learners * a.failed_learners)
         .cmp(&(a.stuck_learners * b.failed_learners))
         .then(b.failed_learners.cmp(&a.failed_learners))
@@ -290,7 +290,7 @@ pub fn most_stuck_first(a: &CheckFixes, b: &CheckFixes) -> std::cmp::Ordering {
 
 /// The system where a check is worst: the largest share stuck among systems with at least
 /// `min_failed` learners, then more learners, then by name.
-pub fn worst_system(systems: &[SystemFixes], min_failed: i64) -> Option<SystemFixes> {
+pub(super) fn worst_system(systems: &[SystemFixes], min_failed: i64) -> Option<SystemFixes> {
     systems
         .iter()
         .filter(|s| s.failed >= min_failed && s.stuck > 0)
@@ -305,13 +305,13 @@ pub fn worst_system(systems: &[SystemFixes], min_failed: i64) -> Option<SystemFi
 
 /// The nearest-rank percentile `numerator / denominator` of `n` values: the 1-based rank of
 /// the value that is it.
-pub fn percentile_rank(n: i64, numerator: i64, denominator: i64) -> i64 {
+pub(super) fn percentile_rank(n: i64, numerator: i64, denominator: i64) -> i64 {
     ((numerator * n + denominator - 1) / denominator).max(1)
 }
 
 /// Everything `/view/detail/` shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub details: Vec<PackageDetail>,
     /// Every package name that ever failed, to suggest in the comparison form.
     pub names: Vec<String>,
