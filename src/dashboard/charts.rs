@@ -3,6 +3,7 @@
 //! Only numbers and strings leave this module; `templates/charts.html` draws them, escaping
 //! every label. Coordinates are in the SVG's own units: the picture scales to its box.
 
+pub(super) use super::series::Category;
 use super::timeline::Timeline;
 
 /// The bars a chart shows at most; its table lists the rest.
@@ -56,13 +57,6 @@ pub(super) struct Bar {
     pub series: usize,
     /// The exact words a hover shows: full label, series, count.
     pub tooltip: String,
-}
-
-/// A category and its count in each series.
-#[derive(Debug, Clone)]
-pub(super) struct Category {
-    pub label: String,
-    pub counts: Vec<i64>,
 }
 
 impl BarChart {

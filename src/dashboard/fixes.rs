@@ -1,11 +1,10 @@
 //! "What fixed it", shown: the `/fixes/` page (every check many learners failed, most stuck
 //! first), as view models for `templates/`. The fixes section of the package detail is the
-//! detail page's (`pages.rs`), so that imports go one way: this file takes from `pages.rs`.
+//! detail page's (`detail.rs`), so that imports go one way: this file takes from it.
 
 use super::charts::{BarChart, Category};
-use super::pages::{
-    maybe_duration, share, shown, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS,
-};
+use super::detail::maybe_duration;
+use super::pages::{share, shown, system_label, workshop_choices, Choice, Layout, MAX_TABLE_ROWS};
 use super::query::{detail_href, fixes_href, Export, FixesQuery};
 use crate::storage::{CheckFixes, FixOverview, PackageFilter};
 use askama::Template;
@@ -142,7 +141,7 @@ fn percent(part: i64, whole: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     // The durations this page shows (written in pages.rs, which the detail page shares).
-    use super::super::pages::duration;
+    use super::super::detail::duration;
 
     #[test]
     fn durations_read_as_people_say_them() {

@@ -7,8 +7,8 @@
 
 use super::charts::ColumnChart;
 use super::commands::LearnerCommands;
+use super::detail::duration;
 use super::export::Sheet;
-use super::pages::duration;
 use super::pages::system_label;
 use super::pages::{share, Layout, MAX_TABLE_ROWS};
 use super::query::{pairs, value};

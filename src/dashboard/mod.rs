@@ -4,12 +4,14 @@
 mod assets;
 mod charts;
 mod commands;
+mod detail;
 mod export;
 mod fixes;
 mod host;
 mod pages;
 mod query;
 mod readiness;
+mod series;
 mod timeline;
 
 pub(crate) use commands::LearnerCommands;
@@ -252,7 +254,7 @@ async fn detail(store: &Store, query: DetailQuery) -> Result<Response<Body>, Req
         .await?;
     let workshop = query.workshop.as_deref();
     if query.export == Export::Html {
-        return Ok(html(pages::DetailPage::new(&comparison, &query).render()));
+        return Ok(html(detail::DetailPage::new(&comparison, &query).render()));
     }
     let mut more = false;
     for d in &mut comparison.details {

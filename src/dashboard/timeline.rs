@@ -3,7 +3,7 @@
 //! month, quarter or year so no chart has more than [`MAX_BINS`] columns. The chart and the
 //! table beside it are drawn from the same bins.
 
-use super::charts::Category;
+use super::series::Category;
 use crate::storage::timestamp::{civil_date, day_text, seconds};
 
 /// The columns a chart over time has at most: more would be thinner than a line on a phone.

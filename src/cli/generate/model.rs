@@ -2,27 +2,9 @@
 //! about, and the fixes that end them; what each check of the catalog reports on that machine.
 //! The model itself is described at the top of the `generate` module.
 
-use super::platforms::{Platform, PLATFORMS};
+use super::platforms::{Os, Platform, PLATFORMS};
 use crate::catalog::{catalog, Entry};
 use crate::report::{Failure, Package};
-
-/// The operating systems, as the script names them (`platform.system()`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Os {
-    Windows,
-    Mac,
-    Linux,
-}
-
-impl Os {
-    pub(super) fn system(self) -> &'static str {
-        match self {
-            Os::Windows => "Windows",
-            Os::Mac => "Darwin",
-            Os::Linux => "Linux",
-        }
-    }
-}
 
 /// Miniforge's Python as the install instructions set it up: conda, pip and the workshop's
 /// packages, and on Windows sqlite3.exe in its Library\bin.

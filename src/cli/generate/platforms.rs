@@ -1,7 +1,23 @@
 //! The machines learners bring, as `platform` describes them, with the versions their own
 //! tools report (a system's own Python, bash, nano, git, make, sqlite3).
 
-use super::model::Os;
+/// The operating systems, as the script names them (`platform.system()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Os {
+    Windows,
+    Mac,
+    Linux,
+}
+
+impl Os {
+    pub(super) fn system(self) -> &'static str {
+        match self {
+            Os::Windows => "Windows",
+            Os::Mac => "Darwin",
+            Os::Linux => "Linux",
+        }
+    }
+}
 
 /// One kind of machine: what `platform` says about it, and the tools it comes with.
 pub(super) struct Platform {

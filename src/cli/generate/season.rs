@@ -2,7 +2,8 @@
 //! learner's first run before their workshop, the times their fixes take, and the attempts
 //! that report them.
 
-use super::model::{Fix, Os};
+use super::model::Fix;
+use super::platforms::Os;
 use crate::storage::timestamp;
 use std::collections::HashSet;
 
