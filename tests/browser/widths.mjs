@@ -3,8 +3,9 @@
 // node widths.mjs BASE_URL SCREENSHOT_DIR CHROMIUM_PATH NAME=PATH...
 //
 // At each width, fails (exit 1) on a console error or warning, a page error, a status other
-// than 200; at the phone's width also on an element whose right edge passes the viewport's
-// (outside a wrapper that scrolls sideways) and on a table heading broken inside a word.
+// than 200, a table heading broken inside a word, and a chart over time that opens scrolled
+// away from its latest days; at the phone's width also on an element whose right edge passes
+// the viewport's (outside a wrapper that scrolls sideways).
 // Saves NAME-1280.png and NAME-390.png. Prints one JSON line.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
@@ -59,7 +60,17 @@ function measure() {
     }
     if (th.scrollWidth > th.clientWidth + 1) broken.push(`"${th.textContent.trim()}" is wider than its cell`);
   }
-  return { overflowing: overflowing.slice(0, 5), broken };
+  // A chart over time that scrolls must open at its latest days, where its table starts: its
+  // right end in view.
+  const stale = [];
+  for (const chart of document.querySelectorAll("figure > .chart.over-time")) {
+    const figure = chart.parentElement;
+    const shown = figure.getBoundingClientRect();
+    if (chart.getBoundingClientRect().right > shown.right + 1) {
+      stale.push(`"${chart.getAttribute("aria-label")}" opens before its latest days`);
+    }
+  }
+  return { overflowing: overflowing.slice(0, 5), broken, stale };
 }
 
 for (const [width, height, mobile] of [[1280, 900, false], [390, 844, true]]) {
@@ -76,7 +87,8 @@ for (const [width, height, mobile] of [[1280, 900, false], [390, 844, true]]) {
     if (!response || response.status() !== 200) {
       problems.push(`${width}: ${path} answered ${response && response.status()}`);
     }
-    const { overflowing, broken } = await page.evaluate(measure);
+    const { overflowing, broken, stale } = await page.evaluate(measure);
+    for (const t of stale) problems.push(`${width}: ${name}: ${t}`);
     if (width < 500) {
       for (const o of overflowing) problems.push(`${width}: ${name}: cut off at the right: ${o}`);
     }
